@@ -1,0 +1,19 @@
+# syntax=docker/dockerfile:1
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/tldwd ./hosts/tldwd \
+ && mkdir -p /out/data && chown 10001:10001 /out/data
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/tldwd /usr/local/bin/tldwd
+COPY --from=build --chown=10001:10001 /out/data /data
+USER 10001:10001
+ENV TLDW_DATA_DIR=/data TLDW_ADDR=0.0.0.0:8000
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["/usr/local/bin/tldwd", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/tldwd"]
+CMD ["serve"]

@@ -1,0 +1,54 @@
+package auth
+
+import (
+	"errors"
+	"strings"
+)
+
+// Sentinel errors of package auth. Functions wrap them with detail
+// (fmt.Errorf("%w: ...", ErrInvalid)); callers test with errors.Is. The HTTP
+// layer maps each sentinel to one status and stable code.
+var (
+	// ErrUnauthenticated means a credential (password, token, API key) was
+	// missing, malformed or rejected. It maps to 401.
+	ErrUnauthenticated = errors.New("auth: unauthenticated")
+	// ErrForbidden means the principal is known but may not do this. It maps
+	// to 403.
+	ErrForbidden = errors.New("auth: forbidden")
+	// ErrNotFound means the object does not exist or belongs to someone else.
+	// It maps to 404.
+	ErrNotFound = errors.New("auth: not found")
+	// ErrConflict means a uniqueness rule was violated (duplicate username or
+	// email). It maps to 409.
+	ErrConflict = errors.New("auth: conflict")
+	// ErrInvalid means the input was rejected (bad format, weak password,
+	// weak configuration). It maps to 400.
+	ErrInvalid = errors.New("auth: invalid input")
+	// ErrLocked means the account or client is temporarily locked out after
+	// failed logins. It maps to 429 with Retry-After.
+	ErrLocked = errors.New("auth: locked")
+	// ErrBusy means every password-hashing slot stayed taken for the whole
+	// wait. It maps to 503 with Retry-After; the client should try again.
+	ErrBusy = errors.New("auth: password hashing busy")
+	// ErrExpired refines another sentinel: an expired token is reported as
+	// both ErrUnauthenticated and ErrExpired. It never decides the status on
+	// its own; it only lets the HTTP layer pick a more precise message.
+	ErrExpired = errors.New("auth: expired")
+	// ErrInactive means the account is disabled. It maps to 403 ("Account is
+	// inactive").
+	ErrInactive = errors.New("auth: account inactive")
+)
+
+// PolicyError lists every way a password breaks the password policy, so a
+// client can show them all at once. It matches ErrInvalid under errors.Is.
+type PolicyError struct {
+	Problems []string
+}
+
+// Error joins the problems with "; ", as tldw_server does.
+func (e *PolicyError) Error() string {
+	return "password does not meet requirements: " + strings.Join(e.Problems, "; ")
+}
+
+// Is reports whether target is ErrInvalid, so a PolicyError maps to 400.
+func (e *PolicyError) Is(target error) bool { return target == ErrInvalid }

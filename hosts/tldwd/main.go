@@ -1,0 +1,32 @@
+// Command tldwd is the reference tldw server and its command line.
+//
+//	tldwd [serve]        serve HTTP (the default)
+//	tldwd migrate up     apply pending database migrations
+//	tldwd migrate status list applied and pending migrations
+//	tldwd check-config   print the effective configuration, secrets redacted, and warnings
+//	tldwd gen-secret     print a random 64-byte base64 secret (for JWT_SECRET_KEY)
+//	tldwd healthcheck    exit 0 when /api/v1/health/ready answers 200 (Docker HEALTHCHECK)
+//	tldwd version        print the version
+//
+// Flags (before or after the command): --addr host:port (default 127.0.0.1:8000, also
+// TLDW_ADDR) and --env-file path (default .env when present). Real environment variables win
+// over the env file. The host only reads configuration, composes a tldw.App and listens;
+// everything else lives in the library.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], host{
+		lookup: os.LookupEnv,
+		stdout: os.Stdout,
+		stderr: os.Stderr,
+	}))
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/tldw-go/tldw"
+)
+
+// serve runs the server until ctx is cancelled (SIGINT/SIGTERM), then drains.
+func serve(ctx context.Context, h host, o options, args []string) int {
+	if len(args) > 0 {
+		fmt.Fprintf(h.stderr, "tldwd serve: unexpected arguments %q\n", args)
+		return 2
+	}
+	start := time.Now()
+	cfg, err := loadConfig(h, o)
+	if err != nil {
+		fmt.Fprintf(h.stderr, "tldwd: configuration:\n%v\n", err)
+		return 2
+	}
+	app := tldw.New(cfg)
+	if err := app.Open(ctx); err != nil {
+		fmt.Fprintf(h.stderr, "tldwd: %v\n", err)
+		return 1
+	}
+	defer app.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(h.stderr, "tldwd: listen: %v\n", err)
+		return 1
+	}
+	addr := ln.Addr().String()
+	fmt.Fprintf(h.stdout, "tldw %s listening on http://%s (database: %s, data: %s, ready in %s)\n",
+		tldw.Version(), addr, app.DatabaseKind(), cfg.DataDir, time.Since(start).Round(time.Millisecond))
+	if h.listening != nil {
+		h.listening(addr)
+	}
+	reopenOnHangup(ctx, app, app.Logger)
+	if err := app.Serve(ctx, ln); err != nil {
+		fmt.Fprintf(h.stderr, "tldwd: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,150 @@
+package httpapi
+
+import (
+	"bytes"
+	"cmp"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// assets holds the /docs template and stylesheet: the page needs no network at all.
+//
+//go:embed assets/docs.html assets/style.css
+var assets embed.FS
+
+// docsCSP lets the /docs page load its own stylesheet and nothing else.
+const docsCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; " +
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// docsRoutes serve the OpenAPI document and the API reference page (both public).
+func (s *Server) docsRoutes() []route {
+	return []route{
+		{Method: http.MethodGet, Path: "/openapi.json", Tag: "meta", Public: true,
+			Summary:   "OpenAPI 3.1 description of every route",
+			Responses: map[int]string{200: "The OpenAPI document"},
+			Handler:   s.serveOpenAPI},
+		{Method: http.MethodGet, Path: "/docs", Tag: "meta", Public: true,
+			Summary:  "API reference page rendered from the OpenAPI document",
+			Produces: "text/html", Responses: map[int]string{200: "HTML page"},
+			Handler: s.serveDocs},
+		{Method: http.MethodGet, Path: "/docs/assets/style.css", Tag: "meta", Public: true,
+			Summary:  "Stylesheet of the API reference page",
+			Produces: "text/css", Responses: map[int]string{200: "CSS"},
+			Handler: s.serveDocsCSS},
+	}
+}
+
+func (s *Server) serveDocs(w http.ResponseWriter, r *http.Request) error {
+	h := w.Header()
+	h.Set("Content-Security-Policy", docsCSP)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(s.docsHTML)
+	return nil
+}
+
+func (s *Server) serveDocsCSS(w http.ResponseWriter, r *http.Request) error {
+	css, err := assets.ReadFile("assets/style.css")
+	if err != nil {
+		return fmt.Errorf("read embedded stylesheet: %w", err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/css; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(css)
+	return nil
+}
+
+// docsPage is the view model of assets/docs.html.
+type docsPage struct {
+	Title, Version, Description string
+	Groups                      []docsGroup
+}
+
+type docsGroup struct {
+	Tag string
+	Ops []docsOp
+}
+
+type docsOp struct {
+	ID, Method, Path, Summary string
+	Public                    bool
+	Params                    []parameter
+	Body                      []string
+	Responses                 []docsResp
+}
+
+type docsResp struct{ Status, Description string }
+
+// renderDocs renders the reference page once from the OpenAPI document: operations grouped
+// by tag (in route-table order), sorted by path and method.
+func renderDocs(d *document) ([]byte, error) {
+	tmpl, err := template.ParseFS(assets, "assets/docs.html")
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: parse docs template: %w", err)
+	}
+	page := docsPage{Title: d.Info.Title, Version: d.Info.Version, Description: d.Info.Description}
+	groups := map[string]*docsGroup{}
+	var order []string
+	for _, item := range d.Paths {
+		for _, op := range item {
+			tag := "other"
+			if len(op.Tags) > 0 {
+				tag = op.Tags[0]
+			}
+			g := groups[tag]
+			if g == nil {
+				g = &docsGroup{Tag: tag}
+				groups[tag] = g
+				order = append(order, tag)
+			}
+			g.Ops = append(g.Ops, docsViewOp(op))
+		}
+	}
+	tagRank := func(tag string) int {
+		if i := slices.IndexFunc(d.Tags, func(t docTag) bool { return t.Name == tag }); i >= 0 {
+			return i
+		}
+		return len(d.Tags)
+	}
+	slices.SortFunc(order, func(a, b string) int { return cmp.Or(cmp.Compare(tagRank(a), tagRank(b)), strings.Compare(a, b)) })
+	for _, tag := range order {
+		g := groups[tag]
+		slices.SortFunc(g.Ops, func(a, b docsOp) int {
+			return cmp.Or(strings.Compare(a.Path, b.Path), cmp.Compare(methodRank(a.Method), methodRank(b.Method)))
+		})
+		page.Groups = append(page.Groups, *g)
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, page); err != nil {
+		return nil, fmt.Errorf("httpapi: render docs: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func docsViewOp(op *operation) docsOp {
+	v := docsOp{ID: op.OperationID, Method: op.method, Path: op.path, Summary: op.Summary,
+		Public: op.public, Params: op.Parameters}
+	if op.RequestBody != nil {
+		for ct := range op.RequestBody.Content {
+			v.Body = append(v.Body, ct)
+		}
+		slices.Sort(v.Body)
+	}
+	for status, resp := range op.Responses {
+		v.Responses = append(v.Responses, docsResp{Status: status, Description: resp.Description})
+	}
+	slices.SortFunc(v.Responses, func(a, b docsResp) int { return strings.Compare(a.Status, b.Status) })
+	return v
+}
+
+func methodRank(m string) int {
+	i := slices.Index([]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}, m)
+	if i < 0 {
+		return 99
+	}
+	return i
+}

@@ -1,0 +1,172 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// healthRoutes are the unauthenticated probes. Bodies follow tldw_server (api-facts §6).
+func (s *Server) healthRoutes() []route {
+	return []route{
+		{Method: http.MethodGet, Path: "/api/v1/health", Tag: "health", Public: true, AnyHost: true,
+			Summary:   "Overall health: status and per-check results",
+			Responses: map[int]string{200: "Healthy", 206: "Degraded", 503: "Unhealthy"},
+			Handler:   s.health},
+		{Method: http.MethodGet, Path: "/api/v1/health/live", Tag: "health", Public: true, AnyHost: true,
+			Summary:   "Liveness probe",
+			Responses: map[int]string{200: "The process is alive"},
+			Handler:   s.live},
+		{Method: http.MethodGet, Path: "/api/v1/health/ready", Tag: "health", Public: true, AnyHost: true,
+			Summary:   "Readiness probe: database reachable and migrations current",
+			Responses: map[int]string{200: "Ready", 503: "Not ready (draining, database unreachable or migrations pending)"},
+			Handler:   s.ready},
+		{Method: http.MethodGet, Path: "/health", Tag: "health", Public: true, AnyHost: true,
+			Summary:   "Cheap liveness alias",
+			Responses: map[int]string{200: "Healthy"},
+			Handler:   s.rootHealth},
+		{Method: http.MethodHead, Path: "/health", Tag: "health", Public: true, AnyHost: true,
+			Summary:   "Cheap liveness alias",
+			Responses: map[int]string{200: "Healthy"},
+			Handler:   s.rootHealth},
+		{Method: http.MethodGet, Path: "/ready", Tag: "health", Public: true, AnyHost: true,
+			Summary:   "Cheap readiness alias: 503 while draining",
+			Responses: map[int]string{200: "Ready", 503: "Shutting down"},
+			Handler:   s.rootReady},
+		{Method: http.MethodHead, Path: "/ready", Tag: "health", Public: true, AnyHost: true,
+			Summary:   "Cheap readiness alias: 503 while draining",
+			Responses: map[int]string{200: "Ready", 503: "Shutting down"},
+			Handler:   s.rootReady},
+	}
+}
+
+// healthBody is the /api/v1/health body. Checks map a check name to "ok", "degraded" or
+// "error"; error text goes to the log only.
+type healthBody struct {
+	Status    string            `json:"status"`
+	Timestamp string            `json:"timestamp"`
+	AuthMode  string            `json:"auth_mode,omitempty"`
+	Checks    map[string]string `json:"checks"`
+}
+
+// statusBody is the body of /live, /ready and the root aliases.
+type statusBody struct {
+	Status    string `json:"status"`
+	Error     string `json:"error,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Timestamp string `json:"timestamp,omitempty"`
+}
+
+func (s *Server) timestamp() string { return s.now().UTC().Format(time.RFC3339Nano) }
+
+// health runs every check concurrently and answers 200 healthy, 206 degraded or
+// 503 unhealthy.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	errs := make([]error, len(s.o.Checks))
+	var wg sync.WaitGroup
+	for i, c := range s.o.Checks {
+		wg.Go(func() { errs[i] = s.runCheck(r.Context(), c.Run) })
+	}
+	wg.Wait()
+
+	body := healthBody{Status: "healthy", Timestamp: s.timestamp(), AuthMode: s.o.AuthMode,
+		Checks: map[string]string{}}
+	code := http.StatusOK
+	for i, c := range s.o.Checks {
+		err := errs[i]
+		state := "ok"
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrDegraded):
+			state = "degraded"
+		default:
+			state = "error"
+		}
+		body.Checks[c.Name] = state
+		if err == nil {
+			continue
+		}
+		s.logger(r).LogAttrs(r.Context(), slog.LevelWarn, "health check failed",
+			slog.String("check", c.Name), slog.Bool("critical", c.Critical), slog.String("error", err.Error()))
+		if c.Critical && state == "error" {
+			body.Status, code = "unhealthy", http.StatusServiceUnavailable
+		} else if code == http.StatusOK {
+			body.Status, code = "degraded", http.StatusPartialContent
+		}
+	}
+	s.writeJSON(w, r, code, body)
+	return nil
+}
+
+// runCheck runs fn with the per-check timeout. A check that ignores its context is
+// abandoned at the deadline; a panicking check counts as failed.
+func (s *Server) runCheck(ctx context.Context, fn func(context.Context) error) error {
+	if fn == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.checkTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- fmt.Errorf("check panicked: %v", v)
+			}
+		}()
+		done <- fn(ctx)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) live(w http.ResponseWriter, r *http.Request) error {
+	s.writeJSON(w, r, http.StatusOK, statusBody{Status: "alive", Timestamp: s.timestamp()})
+	return nil
+}
+
+// ready answers 503 "shutdown_in_progress" while draining, 503 when Options.Ready fails
+// ("migrations pending" or "database unreachable"), 200 otherwise.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
+	if s.draining() {
+		s.writeJSON(w, r, http.StatusServiceUnavailable,
+			statusBody{Status: "not ready", Error: "shutdown_in_progress", Timestamp: s.timestamp()})
+		return nil
+	}
+	if err := s.runCheck(r.Context(), s.o.Ready); err != nil {
+		s.logger(r).LogAttrs(r.Context(), slog.LevelWarn, "not ready", slog.String("error", err.Error()))
+		msg := "database unreachable"
+		if errors.Is(err, ErrMigrationsPending) {
+			msg = "migrations pending"
+		}
+		s.writeJSON(w, r, http.StatusServiceUnavailable,
+			statusBody{Status: "not ready", Error: msg, Timestamp: s.timestamp()})
+		return nil
+	}
+	s.writeJSON(w, r, http.StatusOK, statusBody{Status: "ready", Timestamp: s.timestamp()})
+	return nil
+}
+
+func (s *Server) rootHealth(w http.ResponseWriter, r *http.Request) error {
+	s.writeJSON(w, r, http.StatusOK, statusBody{Status: "healthy"})
+	return nil
+}
+
+func (s *Server) rootReady(w http.ResponseWriter, r *http.Request) error {
+	if s.draining() {
+		s.writeJSON(w, r, http.StatusServiceUnavailable,
+			statusBody{Status: "not_ready", Reason: "shutdown_in_progress"})
+		return nil
+	}
+	s.writeJSON(w, r, http.StatusOK, statusBody{Status: "ready"})
+	return nil
+}
+
+func (s *Server) draining() bool { return s.o.Draining != nil && s.o.Draining() }

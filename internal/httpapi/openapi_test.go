@@ -1,0 +1,239 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"html"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/mux"
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+)
+
+// fullServer has every optional route enabled, plus the test routes.
+func fullServer(t *testing.T) *Server {
+	t.Helper()
+	o := metricsOptions()
+	o.Version = "1.2.3"
+	s, _ := newTest(t, o)
+	return s
+}
+
+// routerOps walks the mux router and returns "METHOD /openapi/path" for every route.
+func routerOps(t *testing.T, r *mux.Router) []string {
+	t.Helper()
+	var ops []string
+	err := r.Walk(func(rt *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		tpl, err := rt.GetPathTemplate()
+		if err != nil {
+			return err
+		}
+		methods, err := rt.GetMethods()
+		if err != nil {
+			return err
+		}
+		p, _ := docPath(tpl)
+		for _, m := range methods {
+			ops = append(ops, m+" "+p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk: %v", err)
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+// documentOps returns "METHOD /path" for every operation of an OpenAPI JSON document.
+func documentOps(t *testing.T, doc []byte) []string {
+	t.Helper()
+	var d struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatalf("decode document: %v", err)
+	}
+	var ops []string
+	for p, item := range d.Paths {
+		for m := range item {
+			ops = append(ops, strings.ToUpper(m)+" "+p)
+		}
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+// TestOpenAPICoversRouter fails when a registered route is missing from the document or
+// the document lists a route that does not exist.
+func TestOpenAPICoversRouter(t *testing.T) {
+	for _, s := range []*Server{fullServer(t), mustNew(t, Options{})} {
+		routes, doc := routerOps(t, s.router), documentOps(t, s.OpenAPI())
+		if len(routes) == 0 {
+			t.Fatal("router has no routes")
+		}
+		for _, op := range routes {
+			if !slices.Contains(doc, op) {
+				t.Errorf("route %s is missing from the OpenAPI document", op)
+			}
+		}
+		for _, op := range doc {
+			if !slices.Contains(routes, op) {
+				t.Errorf("OpenAPI document lists %s, which is not registered", op)
+			}
+		}
+	}
+}
+
+func mustNew(t *testing.T, o Options) *Server {
+	t.Helper()
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestOpenAPIValid(t *testing.T) {
+	s := fullServer(t)
+	doc, err := libopenapi.NewDocument(s.OpenAPI())
+	if err != nil {
+		t.Fatalf("libopenapi: %v", err)
+	}
+	if v := doc.GetVersion(); v != "3.1.0" {
+		t.Errorf("version = %q", v)
+	}
+	model, err := doc.BuildV3Model()
+	if err != nil {
+		t.Fatalf("build v3 model: %v", err)
+	}
+	if model.Model.Paths.PathItems.Len() == 0 {
+		t.Fatal("model has no paths")
+	}
+	item, ok := model.Model.Paths.PathItems.Get("/api/v1/items/{id}")
+	if !ok || item.Get == nil || len(item.Get.Parameters) != 1 || item.Get.Parameters[0].Name != "id" {
+		t.Errorf("path parameter of /api/v1/items/{id} not modelled: %+v", item)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatalf("new validator: %v", errs)
+	}
+	valid, verrs := v.ValidateDocument()
+	for _, e := range verrs {
+		t.Errorf("document invalid: %s (%s)", e.Message, e.Reason)
+	}
+	if !valid {
+		t.Fatal("ValidateDocument reported the document invalid")
+	}
+
+	// Real responses match the document (paths, parameters, status codes, content types).
+	for _, q := range []request{
+		{path: "/api/v1/health"},
+		{path: "/api/v1/health/live"},
+		{path: "/api/v1/health/ready"},
+		{path: "/api/v1/items/7"},
+		{path: "/api/v1/items/?page=2"},
+		{path: "/openapi.json"},
+		{path: "/health"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://localhost"+q.path, nil)
+		req.Header.Set("Authorization", "Bearer token") // protected test routes
+		q.header = map[string]string{"Authorization": "Bearer token"}
+		rec := q.do(t, s)
+		resp := rec.Result()
+		resp.Request = req
+		if ok, errs := v.ValidateHttpRequestResponse(req, resp); !ok {
+			for _, e := range errs {
+				t.Errorf("%s: %s (%s)", q.path, e.Message, e.Reason)
+			}
+		}
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	s := fullServer(t)
+	rec := request{path: "/openapi.json"}.do(t, s)
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("status %d, type %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if rec.Body.String() != string(s.OpenAPI()) {
+		t.Error("/openapi.json differs from OpenAPI()")
+	}
+	body := decodeJSON(t, rec)
+	if body["openapi"] != "3.1.0" || body["info"].(map[string]any)["version"] != "1.2.3" {
+		t.Errorf("header fields: openapi %v, info %v", body["openapi"], body["info"])
+	}
+	paths := body["paths"].(map[string]any)
+	health := paths["/api/v1/health"].(map[string]any)["get"].(map[string]any)
+	if sec, ok := health["security"].([]any); !ok || len(sec) != 0 {
+		t.Errorf("public route security = %v, want []", health["security"])
+	}
+	item := paths["/api/v1/items/{id}"].(map[string]any)["get"].(map[string]any)
+	if _, ok := item["security"]; ok {
+		t.Errorf("protected route overrides global security: %v", item["security"])
+	}
+	for _, p := range []string{"/api/v1/items", "/api/v1/items/"} {
+		if _, ok := paths[p]; !ok {
+			t.Errorf("collection form %s not documented", p)
+		}
+	}
+}
+
+func TestDocsPage(t *testing.T) {
+	s := fullServer(t)
+	rec := request{path: "/docs"}.do(t, s)
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("status %d, type %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	page := html.UnescapeString(rec.Body.String())
+	for _, op := range documentOps(t, s.OpenAPI()) {
+		method, path, _ := strings.Cut(op, " ")
+		if !strings.Contains(page, `<code class="path">`+path+`</code>`) {
+			t.Errorf("/docs does not list %s", path)
+		}
+		if !strings.Contains(page, ">"+method+"<") {
+			t.Errorf("/docs does not show method %s", method)
+		}
+	}
+	for _, want := range []string{"Get an item", "Page number", "application/json", "Prometheus text exposition", "1.2.3"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/docs lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"<script", "http://", "https://"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("/docs references %q: it must work offline without scripts", bad)
+		}
+	}
+	css := request{path: "/docs/assets/style.css"}.do(t, s)
+	if css.Code != 200 || !strings.HasPrefix(css.Header().Get("Content-Type"), "text/css") || css.Body.Len() == 0 {
+		t.Fatalf("stylesheet: status %d, type %q, %d bytes", css.Code, css.Header().Get("Content-Type"), css.Body.Len())
+	}
+	if !strings.Contains(page, `href="/docs/assets/style.css"`) {
+		t.Error("/docs does not link its stylesheet")
+	}
+}
+
+func TestDocPath(t *testing.T) {
+	tests := []struct{ tpl, want, vars string }{
+		{"/api/v1/health", "/api/v1/health", ""},
+		{"/api/v1/media/{id:[0-9]+}", "/api/v1/media/{id}", "id=[0-9]+"},
+		{"/api/v1/media/{id}/versions/{v:[0-9]{1,3}}", "/api/v1/media/{id}/versions/{v}", "id= v=[0-9]{1,3}"},
+	}
+	for _, tc := range tests {
+		got, vars := docPath(tc.tpl)
+		var vs []string
+		for _, v := range vars {
+			vs = append(vs, v.Name+"="+v.Pattern)
+		}
+		if got != tc.want || strings.Join(vs, " ") != tc.vars {
+			t.Errorf("docPath(%q) = %q %v, want %q %q", tc.tpl, got, vs, tc.want, tc.vars)
+		}
+	}
+	if a, b := operationID("GET", "/api/v1/media"), operationID("GET", "/api/v1/media/"); a == b || a != "get_api_v1_media" {
+		t.Errorf("operation ids %q %q", a, b)
+	}
+}

@@ -1,0 +1,147 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// handlerFunc is a route handler. A returned error is answered through writeError (the
+// error table), unless the handler already started the response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one entry of the route table: it is registered with the router and described
+// in the OpenAPI document by the same call, so the two cannot drift apart.
+type route struct {
+	Method        string         // one HTTP method; register HEAD as its own route
+	Path          string         // mux template, e.g. "/api/v1/media/{id:[0-9]+}"
+	Summary       string         // one line for the OpenAPI document and /docs
+	Tag           string         // OpenAPI tag grouping routes on /docs
+	Public        bool           // needs no credential
+	TrailingSlash bool           // also serve Path+"/" (clients call collections both ways)
+	AnyHost       bool           // exempt from TrustedHosts (probes and scrapers use IPs)
+	Query         []param        // documented query parameters
+	Body          string         // request media type ("" = no body)
+	Produces      string         // media type of successful responses; "" = application/json
+	Responses     map[int]string // status → description
+	Handler       handlerFunc
+}
+
+// param documents one query parameter.
+type param struct {
+	Name        string
+	Description string
+	Type        string // JSON Schema type: "string", "integer", "boolean"
+	Required    bool
+}
+
+// routeTable lists every route. Each domain adds its routes in its own file and one line here.
+func (s *Server) routeTable() []route {
+	var rs []route
+	rs = append(rs, s.healthRoutes()...)
+	rs = append(rs, s.metricsRoutes()...)
+	rs = append(rs, s.docsRoutes()...)
+	return rs
+}
+
+// register adds every route (and its trailing-slash twin) to the router. It fails on a
+// duplicate (method, path) or an inconsistent entry.
+func (s *Server) register(routes []route) error {
+	seen := map[string]bool{}
+	s.anyHost = map[string]bool{}
+	for _, rt := range routes {
+		if rt.Method == "" || rt.Handler == nil || !strings.HasPrefix(rt.Path, "/") {
+			return fmt.Errorf("httpapi: route %s %q: method, path and handler are required", rt.Method, rt.Path)
+		}
+		for _, tpl := range rt.templates() {
+			p, _ := docPath(tpl)
+			key := rt.Method + " " + p
+			if seen[key] {
+				return fmt.Errorf("httpapi: route %s registered twice", key)
+			}
+			seen[key] = true
+			if rt.AnyHost {
+				if strings.Contains(tpl, "{") {
+					return fmt.Errorf("httpapi: route %s: AnyHost needs a fixed path", key)
+				}
+				s.anyHost[tpl] = true
+			}
+			s.router.Handle(tpl, s.wrap(p, rt.Handler)).Methods(rt.Method)
+		}
+		if !slices.Contains(s.methods, rt.Method) {
+			s.methods = append(s.methods, rt.Method)
+		}
+	}
+	slices.Sort(s.methods)
+	return nil
+}
+
+// templates returns the mux templates the route is served on.
+func (rt route) templates() []string {
+	if rt.TrailingSlash && !strings.HasSuffix(rt.Path, "/") {
+		return []string{rt.Path, rt.Path + "/"}
+	}
+	return []string{rt.Path}
+}
+
+// wrap adapts a handlerFunc: it labels the request with its route template (for metrics and
+// the access log) and answers a returned error through the error table.
+func (s *Server) wrap(label string, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := stateFrom(r.Context()); st != nil {
+			st.route = label
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// docPath turns a mux template into an OpenAPI path ("{id:[0-9]+}" → "{id}") and returns
+// the names of its path variables with their regular expressions ("" when none).
+func docPath(tpl string) (string, []pathVar) {
+	var b strings.Builder
+	var vars []pathVar
+	for i := 0; i < len(tpl); i++ {
+		if tpl[i] != '{' {
+			b.WriteByte(tpl[i])
+			continue
+		}
+		depth, j := 1, i+1
+		for ; j < len(tpl) && depth > 0; j++ {
+			switch tpl[j] {
+			case '{':
+				depth++
+			case '}':
+				depth--
+			}
+		}
+		inner := tpl[i+1 : j-1]
+		name, pattern, _ := strings.Cut(inner, ":")
+		vars = append(vars, pathVar{Name: name, Pattern: pattern})
+		b.WriteString("{" + name + "}")
+		i = j - 1
+	}
+	return b.String(), vars
+}
+
+// pathVar is one path variable of a mux template.
+type pathVar struct {
+	Name    string
+	Pattern string
+}
+
+// writeJSON writes v as a JSON response with the given status. An encoding failure (a
+// programming error) is answered as a 500.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

@@ -1,0 +1,227 @@
+// Package httpapi is tldw's HTTP layer: the route table, middleware (request ids, panic
+// recovery, access log, security headers, trusted hosts, CORS, metrics), the one error table,
+// health and metrics endpoints, and the OpenAPI document with its /docs page.
+//
+// It is the only package that imports gorilla/mux. Package tldw builds a Server from Options
+// and mounts it; everything the handlers need arrives through Options, never by importing
+// storage adapters.
+package httpapi
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/rs/cors"
+)
+
+// Options configures a Server. The zero value is usable: no checks, no CORS, metrics off.
+type Options struct {
+	Logger               *slog.Logger
+	Version              string                          // shown in the OpenAPI document
+	AuthMode             string                          // "single_user" or "multi_user", shown by /api/v1/health
+	Now                  func() time.Time                // nil → time.Now
+	Checks               []Check                         // run concurrently by /api/v1/health, 2 s timeout each
+	Ready                func(ctx context.Context) error // nil → ready; used by /api/v1/health/ready
+	Draining             func() bool                     // true → /ready answers 503 "shutdown_in_progress" at once
+	DBStats              func() sql.DBStats              // optional; exported as tldw_db_* metrics
+	TrustedHosts         []string                        // empty → any Host; "*.example.com" matches subdomains
+	AllowedOrigins       []string                        // CORS allowlist; empty → no CORS headers
+	CORSAllowCredentials bool
+	DisableCORS          bool
+	CSP                  string // API responses' Content-Security-Policy; "" → default-src 'none'; frame-ancestors 'none'
+	HSTS                 bool   // send Strict-Transport-Security (set when SECURE_COOKIES=true)
+	EnableMetrics        bool   // serve /metrics and /api/v1/health/metrics
+	MetricsAllowed       []netip.Prefix
+	MetricsToken         string // optional bearer token for the metrics endpoints
+}
+
+// Check is one health check run by /api/v1/health.
+type Check struct {
+	Name     string                          // "database", "redis", "media_dir", "disk"
+	Critical bool                            // failure → unhealthy (503); non-critical failure → degraded (206)
+	Run      func(ctx context.Context) error // nil = ok; errors.Is(err, ErrDegraded) → degraded even if Critical
+}
+
+const (
+	defaultCSP   = "default-src 'none'; frame-ancestors 'none'"
+	checkTimeout = 2 * time.Second
+)
+
+// Server is tldw's HTTP handler. Build it with New; it is immutable afterwards and safe for
+// concurrent use.
+type Server struct {
+	o            Options
+	log          *slog.Logger
+	now          func() time.Time
+	csp          string
+	router       *mux.Router
+	handler      http.Handler    // middleware chain around router
+	anyHost      map[string]bool // paths exempt from the TrustedHosts check (probes, metrics)
+	methods      []string        // every method some route answers, for Allow headers
+	metrics      *metrics        // private registry: two Servers in one process never collide
+	checkTimeout time.Duration
+	doc          *document
+	openapi      []byte
+	docsHTML     []byte
+}
+
+// New builds the router, the metrics registry and the OpenAPI document. It returns an error
+// when the options are inconsistent (e.g. a wildcard CORS origin with credentials) or a route
+// is registered twice.
+func New(o Options) (*Server, error) { return newServer(o) }
+
+// newServer is New with extra routes appended to the table (tests use it).
+func newServer(o Options, extra ...route) (*Server, error) {
+	s := &Server{o: o, log: o.Logger, now: o.Now, csp: o.CSP, checkTimeout: checkTimeout}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.csp == "" {
+		s.csp = defaultCSP
+	}
+	if strings.ContainsAny(s.csp, "\r\n") {
+		return nil, errors.New("httpapi: CSP contains a line break")
+	}
+	var err error
+	if s.metrics, err = newMetrics(o.DBStats); err != nil {
+		return nil, err
+	}
+	s.router = mux.NewRouter()
+	s.router.NotFoundHandler = s.wrap("unmatched", func(http.ResponseWriter, *http.Request) error { return ErrNotFound })
+	s.router.MethodNotAllowedHandler = s.wrap("unmatched", func(http.ResponseWriter, *http.Request) error { return ErrMethodNotAllowed })
+	routes := append(s.routeTable(), extra...)
+	if err := s.register(routes); err != nil {
+		return nil, err
+	}
+	if s.doc, err = buildDocument(routes, o.Version); err != nil {
+		return nil, err
+	}
+	if s.openapi, err = s.doc.marshal(); err != nil {
+		return nil, err
+	}
+	if s.docsHTML, err = renderDocs(s.doc); err != nil {
+		return nil, err
+	}
+	var h http.Handler = s.router
+	if !o.DisableCORS && len(o.AllowedOrigins) > 0 {
+		c, err := newCORS(o.AllowedOrigins, o.CORSAllowCredentials)
+		if err != nil {
+			return nil, err
+		}
+		h = c.Handler(h)
+	}
+	s.handler = s.guard(h)
+	return s, nil
+}
+
+// ServeHTTP serves one request: it assigns the request id, recovers panics, records metrics
+// and writes the access log line around the middleware chain and router.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := s.now()
+	id := requestID(r.Header.Get("X-Request-ID"))
+	st := &reqState{id: id, route: "unmatched", log: s.log.With("request_id", id)}
+	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	rec := &recorder{ResponseWriter: w}
+	rec.Header().Set("X-Request-ID", id)
+
+	s.metrics.inFlight.Inc()
+	aborted := s.serve(rec, r)
+	s.metrics.inFlight.Dec()
+
+	d := s.now().Sub(start)
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK // net/http sends 200 for a handler that wrote nothing
+	}
+	method := metricMethod(r.Method)
+	s.metrics.requests.WithLabelValues(method, st.route, fmt.Sprint(status)).Inc()
+	s.metrics.duration.WithLabelValues(method, st.route).Observe(d.Seconds())
+	st.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+		slog.String("method", r.Method),
+		slog.String("route", st.route),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Int64("bytes", rec.bytes),
+		slog.Duration("duration", d),
+		slog.String("remote", r.RemoteAddr),
+	)
+	if aborted {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// serve runs the chain and turns a panic into a logged 500. It reports whether the handler
+// aborted with http.ErrAbortHandler, which the caller re-raises after logging.
+func (s *Server) serve(w *recorder, r *http.Request) (aborted bool) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler {
+			aborted = true
+			return
+		}
+		s.logger(r).LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+			slog.Any("panic", v), slog.String("stack", string(stack())))
+		if w.status == 0 {
+			s.writeError(w, r, errors.New("panic recovered"))
+		}
+	}()
+	s.handler.ServeHTTP(w, r)
+	return false
+}
+
+// OpenAPI returns the OpenAPI 3.1 document served at /openapi.json. The caller must not
+// modify the returned slice.
+func (s *Server) OpenAPI() []byte { return s.openapi }
+
+// logger returns the request's logger (carrying request_id), or the server's logger.
+func (s *Server) logger(r *http.Request) *slog.Logger {
+	if st := stateFrom(r.Context()); st != nil {
+		return st.log
+	}
+	return s.log
+}
+
+// newCORS builds the CORS middleware. Only explicit origins (or "scheme://*.domain"
+// patterns) are accepted with credentials; "*" with credentials would let any site read
+// users' data, so it is refused.
+func newCORS(origins []string, credentials bool) (*cors.Cors, error) {
+	for _, o := range origins {
+		if !strings.Contains(o, "*") {
+			continue
+		}
+		if o == "*" {
+			if credentials {
+				return nil, errors.New("httpapi: CORS origin \"*\" cannot be combined with credentials")
+			}
+			continue
+		}
+		scheme, host, ok := strings.Cut(o, "://")
+		if !ok || scheme == "" || !strings.HasPrefix(host, "*.") || strings.Count(o, "*") != 1 || len(host) < 4 {
+			return nil, fmt.Errorf("httpapi: CORS origin %q: a wildcard is only allowed as scheme://*.domain", o)
+		}
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins:   origins,
+		AllowCredentials: credentials,
+		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+			http.MethodPatch, http.MethodDelete},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "X-API-KEY", "X-Request-ID",
+			"X-CSRF-Token"},
+		ExposedHeaders: []string{"X-Request-ID", "Content-Disposition", "Retry-After"},
+		MaxAge:         600,
+	}), nil
+}
