@@ -169,7 +169,7 @@ func (a *App) ready(ctx context.Context) error {
 		return fmt.Errorf("database unreachable: %w", err)
 	}
 	if !st.Current {
-		return fmt.Errorf("migrations pending: %d", len(st.Pending))
+		return fmt.Errorf("%w: %d", httpapi.ErrMigrationsPending, len(st.Pending))
 	}
 	return nil
 }

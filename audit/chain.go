@@ -128,7 +128,7 @@ func appendString(b []byte, s string) []byte {
 // appendValue appends the canonical JSON of a Details value.
 func appendValue(b []byte, v any, depth int) []byte {
 	if depth > 64 {
-		return appendString(b, unencodeable)
+		return appendString(b, unencodable)
 	}
 	switch x := v.(type) {
 	case nil:
@@ -192,13 +192,13 @@ func appendValue(b []byte, v any, depth int) []byte {
 	// Other Go types (only seen when Redact was bypassed): canonicalise their JSON form.
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return appendString(b, unencodeable)
+		return appendString(b, unencodable)
 	}
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var generic any
 	if err := d.Decode(&generic); err != nil {
-		return appendString(b, unencodeable)
+		return appendString(b, unencodable)
 	}
 	return appendValue(b, generic, depth+1)
 }

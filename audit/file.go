@@ -162,7 +162,7 @@ func (s *FileSink) Close() error {
 	return errors.Join(f.Sync(), f.Close())
 }
 
-// textField is a field name written by FormatText; Details keys that collide get a
+// textFields are the field names FormatText writes itself; Details keys that collide get a
 // "detail." prefix.
 var textFields = []string{
 	"IP", "user", "user_id", "outcome", "target_type", "target_id", "method", "path", "error",

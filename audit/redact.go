@@ -22,12 +22,12 @@ const Redacted = "[REDACTED]"
 const MaxFieldLen = 2048
 
 const (
-	truncMark    = "…[truncated]"
-	maxKeyLen    = 256
-	maxDepth     = 16
-	depthMark    = "[TRUNCATED]"
-	replacement  = "\uFFFD"
-	unencodeable = "[UNENCODABLE]"
+	truncMark   = "…[truncated]"
+	maxKeyLen   = 256
+	maxDepth    = 16
+	depthMark   = "[TRUNCATED]"
+	replacement = "\uFFFD"
+	unencodable = "[UNENCODABLE]"
 )
 
 // Redact returns a copy of e that is safe to store and hash. It is what [Multi] hands to
@@ -280,7 +280,7 @@ func redactValue(v any, depth int) any {
 	// Anything else (structs, typed maps and slices, time.Time): use its JSON form.
 	b, err := json.Marshal(v)
 	if err != nil {
-		return unencodeable
+		return unencodable
 	}
 	return redactJSON(b, depth)
 }
@@ -290,7 +290,7 @@ func redactJSON(b []byte, depth int) any {
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
-		return unencodeable
+		return unencodable
 	}
 	return redactValue(v, depth)
 }

@@ -2,17 +2,19 @@ package auth
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/tldw-go/tldw/audit"
 )
 
-var errTODO = errors.New("auth: not implemented yet")
-
-// Options configure a Service. Stores and Hasher/Tokens are required; zero durations take the
-// documented defaults.
+// Options configure a Service. Stores and Hasher/Tokens are required; zero durations and
+// counts take the documented defaults. Options are copied by NewService and not changed
+// afterwards.
 type Options struct {
 	Users    UserStore
 	Sessions SessionStore
@@ -30,7 +32,7 @@ type Options struct {
 	AccessTTL          time.Duration // ACCESS_TOKEN_EXPIRE_MINUTES, default 30m
 	RefreshTTL         time.Duration // REFRESH_TOKEN_EXPIRE_DAYS, default 7d
 	RefreshGrace       time.Duration // reuse grace window, default 10s
-	RotateRefresh      bool          // ROTATE_REFRESH_TOKENS
+	RotateRefresh      bool          // ROTATE_REFRESH_TOKENS; false keeps one refresh token per session (tldw.Config defaults to true)
 	MaxSessionsPerUser int           // default 20
 	MaxLoginAttempts   int           // default 5
 	LockoutDuration    time.Duration // default 15m
@@ -49,6 +51,13 @@ type Options struct {
 	SingleUserAPIKey string // SINGLE_USER_API_KEY
 	SingleUserID     int64  // SINGLE_USER_FIXED_ID
 	APIKeyPepper     []byte // HMAC key for API-key hashes (kept like the JWT key)
+
+	// RefreshSecret keys the HMAC that derives a session's successor refresh token from
+	// the presented one, so a replay inside the grace window gets the identical token back
+	// on every replica. It must be secret and the same on all replicas: nil uses
+	// APIKeyPepper; when both are empty a random per-process key is used (grace replays
+	// then only work on the replica that rotated).
+	RefreshSecret []byte
 }
 
 // Meta is what the HTTP layer knows about a request, for audit events and sessions.
@@ -137,164 +146,143 @@ type Stats struct {
 	TotalUsers, ActiveUsers, Admins, Moderators, LiveSessions, ActiveCodes int
 }
 
+// Setting keys the Service reads from and writes to the SettingsStore.
+const (
+	SettingEnableRegistration      = "enable_registration"       // "true" or "false"
+	SettingRequireRegistrationCode = "require_registration_code" // "true" or "false"
+)
+
+// Defaults applied by NewService to zero Options fields.
+const (
+	DefaultAccessTTL          = 30 * time.Minute
+	DefaultRefreshTTL         = 7 * 24 * time.Hour
+	DefaultRefreshGrace       = 10 * time.Second
+	DefaultMaxSessionsPerUser = 20
+	DefaultMaxLoginAttempts   = 5
+	DefaultLockoutDuration    = 15 * time.Minute
+	DefaultSessionCacheTTL    = 5 * time.Minute
+	DefaultCodeExpiry         = 7 * 24 * time.Hour
+	DefaultCodeMaxUses        = 1
+	DefaultMaxBatchCodes      = 100
+	DefaultAPIKeyExpiry       = 365 * 24 * time.Hour
+)
+
+// touchEvery throttles last-activity writes for sessions and last-use writes for API keys.
+const touchEvery = time.Minute
+
 // Service is the accounts orchestrator: it authenticates requests and performs every
 // account operation, auditing each. Safe for concurrent use.
 type Service struct {
-	o Options
+	o          Options
+	log        *slog.Logger
+	refreshKey []byte
+	cache      *liveness
+	// adminMu serialises the last-active-admin check with the update it guards (on this
+	// replica; across replicas the window is one store round trip).
+	adminMu sync.Mutex
 }
 
-// NewService checks o and returns a Service. ErrInvalid when a required part is missing.
-func NewService(o Options) (*Service, error) { return &Service{o: o}, nil }
+// NewService checks o, fills defaults and returns a Service. ErrInvalid when a required part
+// is missing or a value is out of range (listing every problem); an error from the random
+// source when a refresh key must be generated.
+func NewService(o Options) (*Service, error) {
+	var problems []string
+	need := func(ok bool, name string) {
+		if !ok {
+			problems = append(problems, name+" is required")
+		}
+	}
+	need(o.Users != nil, "Users")
+	need(o.Sessions != nil, "Sessions")
+	need(o.Codes != nil, "Codes")
+	need(o.APIKeys != nil, "APIKeys")
+	need(o.Lockout != nil, "Lockout")
+	need(o.Settings != nil, "Settings")
+	need(o.Hasher != nil, "Hasher")
+	need(o.Tokens != nil, "Tokens")
+	if o.SingleUser && len(o.SingleUserAPIKey) < 16 {
+		problems = append(problems, "SingleUserAPIKey must be at least 16 characters in single-user mode")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"AccessTTL", o.AccessTTL}, {"RefreshTTL", o.RefreshTTL}, {"RefreshGrace", o.RefreshGrace},
+		{"LockoutDuration", o.LockoutDuration}, {"LockoutWindow", o.LockoutWindow},
+		{"SessionCacheTTL", o.SessionCacheTTL}, {"CodeDefaultExpiry", o.CodeDefaultExpiry},
+	} {
+		if d.v < 0 {
+			problems = append(problems, d.name+" must not be negative")
+		}
+	}
+	if o.MaxSessionsPerUser < 0 || o.MaxLoginAttempts < 0 || o.CodeDefaultMaxUses < 0 || o.MaxBatchCodes < 0 {
+		problems = append(problems, "counts must not be negative")
+	}
+	if o.DefaultQuotaMB != nil && *o.DefaultQuotaMB < 0 {
+		problems = append(problems, "DefaultQuotaMB must not be negative")
+	}
+	if o.DefaultRole != "" {
+		if _, err := ParseRole(string(o.DefaultRole)); err != nil {
+			problems = append(problems, "DefaultRole: "+err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%w: auth service: %s", ErrInvalid, strings.Join(problems, "; "))
+	}
 
-// Login checks a username-or-email and password and starts a session. Errors:
-// ErrUnauthenticated (unknown user or wrong password — indistinguishable), *LockedError,
-// ErrInactive, ErrBusy.
-func (s *Service) Login(ctx context.Context, login, password string, m Meta) (*TokenPair, error) {
-	return nil, errTODO
-}
+	if o.Audit == nil {
+		o.Audit = audit.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	setDur(&o.AccessTTL, DefaultAccessTTL)
+	setDur(&o.RefreshTTL, DefaultRefreshTTL)
+	setDur(&o.RefreshGrace, DefaultRefreshGrace)
+	setDur(&o.LockoutDuration, DefaultLockoutDuration)
+	setDur(&o.LockoutWindow, o.LockoutDuration)
+	setDur(&o.SessionCacheTTL, DefaultSessionCacheTTL)
+	setDur(&o.CodeDefaultExpiry, DefaultCodeExpiry)
+	setInt := func(n *int, def int) {
+		if *n == 0 {
+			*n = def
+		}
+	}
+	setInt(&o.MaxSessionsPerUser, DefaultMaxSessionsPerUser)
+	setInt(&o.MaxLoginAttempts, DefaultMaxLoginAttempts)
+	setInt(&o.CodeDefaultMaxUses, DefaultCodeMaxUses)
+	setInt(&o.MaxBatchCodes, DefaultMaxBatchCodes)
+	if o.DefaultRole == "" {
+		o.DefaultRole = RoleUser
+	}
+	if o.SingleUserID == 0 {
+		o.SingleUserID = 1
+	}
 
-// Refresh rotates a refresh token. Reuse of an already rotated token outside the grace
-// window revokes the session (ErrUnauthenticated, audited token_reuse_detected).
-func (s *Service) Refresh(ctx context.Context, refreshToken string, m Meta) (*TokenPair, error) {
-	return nil, errTODO
-}
-
-// Logout revokes the principal's session, or all the user's sessions.
-func (s *Service) Logout(ctx context.Context, p *Principal, allDevices bool, m Meta) error {
-	return errTODO
-}
-
-// Authenticate resolves the credentials of one request. bearer is the Authorization Bearer
-// value ("" when absent), apiKey the X-API-KEY value. A valid bearer JWT wins over a stale
-// API key. It checks that the session is live and the user active, using a short cache that
-// revocations invalidate. ErrUnauthenticated when nothing valid was presented.
-func (s *Service) Authenticate(ctx context.Context, bearer, apiKey string, m Meta) (*Principal, error) {
-	return nil, errTODO
-}
-
-// Register creates an account by self-registration per the registration mode.
-func (s *Service) Register(ctx context.Context, r RegisterRequest, m Meta) (*User, error) {
-	return nil, errTODO
-}
-
-// Me returns the principal's account.
-func (s *Service) Me(ctx context.Context, p *Principal) (*User, error) { return nil, errTODO }
-
-// UpdateMe changes the principal's own email.
-func (s *Service) UpdateMe(ctx context.Context, p *Principal, email *string, m Meta) (*User, error) {
-	return nil, errTODO
-}
-
-// ChangePassword checks current, applies policy and history, and revokes the user's other
-// sessions.
-func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, next string, m Meta) error {
-	return errTODO
-}
-
-// Sessions lists userID's live sessions (the principal's own, or any for staff with
-// sessions.revoke/users.read).
-func (s *Service) Sessions(ctx context.Context, p *Principal, userID int64) ([]Session, error) {
-	return nil, errTODO
-}
-
-// RevokeSession revokes one session of userID.
-func (s *Service) RevokeSession(ctx context.Context, p *Principal, userID, sessionID int64, m Meta) error {
-	return errTODO
-}
-
-// RevokeAllSessions revokes every session of userID, except the caller's own when
-// keepCurrent. It returns how many were revoked.
-func (s *Service) RevokeAllSessions(ctx context.Context, p *Principal, userID int64, keepCurrent bool, m Meta) (int, error) {
-	return 0, errTODO
-}
-
-// CreateAPIKey makes a personal API key and returns it with the full secret (shown once).
-func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, name string, scopes []Scope, expiresIn time.Duration, m Meta) (*APIKey, string, error) {
-	return nil, "", errTODO
-}
-
-// ListAPIKeys lists the principal's keys (no secrets).
-func (s *Service) ListAPIKeys(ctx context.Context, p *Principal) ([]APIKey, error) {
-	return nil, errTODO
-}
-
-// RotateAPIKey replaces a key's secret and returns the new full key.
-func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id int64, m Meta) (*APIKey, string, error) {
-	return nil, "", errTODO
-}
-
-// RevokeAPIKey revokes one of the principal's keys.
-func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, id int64, m Meta) error {
-	return errTODO
-}
-
-// ListUsers lists users (users.read).
-func (s *Service) ListUsers(ctx context.Context, p *Principal, f UserFilter) ([]User, int, error) {
-	return nil, 0, errTODO
-}
-
-// User returns one user (users.read, or the principal itself).
-func (s *Service) User(ctx context.Context, p *Principal, id int64) (*User, error) {
-	return nil, errTODO
-}
-
-// CreateUser creates an account (users.write).
-func (s *Service) CreateUser(ctx context.Context, p *Principal, n NewUser, m Meta) (*User, error) {
-	return nil, errTODO
-}
-
-// UpdateUser applies an admin's change. Role changes need users.roles; deactivation
-// users.deactivate; moderators never touch admins; the last active admin cannot be demoted
-// or deactivated (ErrConflict). Deactivation and role changes take effect on the next
-// request.
-func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u UserUpdate, m Meta) (*User, error) {
-	return nil, errTODO
-}
-
-// ResetPassword sets a user's password (users.write), marks it must-change and revokes
-// their sessions.
-func (s *Service) ResetPassword(ctx context.Context, p *Principal, id int64, password string, m Meta) error {
-	return errTODO
-}
-
-// Unlock clears lockout for a user (users.deactivate).
-func (s *Service) Unlock(ctx context.Context, p *Principal, id int64, m Meta) error {
-	return errTODO
-}
-
-// CreateCodes makes registration codes (codes.write; only admins may grant admin or
-// moderator roles).
-func (s *Service) CreateCodes(ctx context.Context, p *Principal, r CodeRequest, m Meta) ([]RegistrationCode, error) {
-	return nil, errTODO
-}
-
-// ListCodes lists registration codes (codes.read).
-func (s *Service) ListCodes(ctx context.Context, p *Principal, includeInactive bool) ([]RegistrationCode, error) {
-	return nil, errTODO
-}
-
-// RevokeCode deactivates a registration code (codes.write).
-func (s *Service) RevokeCode(ctx context.Context, p *Principal, id int64, m Meta) error {
-	return errTODO
-}
-
-// Registration returns the effective registration settings.
-func (s *Service) Registration(ctx context.Context) (RegistrationSettings, error) {
-	return RegistrationSettings{}, errTODO
-}
-
-// SetRegistration changes the registration settings at run time (settings.write).
-func (s *Service) SetRegistration(ctx context.Context, p *Principal, r RegistrationSettings, m Meta) error {
-	return errTODO
-}
-
-// Stats summarises accounts (stats.read).
-func (s *Service) Stats(ctx context.Context, p *Principal) (Stats, error) { return Stats{}, errTODO }
-
-// Bootstrap creates the first admin when there are no users. An empty password generates
-// one, returned so the host can print it once. created=false when users already exist.
-func (s *Service) Bootstrap(ctx context.Context, username, email, password string) (created bool, generated string, err error) {
-	return false, "", errTODO
+	s := &Service{o: o, log: o.Logger, cache: newLiveness(o.SessionCacheTTL)}
+	switch {
+	case len(o.RefreshSecret) > 0:
+		s.refreshKey = append([]byte(nil), o.RefreshSecret...)
+	case len(o.APIKeyPepper) > 0:
+		s.refreshKey = append([]byte(nil), o.APIKeyPepper...)
+	default:
+		s.refreshKey = make([]byte, 32)
+		if _, err := rand.Read(s.refreshKey); err != nil {
+			return nil, fmt.Errorf("auth: reading random bytes: %w", err)
+		}
+		if !o.SingleUser {
+			s.log.Warn("auth: no RefreshSecret or APIKeyPepper; refresh grace replays work only on this replica")
+		}
+	}
+	return s, nil
 }
 
 // SystemPrincipal is the command line's principal: an admin acting without a session.
@@ -302,5 +290,79 @@ func SystemPrincipal() *Principal {
 	return &Principal{Username: "system", Role: RoleAdmin, Via: "cli"}
 }
 
-// MayAccessPath reports whether p may read the per-user media path uri (nginx auth_request).
-func (s *Service) MayAccessPath(p *Principal, uri string) error { return errTODO }
+// now returns the service clock's current time in UTC.
+func (s *Service) now() time.Time { return s.o.Now().UTC() }
+
+// audit writes e with the request metadata of m. A failing sink is logged, never returned:
+// the action itself already happened. The write is detached from ctx's cancellation so a
+// finished request still gets audited.
+func (s *Service) audit(ctx context.Context, m Meta, e audit.Event) {
+	e.Time = s.now()
+	e.IP, e.UserAgent, e.RequestID, e.Method, e.Path = m.IP, m.UserAgent, m.RequestID, m.Method, m.Path
+	if err := s.o.Audit.Write(context.WithoutCancel(ctx), e); err != nil {
+		s.log.ErrorContext(ctx, "auth: audit write failed", slog.String("action", e.Action), slog.Any("error", err))
+	}
+}
+
+// actor fills the acting principal into an audit event.
+func actor(p *Principal, e audit.Event) audit.Event {
+	if p != nil {
+		e.UserID, e.Username = p.UserID, p.Username
+	}
+	return e
+}
+
+// require returns ErrUnauthenticated for a nil principal and ErrForbidden when p lacks perm.
+func require(p *Principal, perm Permission) error {
+	if p == nil {
+		return fmt.Errorf("%w: not authenticated", ErrUnauthenticated)
+	}
+	if !p.Can(perm) {
+		return fmt.Errorf("%w: %s required", ErrForbidden, perm)
+	}
+	return nil
+}
+
+// requireOn is require plus CanActOn for a staff permission applied to target's account.
+func requireOn(p *Principal, target *User, perm Permission) error {
+	if err := require(p, perm); err != nil {
+		return err
+	}
+	if !CanActOn(p.Role, target.Role, perm) {
+		return fmt.Errorf("%w: a %s may not do this to a %s account", ErrForbidden, p.Role, target.Role)
+	}
+	return nil
+}
+
+// public returns a copy of u without its password hash.
+func public(u *User) *User {
+	if u == nil {
+		return nil
+	}
+	c := *u
+	c.PasswordHash = ""
+	return &c
+}
+
+// historyKeep is how many password hashes are remembered (0 = history disabled).
+func (s *Service) historyKeep() int {
+	switch n := s.o.Policy.HistoryCount; {
+	case n == 0:
+		return 5
+	case n < 0:
+		return 0
+	default:
+		return n
+	}
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+// idString formats an id for audit targets.
+func idString(id int64) string { return fmt.Sprint(id) }

@@ -212,7 +212,7 @@ func TestDocsPage(t *testing.T) {
 	if css.Code != 200 || !strings.HasPrefix(css.Header().Get("Content-Type"), "text/css") || css.Body.Len() == 0 {
 		t.Fatalf("stylesheet: status %d, type %q, %d bytes", css.Code, css.Header().Get("Content-Type"), css.Body.Len())
 	}
-	if !strings.Contains(page, `href="/docs/assets/style.css"`) {
+	if !strings.Contains(page, `href="docs/assets/style.css"`) {
 		t.Error("/docs does not link its stylesheet")
 	}
 }

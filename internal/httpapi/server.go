@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,6 +81,11 @@ func New(o Options) (*Server, error) { return newServer(o) }
 
 // newServer is New with extra routes appended to the table (tests use it).
 func newServer(o Options, extra ...route) (*Server, error) {
+	// Copy the slices so later changes by the caller cannot reach a running Server.
+	o.Checks = slices.Clone(o.Checks)
+	o.TrustedHosts = slices.Clone(o.TrustedHosts)
+	o.AllowedOrigins = slices.Clone(o.AllowedOrigins)
+	o.MetricsAllowed = slices.Clone(o.MetricsAllowed)
 	s := &Server{o: o, log: o.Logger, now: o.Now, csp: o.CSP, checkTimeout: checkTimeout}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -1,0 +1,161 @@
+package auth
+
+import (
+	"sync"
+	"time"
+)
+
+// maxCacheEntries bounds each liveness map; beyond it stale entries are dropped, and if that
+// is not enough the map is cleared (the cache is only an optimisation).
+const maxCacheEntries = 100_000
+
+// liveness caches what every authenticated request must know — is the session still live,
+// is its user still active, and with which role — so the store is asked at most once per
+// ttl per session and user. Revocations call the invalidate methods, which take effect on
+// the very next request on this replica.
+//
+// A load that started before an invalidation must not re-insert what it read: every
+// invalidation bumps gen, and put* stores only when gen is still what the loader saw.
+// Safe for concurrent use.
+type liveness struct {
+	ttl      time.Duration
+	mu       sync.Mutex
+	gen      uint64
+	sessions map[int64]sessionEntry
+	users    map[int64]userEntry
+}
+
+// sessionEntry is the cached state of one session.
+type sessionEntry struct {
+	userID     int64
+	live       bool // not revoked when loaded
+	refreshExp time.Time
+	touchedAt  time.Time // last activity known to be stored
+	cachedAt   time.Time
+}
+
+// userEntry is the cached state of one user.
+type userEntry struct {
+	username string
+	role     Role
+	active   bool
+	cachedAt time.Time
+}
+
+func newLiveness(ttl time.Duration) *liveness {
+	return &liveness{ttl: ttl, sessions: make(map[int64]sessionEntry), users: make(map[int64]userEntry)}
+}
+
+// generation returns the current invalidation generation; pass it to put*.
+func (c *liveness) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+func (c *liveness) fresh(cachedAt, now time.Time) bool {
+	return now.Sub(cachedAt) < c.ttl && !now.Before(cachedAt)
+}
+
+// session returns the fresh cached entry of id.
+func (c *liveness) session(id int64, now time.Time) (sessionEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.sessions[id]
+	if !ok || !c.fresh(e.cachedAt, now) {
+		return sessionEntry{}, false
+	}
+	return e, true
+}
+
+// user returns the fresh cached entry of id.
+func (c *liveness) user(id int64, now time.Time) (userEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.users[id]
+	if !ok || !c.fresh(e.cachedAt, now) {
+		return userEntry{}, false
+	}
+	return e, true
+}
+
+// putSession stores e unless an invalidation happened since gen was read.
+func (c *liveness) putSession(gen uint64, id int64, e sessionEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if len(c.sessions) >= maxCacheEntries {
+		c.sessions = prune(c.sessions, e.cachedAt, c.ttl, func(v sessionEntry) time.Time { return v.cachedAt })
+	}
+	c.sessions[id] = e
+}
+
+// putUser stores e unless an invalidation happened since gen was read.
+func (c *liveness) putUser(gen uint64, id int64, e userEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if len(c.users) >= maxCacheEntries {
+		c.users = prune(c.users, e.cachedAt, c.ttl, func(v userEntry) time.Time { return v.cachedAt })
+	}
+	c.users[id] = e
+}
+
+// touched records that the session's last activity was stored at t.
+func (c *liveness) touched(id int64, t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.sessions[id]; ok {
+		e.touchedAt = t
+		c.sessions[id] = e
+	}
+}
+
+// invalidateSessions drops the entries of the given sessions.
+func (c *liveness) invalidateSessions(ids ...int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, id := range ids {
+		delete(c.sessions, id)
+	}
+}
+
+// invalidateUser drops the user's entry and the entries of all of their sessions.
+func (c *liveness) invalidateUser(userID int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.users, userID)
+	for id, e := range c.sessions {
+		if e.userID == userID {
+			delete(c.sessions, id)
+		}
+	}
+}
+
+// prune returns m without its stale entries, or an empty map when all are fresh.
+func prune[V any](m map[int64]V, now time.Time, ttl time.Duration, at func(V) time.Time) map[int64]V {
+	for k, v := range m {
+		if now.Sub(at(v)) >= ttl {
+			delete(m, k)
+		}
+	}
+	if len(m) >= maxCacheEntries {
+		return make(map[int64]V)
+	}
+	return m
+}
+
+// InvalidateSession makes the next request presenting session id re-read it from the store.
+// Revocations through the Service call it themselves; a scale-out layer calls it when
+// another replica revoked a session. Safe for concurrent use.
+func (s *Service) InvalidateSession(id int64) { s.cache.invalidateSessions(id) }
+
+// InvalidateUser makes the next request of userID re-read the user (role, active) and all of
+// their sessions from the store. Safe for concurrent use.
+func (s *Service) InvalidateUser(userID int64) { s.cache.invalidateUser(userID) }

@@ -1,0 +1,91 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tldw-go/tldw/auth"
+)
+
+// Lockout is the SQL auth.LockoutStore, on the login_attempts table: one row
+// per key with the failures counted since window_start and the lock they led
+// to. It serves every replica that shares the database. Safe for concurrent
+// use: Fail runs in a transaction holding the key's row.
+type Lockout struct{ db *DB }
+
+var _ auth.LockoutStore = (*Lockout)(nil)
+
+// Lockout returns the lockout store on db.
+func (db *DB) Lockout() *Lockout { return &Lockout{db: db} }
+
+type lockRow struct {
+	Failures    int        `bun:"failures"`
+	WindowStart time.Time  `bun:"window_start"`
+	LockedUntil *time.Time `bun:"locked_until"`
+}
+
+// Fail records a failure of key at now. Failures count from the first one in
+// the current window; once window has passed since it, counting restarts.
+// When the count reaches max the key is locked until now+lockFor, which is
+// returned; otherwise the zero time. A failure while the key is locked
+// changes nothing and returns the current lock's end. It returns database
+// errors only.
+func (l *Lockout) Fail(ctx context.Context, key string, now time.Time, window time.Duration, max int, lockFor time.Duration) (time.Time, error) {
+	now = utc(now)
+	var until time.Time
+	err := l.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewRaw(`INSERT INTO login_attempts (key, failures, window_start)
+			VALUES (?, 0, ?) ON CONFLICT (key) DO NOTHING`, key, now).Exec(ctx); err != nil {
+			return err
+		}
+		var row lockRow
+		if err := tx.NewRaw(`SELECT failures, window_start, locked_until FROM login_attempts
+			WHERE key = ?`+l.db.forUpdate(), key).Scan(ctx, &row); err != nil {
+			return err
+		}
+		if row.LockedUntil != nil && row.LockedUntil.After(now) {
+			until = row.LockedUntil.UTC()
+			return nil
+		}
+		start := row.WindowStart.UTC()
+		if row.Failures == 0 || !now.Before(start.Add(window)) {
+			row.Failures, start = 0, now
+		}
+		row.Failures++
+		var locked any
+		if row.Failures >= max {
+			until = now.Add(lockFor)
+			locked = until
+		}
+		_, err := tx.NewRaw(`UPDATE login_attempts SET failures = ?, window_start = ?, locked_until = ?
+			WHERE key = ?`, row.Failures, start, locked, key).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return time.Time{}, authErr("record failed login", "lockout", err)
+	}
+	return until, nil
+}
+
+// LockedUntil returns the end of key's lock, or the zero time when key is
+// not locked at now. It returns database errors only.
+func (l *Lockout) LockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error) {
+	var until []time.Time
+	err := l.db.bun.NewRaw(`SELECT locked_until FROM login_attempts WHERE key = ? AND locked_until > ?`,
+		key, utc(now)).Scan(ctx, &until)
+	if err != nil {
+		return time.Time{}, authErr("lockout status", "lockout", err)
+	}
+	if len(until) == 0 {
+		return time.Time{}, nil
+	}
+	return until[0].UTC(), nil
+}
+
+// Reset clears key's failures and any lock. It returns database errors only.
+func (l *Lockout) Reset(ctx context.Context, key string) error {
+	_, err := l.db.bun.NewRaw(`DELETE FROM login_attempts WHERE key = ?`, key).Exec(ctx)
+	return authErr("reset lockout", "lockout", err)
+}
