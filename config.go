@@ -106,12 +106,14 @@ import (
 //	MAX_UPLOAD_SIZE_MB  MaxUploadSizeMB   500  Largest upload in MB.
 //
 //	# Logging
-//	LOG_LEVEL                 LogLevel               INFO  DEBUG, INFO, WARNING, ERROR (CRITICAL = ERROR).
-//	LOG_FORMAT                LogFormat              text  text or json.
-//	LOG_FILE                  LogFile                -     Log file; empty = standard error.
-//	AUDIT_LOG_FILE            AuditLogFile           -     Audit log file in addition to the database; empty = none.
-//	AUDIT_LOG_FORMAT          AuditLogFormat         text  text or json.
-//	AUDIT_LOG_RETENTION_DAYS  AuditLogRetentionDays  180   Days audit rows are kept; 0 = forever.
+//	LOG_LEVEL                          LogLevel                 INFO  DEBUG, INFO, WARNING, ERROR (CRITICAL = ERROR).
+//	LOG_FORMAT                         LogFormat                text  text or json.
+//	LOG_FILE                           LogFile                  -     Log file; empty = standard error.
+//	AUDIT_LOG_FILE                     AuditLogFile             -     Audit log file in addition to the database; empty = none.
+//	AUDIT_LOG_FORMAT                   AuditLogFormat           text  text or json.
+//	AUDIT_LOG_RETENTION_DAYS           AuditLogRetentionDays    180   Days audit rows are kept; 0 = forever.
+//	AUDIT_CHECKPOINT_INTERVAL_SECONDS  AuditCheckpointInterval  300   Seconds between signed audit-chain head checkpoints (also written on shutdown).
+//	AUDIT_HMAC_KEY                     AuditHMACKey             -     Key signing audit checkpoints, at least 32 characters; empty = generated once and stored in TLDW_DATA_DIR. Replicas must share it.
 //
 //	# Security settings
 //	SECURE_COOKIES           SecureCookies          false                                       Mark cookies Secure (set true behind TLS). Alias: SESSION_COOKIE_SECURE.
@@ -125,7 +127,7 @@ import (
 //	ENABLE_METRICS           EnableMetrics        true  Serve Prometheus metrics.
 //	METRICS_ALLOWED_CIDRS    MetricsAllowedCIDRs  -     Comma-separated IPs/CIDRs that may read metrics besides loopback.
 //	METRICS_TOKEN            MetricsToken         -     Bearer token that may read metrics from anywhere.
-//	HEALTH_MIN_FREE_DISK_MB  HealthMinFreeDiskMB  1024  /ready fails below this much free disk in TLDW_DATA_DIR, in MB.
+//	HEALTH_MIN_FREE_DISK_MB  HealthMinFreeDiskMB  1024  /api/v1/health reports degraded below this much free disk in TLDW_DATA_DIR, in MB.
 //
 //	# Bootstrap admin
 //	TLDW_ADMIN_USERNAME  AdminUsername  -  Username of the admin created on first start.
@@ -207,6 +209,10 @@ type Config struct {
 	AuditLogFile          string
 	AuditLogFormat        string
 	AuditLogRetentionDays int
+	// AuditCheckpointInterval is how often a signed head checkpoint is written.
+	AuditCheckpointInterval time.Duration
+	// AuditHMACKey signs audit checkpoints; empty = generated into the data directory.
+	AuditHMACKey Secret
 
 	SecureCookies         bool
 	SessionCookieHTTPOnly bool
@@ -279,10 +285,11 @@ func DefaultConfig() Config {
 
 		MaxUploadSizeMB: 500,
 
-		LogLevel:              slog.LevelInfo,
-		LogFormat:             "text",
-		AuditLogFormat:        "text",
-		AuditLogRetentionDays: 180,
+		LogLevel:                slog.LevelInfo,
+		LogFormat:               "text",
+		AuditLogFormat:          "text",
+		AuditLogRetentionDays:   180,
+		AuditCheckpointInterval: 5 * time.Minute,
 
 		SessionCookieHTTPOnly: true,
 		SessionCookieSameSite: "lax",
@@ -498,6 +505,12 @@ func (c Config) Validate() error {
 		bad("AUDIT_LOG_FORMAT: %q is not a format (want text or json)", c.AuditLogFormat)
 	}
 	atLeast("AUDIT_LOG_RETENTION_DAYS", int64(c.AuditLogRetentionDays), 0)
+	if c.AuditCheckpointInterval < time.Second {
+		bad("AUDIT_CHECKPOINT_INTERVAL_SECONDS must be at least 1")
+	}
+	if c.AuditHMACKey != "" && len([]rune(c.AuditHMACKey.Reveal())) < 32 {
+		bad("AUDIT_HMAC_KEY must be at least 32 characters")
+	}
 
 	// Security settings
 	switch c.SessionCookieSameSite {
@@ -1074,6 +1087,8 @@ func configKeys() []entry {
 		strKey("AUDIT_LOG_FILE", "AuditLogFile", "Audit log file in addition to the database; empty = none.", func(c *Config) *string { return &c.AuditLogFile }),
 		lowerKey("AUDIT_LOG_FORMAT", "AuditLogFormat", "text or json.", func(c *Config) *string { return &c.AuditLogFormat }),
 		intKey("AUDIT_LOG_RETENTION_DAYS", "AuditLogRetentionDays", "Days audit rows are kept; 0 = forever.", func(c *Config) *int { return &c.AuditLogRetentionDays }),
+		durKey("AUDIT_CHECKPOINT_INTERVAL_SECONDS", "AuditCheckpointInterval", "Seconds between signed audit-chain head checkpoints (also written on shutdown).", time.Second, func(c *Config) *time.Duration { return &c.AuditCheckpointInterval }),
+		secretKey("AUDIT_HMAC_KEY", "AuditHMACKey", "Key signing audit checkpoints, at least 32 characters; empty = generated once and stored in TLDW_DATA_DIR. Replicas must share it.", func(c *Config) *Secret { return &c.AuditHMACKey }),
 	)
 	group("Security settings",
 		boolKey("SECURE_COOKIES", "SecureCookies", "Mark cookies Secure (set true behind TLS).", func(c *Config) *bool { return &c.SecureCookies }).alias("SESSION_COOKIE_SECURE"),
@@ -1095,7 +1110,7 @@ func configKeys() []entry {
 		boolKey("ENABLE_METRICS", "EnableMetrics", "Serve Prometheus metrics.", func(c *Config) *bool { return &c.EnableMetrics }),
 		prefixKey("METRICS_ALLOWED_CIDRS", "MetricsAllowedCIDRs", "Comma-separated IPs/CIDRs that may read metrics besides loopback.", func(c *Config) *[]netip.Prefix { return &c.MetricsAllowedCIDRs }),
 		secretKey("METRICS_TOKEN", "MetricsToken", "Bearer token that may read metrics from anywhere.", func(c *Config) *Secret { return &c.MetricsToken }),
-		intKey("HEALTH_MIN_FREE_DISK_MB", "HealthMinFreeDiskMB", "/ready fails below this much free disk in TLDW_DATA_DIR, in MB.", func(c *Config) *int64 { return &c.HealthMinFreeDiskMB }),
+		intKey("HEALTH_MIN_FREE_DISK_MB", "HealthMinFreeDiskMB", "/api/v1/health reports degraded below this much free disk in TLDW_DATA_DIR, in MB.", func(c *Config) *int64 { return &c.HealthMinFreeDiskMB }),
 	)
 	group("Bootstrap admin",
 		strKey("TLDW_ADMIN_USERNAME", "AdminUsername", "Username of the admin created on first start.", func(c *Config) *string { return &c.AdminUsername }),

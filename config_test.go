@@ -107,6 +107,8 @@ var everyKey = map[string]string{
 	"AUDIT_LOG_FILE":                        "/var/log/tldw/audit.log",
 	"AUDIT_LOG_FORMAT":                      "json",
 	"AUDIT_LOG_RETENTION_DAYS":              "0",
+	"AUDIT_CHECKPOINT_INTERVAL_SECONDS":     "60",
+	"AUDIT_HMAC_KEY":                        "audit-hmac-key-0123456789abcdefghijklmnop",
 	"SECURE_COOKIES":                        "yes",
 	"SESSION_COOKIE_HTTPONLY":               "false",
 	"SESSION_COOKIE_SAMESITE":               "Strict",
@@ -198,12 +200,14 @@ func everyKeyConfig() Config {
 		TempPath:         "/var/lib/tldw/temp",
 		MaxUploadSizeMB:  2048,
 
-		LogLevel:              slog.LevelWarn,
-		LogFormat:             "json",
-		LogFile:               "/var/log/tldw/app.log",
-		AuditLogFile:          "/var/log/tldw/audit.log",
-		AuditLogFormat:        "json",
-		AuditLogRetentionDays: 0,
+		LogLevel:                slog.LevelWarn,
+		LogFormat:               "json",
+		LogFile:                 "/var/log/tldw/app.log",
+		AuditLogFile:            "/var/log/tldw/audit.log",
+		AuditLogFormat:          "json",
+		AuditLogRetentionDays:   0,
+		AuditCheckpointInterval: time.Minute,
+		AuditHMACKey:            "audit-hmac-key-0123456789abcdefghijklmnop",
 
 		SecureCookies:         true,
 		SessionCookieHTTPOnly: false,
@@ -771,7 +775,7 @@ func TestRedacted(t *testing.T) {
 	// Without secrets, the printed values read back to the same configuration.
 	c := everyKeyConfig()
 	c.DatabaseURL, c.RedisURL = "postgres://u@db/tldw", "redis://cache:6379/0"
-	c.JWTSecretKey, c.JWTPreviousSecretKeys, c.SingleUserAPIKey, c.MetricsToken, c.AdminPassword = "", nil, "", "", ""
+	c.JWTSecretKey, c.JWTPreviousSecretKeys, c.SingleUserAPIKey, c.MetricsToken, c.AdminPassword, c.AuditHMACKey = "", nil, "", "", "", ""
 	c.AuthMode = "multi_user"
 	back := map[string]string{}
 	for _, e := range c.Redacted() {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tldw-go/tldw/audit"
+	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/internal/httpapi"
 	"github.com/tldw-go/tldw/storage/sqlstore"
 )
@@ -27,6 +29,20 @@ type App struct {
 	// Now is the clock; nil means time.Now. Tests inject a fixed clock.
 	Now func() time.Time
 
+	// Account stores. Nil: the database's.
+	Users    auth.UserStore
+	Sessions auth.SessionStore
+	Codes    auth.CodeStore
+	APIKeys  auth.APIKeyStore
+	Lockout  auth.LockoutStore
+	Settings auth.SettingsStore
+
+	// AuditLog is the queryable, hash-chained audit log. Nil: the database's audit_log table.
+	AuditLog audit.Log
+	// Audit, when set, receives every audit event besides AuditLog and AUDIT_LOG_FILE (for
+	// example a forwarder to a SIEM).
+	Audit audit.Sink
+
 	mu       sync.Mutex
 	opened   bool
 	closers  []func() error
@@ -34,6 +50,8 @@ type App struct {
 	db       *sqlstore.DB
 	redis    *redisConn
 	api      *httpapi.Server
+	audit    *auditTrail
+	accounts *auth.Service
 	draining atomic.Bool
 }
 
@@ -75,6 +93,12 @@ func (a *App) Open(ctx context.Context) (err error) {
 		}
 	}
 	if err := a.openStorage(ctx); err != nil {
+		return err
+	}
+	if err := a.openAudit(); err != nil {
+		return err
+	}
+	if err := a.openAccounts(); err != nil {
 		return err
 	}
 	if err := a.buildHTTP(); err != nil {
@@ -150,6 +174,14 @@ func (a *App) buildHTTP() error {
 		EnableMetrics:        cfg.EnableMetrics,
 		MetricsAllowed:       cfg.MetricsAllowedCIDRs,
 		MetricsToken:         cfg.MetricsToken.Reveal(),
+		Auth:                 a.accounts,
+		Audit:                a.audit.sink,
+		AuditLog:             a.audit.log,
+		AuditHead:            a.lastAuditCheckpoint,
+		TrustedProxies:       cfg.TrustedProxies,
+		AuthCookies:          cfg.AuthCookies,
+		SecureCookies:        cfg.SecureCookies,
+		CookieSameSite:       cfg.SessionCookieSameSite,
 	})
 	if err != nil {
 		return err
@@ -238,13 +270,17 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// ReopenLogs reopens LOG_FILE (and later AUDIT_LOG_FILE) so that logrotate can move the old
+// ReopenLogs reopens LOG_FILE and AUDIT_LOG_FILE so that logrotate can move the old
 // files away; hosts call it on SIGHUP. It is a no-op when logging goes to stderr.
 func (a *App) ReopenLogs() error {
-	if a.logFile == nil {
-		return nil
+	var errs []error
+	if a.logFile != nil {
+		errs = append(errs, a.logFile.Reopen())
 	}
-	return a.logFile.Reopen()
+	if a.audit != nil && a.audit.file != nil {
+		errs = append(errs, a.audit.file.Reopen())
+	}
+	return errors.Join(errs...)
 }
 
 // Close releases everything Open acquired, newest first. It is safe to call more than once.

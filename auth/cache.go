@@ -159,3 +159,54 @@ func (s *Service) InvalidateSession(id int64) { s.cache.invalidateSessions(id) }
 // InvalidateUser makes the next request of userID re-read the user (role, active) and all of
 // their sessions from the store. Safe for concurrent use.
 func (s *Service) InvalidateUser(userID int64) { s.cache.invalidateUser(userID) }
+
+// maxVerifiedTokens bounds the verified-token memo.
+const maxVerifiedTokens = 10_000
+
+// verifiedTokens memoises successful access-token verifications, keyed by the SHA-256 of
+// the token, until the token's expiry. Signature checking and JSON decoding dominate the
+// cost of authenticating a request; the result is a pure function of the token while it
+// has not expired, so it is safe to reuse. Liveness (session, user, role) is still checked
+// on every request. Safe for concurrent use.
+type verifiedTokens struct {
+	mu sync.Mutex
+	m  map[[32]byte]verifiedToken
+}
+
+// verifiedToken is what authJWT needs from a verified access token.
+type verifiedToken struct {
+	userID, sessionID int64
+	exp               time.Time
+}
+
+func newVerifiedTokens() *verifiedTokens {
+	return &verifiedTokens{m: make(map[[32]byte]verifiedToken)}
+}
+
+// get returns the memoised verification of key while it has not expired at now.
+func (v *verifiedTokens) get(key [32]byte, now time.Time) (verifiedToken, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.m[key]
+	if !ok || !now.Before(t.exp) {
+		return verifiedToken{}, false
+	}
+	return t, true
+}
+
+// put memoises a verification; when full it drops expired entries, or everything.
+func (v *verifiedTokens) put(key [32]byte, t verifiedToken, now time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.m) >= maxVerifiedTokens {
+		for k, e := range v.m {
+			if !now.Before(e.exp) {
+				delete(v.m, k)
+			}
+		}
+		if len(v.m) >= maxVerifiedTokens {
+			clear(v.m)
+		}
+	}
+	v.m[key] = t
+}

@@ -93,9 +93,7 @@ func (s *Service) checkPassword(ctx context.Context, login, password string, m M
 	}
 	var userKey, ipKey string
 	if u != nil {
-		if c, err := CanonicalUsername(u.Username); err == nil {
-			userKey = "user:" + c
-		}
+		userKey = userLockKey(u.Username)
 	} else if canonErr == nil {
 		userKey = "user:" + canon
 	}
@@ -165,6 +163,15 @@ func (s *Service) recordLogin(ctx context.Context, u *User, password string, reh
 		return
 	}
 	u.LastLogin, u.PasswordHash = fresh.LastLogin, fresh.PasswordHash
+}
+
+// userLockKey is the lockout key of an account: "user:" and its canonical username (a
+// stored name the canonicaliser rejects, e.g. an imported one, is trimmed and lower-cased).
+func userLockKey(username string) string {
+	if c, err := CanonicalUsername(username); err == nil {
+		return "user:" + c
+	}
+	return "user:" + strings.ToLower(strings.TrimSpace(username))
 }
 
 // lockedUntil returns the latest lock end among keys ("" keys are skipped), or zero.

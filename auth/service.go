@@ -177,6 +177,7 @@ type Service struct {
 	log        *slog.Logger
 	refreshKey []byte
 	cache      *liveness
+	verified   *verifiedTokens
 	// adminMu serialises the last-active-admin check with the update it guards (on this
 	// replica; across replicas the window is one store round trip).
 	adminMu sync.Mutex
@@ -267,7 +268,7 @@ func NewService(o Options) (*Service, error) {
 		o.SingleUserID = 1
 	}
 
-	s := &Service{o: o, log: o.Logger, cache: newLiveness(o.SessionCacheTTL)}
+	s := &Service{o: o, log: o.Logger, cache: newLiveness(o.SessionCacheTTL), verified: newVerifiedTokens()}
 	switch {
 	case len(o.RefreshSecret) > 0:
 		s.refreshKey = append([]byte(nil), o.RefreshSecret...)

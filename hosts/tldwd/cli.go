@@ -41,6 +41,9 @@ var commands = map[string]command{
 	"gen-secret":   genSecret,
 	"healthcheck":  healthcheck,
 	"version":      version,
+	"audit":        auditCmd,
+	"user":         userCmd,
+	"code":         codeCmd,
 }
 
 func run(ctx context.Context, args []string, h host) int {
@@ -50,7 +53,7 @@ func run(ctx context.Context, args []string, h host) int {
 	fs.StringVar(&o.addr, "addr", "", "listen address (default $TLDW_ADDR or 127.0.0.1:8000)")
 	fs.StringVar(&o.envFile, "env-file", "", "env file to load (default .env when present)")
 	fs.Usage = func() {
-		fmt.Fprintln(h.stderr, "usage: tldwd [--addr host:port] [--env-file path] [serve|migrate up|migrate status|check-config|gen-secret|healthcheck|version]")
+		fmt.Fprintln(h.stderr, "usage: tldwd [--addr host:port] [--env-file path] [serve|migrate|check-config|gen-secret|healthcheck|version|audit|user|code] ...")
 		fs.PrintDefaults()
 	}
 	// Flags may come before or after the command name.

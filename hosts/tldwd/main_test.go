@@ -160,7 +160,7 @@ func TestServeDrainExitsZero(t *testing.T) {
 }
 
 func TestServePostgres(t *testing.T) {
-	url := testenv.Postgres(t)
+	url := postgresURL(t)
 	s := startServer(t, map[string]string{"TLDW_DATA_DIR": t.TempDir(), "DATABASE_URL": url})
 	if !strings.Contains(s.stdout.String(), "database: postgres") {
 		t.Errorf("startup line = %q", s.stdout.String())
@@ -180,7 +180,7 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, s
 func TestMigrateCommand(t *testing.T) {
 	for name, url := range map[string]func(t *testing.T) string{
 		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "x.db") },
-		"postgres": func(t *testing.T) string { return testenv.Postgres(t) },
+		"postgres": postgresURL,
 	} {
 		t.Run(name, func(t *testing.T) {
 			env := map[string]string{"TLDW_DATA_DIR": t.TempDir(), "DATABASE_URL": url(t)}
@@ -308,3 +308,6 @@ func TestOpenAPIFromServer(t *testing.T) {
 		t.Errorf("openapi %q paths %d", doc.OpenAPI, len(doc.Paths))
 	}
 }
+
+// postgresURL gives the test its own fresh PostgreSQL database.
+func postgresURL(t *testing.T) string { return testenv.Postgres(t) }

@@ -27,6 +27,15 @@ func serve(ctx context.Context, h host, o options, args []string) int {
 		return 1
 	}
 	defer app.Close()
+	if user, pw, created, err := app.BootstrapAdmin(ctx); err != nil {
+		fmt.Fprintf(h.stderr, "tldwd: bootstrap admin: %v\n", err)
+		return 1
+	} else if created && pw != "" {
+		// Printed to the console only, never to a log.
+		fmt.Fprintf(h.stdout, "created admin %q with password %s (shown once; set TLDW_ADMIN_PASSWORD to choose it)\n", user, pw)
+	} else if created {
+		fmt.Fprintf(h.stdout, "created admin %q\n", user)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		fmt.Fprintf(h.stderr, "tldwd: listen: %v\n", err)

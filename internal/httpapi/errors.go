@@ -6,6 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tldw-go/tldw/auth"
 )
 
 // Sentinel errors of the HTTP layer. Handlers return them (wrapped with %w for detail) and
@@ -36,10 +43,13 @@ var (
 )
 
 // errorRow maps one sentinel (matched with errors.Is) to an HTTP status and a stable code.
+// The client sees err's text as detail, unless render is set: then render builds the whole
+// response (domain errors carry internal-ish text, so their rows make safe details).
 type errorRow struct {
 	err    error
 	status int
 	code   string
+	render func(err error, now time.Time) *Error
 }
 
 // errorTable is the one table from sentinel to HTTP status and code. Later domain packages
@@ -47,25 +57,113 @@ type errorRow struct {
 // The first matching row wins, so put specific rows before general ones.
 func errorTable() []errorRow {
 	return []errorRow{
-		{ErrNotFound, http.StatusNotFound, "not_found"},
-		{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
-		{ErrBadRequest, http.StatusBadRequest, "bad_request"},
-		{ErrPayloadTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
-		{ErrUnauthorized, http.StatusUnauthorized, "not_authenticated"},
-		{ErrForbidden, http.StatusForbidden, "forbidden"},
-		{ErrUnavailable, http.StatusServiceUnavailable, "service_unavailable"},
+		{err: ErrNotFound, status: http.StatusNotFound, code: "not_found"},
+		{err: ErrMethodNotAllowed, status: http.StatusMethodNotAllowed, code: "method_not_allowed"},
+		{err: ErrBadRequest, status: http.StatusBadRequest, code: "bad_request"},
+		{err: ErrPayloadTooLarge, status: http.StatusRequestEntityTooLarge, code: "payload_too_large"},
+		{err: ErrUnauthorized, status: http.StatusUnauthorized, code: "not_authenticated"},
+		{err: ErrForbidden, status: http.StatusForbidden, code: "forbidden"},
+		{err: ErrUnavailable, status: http.StatusServiceUnavailable, code: "service_unavailable"},
+
+		// Package auth. Its texts look like "auth: invalid input: <reason>"; detailAfter keeps
+		// only the reason, and 401s get fixed texts (handlers choose more precise ones).
+		{err: auth.ErrLocked, render: lockedError},
+		{err: auth.ErrBusy, render: func(error, time.Time) *Error {
+			return &Error{Status: http.StatusServiceUnavailable, Code: "busy", Detail: "Server busy, please retry",
+				Header: http.Header{"Retry-After": {"1"}}}
+		}},
+		{err: auth.ErrInactive, render: fixed(http.StatusForbidden, "account_inactive", "Account is inactive")},
+		{err: auth.ErrUnauthenticated, render: fixed(http.StatusUnauthorized, "invalid_credentials", "Could not validate credentials")},
+		{err: auth.ErrForbidden, render: reason(auth.ErrForbidden, http.StatusForbidden, "forbidden", "Forbidden")},
+		{err: auth.ErrNotFound, render: reason(auth.ErrNotFound, http.StatusNotFound, "not_found", "Not found")},
+		{err: auth.ErrConflict, render: reason(auth.ErrConflict, http.StatusConflict, "conflict", "Already exists")},
+		{err: auth.ErrInvalid, render: invalidError},
 	}
+}
+
+// fixed renders a row with a constant detail.
+func fixed(status int, code, detail string) func(error, time.Time) *Error {
+	return func(error, time.Time) *Error { return &Error{Status: status, Code: code, Detail: detail} }
+}
+
+// reason renders a row whose detail is the reason the domain package gave after sentinel's
+// text, or fallback.
+func reason(sentinel error, status int, code, fallback string) func(error, time.Time) *Error {
+	return func(err error, _ time.Time) *Error {
+		return &Error{Status: status, Code: code, Detail: detailAfter(err, sentinel, fallback)}
+	}
+}
+
+// lockedError is 429 with Retry-After: the seconds until *auth.LockedError ends (at least 1).
+func lockedError(err error, now time.Time) *Error {
+	secs := int64(auth.DefaultLockoutDuration / time.Second)
+	var le *auth.LockedError
+	if errors.As(err, &le) && !le.Until.IsZero() {
+		secs = max(1, int64((le.Until.Sub(now)+time.Second-1)/time.Second))
+	}
+	return &Error{Status: http.StatusTooManyRequests, Code: "account_locked",
+		Detail: "Too many failed login attempts. Account temporarily locked.",
+		Header: http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}}
+}
+
+// invalidError is 400 invalid_request; a password-policy failure lists every problem in
+// "errors" as well as in the detail.
+func invalidError(err error, _ time.Time) *Error {
+	var pe *auth.PolicyError
+	if errors.As(err, &pe) && len(pe.Problems) > 0 {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_request",
+			Detail:   "Password does not meet requirements: " + strings.Join(pe.Problems, "; "),
+			Problems: append([]string(nil), pe.Problems...)}
+	}
+	return &Error{Status: http.StatusBadRequest, Code: "invalid_request",
+		Detail: detailAfter(err, auth.ErrInvalid, "Invalid request")}
+}
+
+// detailAfter returns the reason a domain error gives after its sentinel's text: for
+// "auth: registering user: auth: conflict: username is taken" and ErrConflict that is
+// "Username is taken". Joined errors give one reason per line, joined with "; ". A reason
+// that is empty, long, or not plain printable text yields fallback.
+func detailAfter(err, sentinel error, fallback string) string {
+	var reasons []string
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		i := strings.LastIndex(line, sentinel.Error()+": ")
+		if i < 0 {
+			continue
+		}
+		r := strings.TrimSpace(line[i+len(sentinel.Error())+2:])
+		if r == "" || len(r) > 300 || strings.Contains(r, "auth:") ||
+			strings.IndexFunc(r, func(c rune) bool { return !unicode.IsPrint(c) }) >= 0 {
+			return fallback
+		}
+		c, n := utf8.DecodeRuneInString(r)
+		reasons = append(reasons, string(unicode.ToUpper(c))+r[n:])
+	}
+	if len(reasons) == 0 {
+		return fallback
+	}
+	return strings.Join(reasons, "; ")
 }
 
 // Error is an error made by a handler for one response: its Detail is shown to the client,
 // its Err (optional) only logged. Header entries are added to the response (e.g. Retry-After).
 // An Error is immutable once returned; it is safe to share between goroutines.
 type Error struct {
-	Status int         // HTTP status, e.g. 400
-	Code   string      // stable machine-readable code, e.g. "invalid_host"
-	Detail string      // human-readable message shown to the client
-	Header http.Header // optional extra response headers
-	Err    error       // optional cause, logged, never shown
+	Status   int          // HTTP status, e.g. 400
+	Code     string       // stable machine-readable code, e.g. "invalid_host"
+	Detail   string       // human-readable message shown to the client
+	Header   http.Header  // optional extra response headers
+	Err      error        // optional cause, logged, never shown
+	Problems []string     // optional list shown as "errors" (e.g. every password-policy problem)
+	Fields   []FieldError // when set, "detail" is this FastAPI-style list instead of Detail (422)
+}
+
+// FieldError is one entry of a FastAPI-style validation error list, which tldw clients get
+// as "detail" of a 422: {"loc": ["body", "username"], "msg": "field required",
+// "type": "value_error.missing"}.
+type FieldError struct {
+	Loc  []string `json:"loc"`
+	Msg  string   `json:"msg"`
+	Type string   `json:"type"`
 }
 
 // Errorf returns an *Error with the given status and code and a detail formatted like
@@ -88,28 +186,32 @@ func (e *Error) Unwrap() error { return e.Err }
 // errorBody is the JSON body of every error response, compatible with tldw_server clients
 // (which read the string "detail").
 type errorBody struct {
-	Detail    string `json:"detail"`
-	Code      string `json:"code"`
-	RequestID string `json:"request_id,omitempty"`
+	Detail    any      `json:"detail"` // a string; a list of FieldError for validation errors
+	Code      string   `json:"code"`
+	Errors    []string `json:"errors,omitempty"`
+	RequestID string   `json:"request_id,omitempty"`
 }
 
-// classify returns the status, code and client-visible detail of err, plus extra headers.
-// Anything unknown is a 500 with a generic detail.
-func classify(err error) (status int, code, detail string, header http.Header) {
+// classify returns the response for err: status, code, client-visible detail, extra headers
+// and lists. Anything unknown is a 500 with a generic detail. now dates Retry-After values.
+func classify(err error, now time.Time) *Error {
 	var e *Error
 	if errors.As(err, &e) {
-		return e.Status, e.Code, e.Detail, e.Header
+		return e
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return http.StatusRequestEntityTooLarge, "payload_too_large", ErrPayloadTooLarge.Error(), nil
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large", Detail: ErrPayloadTooLarge.Error()}
 	}
 	for _, row := range errorTable() {
 		if errors.Is(err, row.err) {
-			return row.status, row.code, err.Error(), nil
+			if row.render != nil {
+				return row.render(err, now)
+			}
+			return &Error{Status: row.status, Code: row.code, Detail: err.Error()}
 		}
 	}
-	return http.StatusInternalServerError, "internal_error", "internal error", nil
+	return &Error{Status: http.StatusInternalServerError, Code: "internal_error", Detail: "internal error"}
 }
 
 // writeError answers the request with err mapped through the error table. A 500 shows only
@@ -117,7 +219,8 @@ func classify(err error) (status int, code, detail string, header http.Header) {
 // already started the response, writeError only logs.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	log := s.logger(r)
-	status, code, detail, header := classify(err)
+	e := classify(err, s.now())
+	status, code, detail, header := e.Status, e.Code, e.Detail, e.Header
 	if status == http.StatusInternalServerError {
 		detail = "internal error"
 	}
@@ -148,7 +251,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			h.Set("Allow", allow)
 		}
 	}
-	body, _ := json.Marshal(errorBody{Detail: detail, Code: code, RequestID: RequestID(r.Context())})
+	eb := errorBody{Detail: detail, Code: code, Errors: e.Problems, RequestID: RequestID(r.Context())}
+	if len(e.Fields) > 0 && status < 500 {
+		eb.Detail = e.Fields
+	}
+	body, _ := json.Marshal(eb)
 	h.Set("Content-Type", "application/json")
 	h.Del("Content-Length")
 	w.WriteHeader(status)

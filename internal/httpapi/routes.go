@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/tldw-go/tldw/auth"
 )
 
 // handlerFunc is a route handler. A returned error is answered through writeError (the
@@ -15,17 +17,18 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // route is one entry of the route table: it is registered with the router and described
 // in the OpenAPI document by the same call, so the two cannot drift apart.
 type route struct {
-	Method        string         // one HTTP method; register HEAD as its own route
-	Path          string         // mux template, e.g. "/api/v1/media/{id:[0-9]+}"
-	Summary       string         // one line for the OpenAPI document and /docs
-	Tag           string         // OpenAPI tag grouping routes on /docs
-	Public        bool           // needs no credential
-	TrailingSlash bool           // also serve Path+"/" (clients call collections both ways)
-	AnyHost       bool           // exempt from TrustedHosts (probes and scrapers use IPs)
-	Query         []param        // documented query parameters
-	Body          string         // request media type ("" = no body)
-	Produces      string         // media type of successful responses; "" = application/json
-	Responses     map[int]string // status → description
+	Method        string          // one HTTP method; register HEAD as its own route
+	Path          string          // mux template, e.g. "/api/v1/media/{id:[0-9]+}"
+	Summary       string          // one line for the OpenAPI document and /docs
+	Tag           string          // OpenAPI tag grouping routes on /docs
+	Public        bool            // needs no credential
+	Perm          auth.Permission // non-public routes: the permission the principal must hold ("" = any principal)
+	TrailingSlash bool            // also serve Path+"/" (clients call collections both ways)
+	AnyHost       bool            // exempt from TrustedHosts (probes and scrapers use IPs)
+	Query         []param         // documented query parameters
+	Body          string          // request media type ("" = no body)
+	Produces      string          // media type of successful responses; "" = application/json
+	Responses     map[int]string  // status → description
 	Handler       handlerFunc
 }
 
@@ -43,6 +46,9 @@ func (s *Server) routeTable() []route {
 	rs = append(rs, s.healthRoutes()...)
 	rs = append(rs, s.metricsRoutes()...)
 	rs = append(rs, s.docsRoutes()...)
+	rs = append(rs, s.accountRoutes()...) // auth_routes.go: /auth, /users, /.well-known
+	rs = append(rs, s.adminRoutes()...)   // admin_routes.go: /admin users, codes, settings, stats
+	rs = append(rs, s.auditRoutes()...)   // audit_routes.go: /admin/audit-log, /audit/export
 	return rs
 }
 
@@ -51,6 +57,9 @@ func (s *Server) routeTable() []route {
 func (s *Server) register(routes []route) error {
 	seen := map[string]bool{}
 	s.anyHost = map[string]bool{}
+	// No 301 to a cleaned path: "//api/v1/admin/..." or "/api/v1/./auth/verify" are simply not
+	// routes (404), and nginx auth_request never sees a redirect.
+	s.router.SkipClean(true)
 	for _, rt := range routes {
 		if rt.Method == "" || rt.Handler == nil || !strings.HasPrefix(rt.Path, "/") {
 			return fmt.Errorf("httpapi: route %s %q: method, path and handler are required", rt.Method, rt.Path)
@@ -68,7 +77,7 @@ func (s *Server) register(routes []route) error {
 				}
 				s.anyHost[tpl] = true
 			}
-			s.router.Handle(tpl, s.wrap(p, rt.Handler)).Methods(rt.Method)
+			s.router.Handle(tpl, s.wrap(p, s.gate(rt, p))).Methods(rt.Method)
 		}
 		if !slices.Contains(s.methods, rt.Method) {
 			s.methods = append(s.methods, rt.Method)
@@ -87,7 +96,8 @@ func (rt route) templates() []string {
 }
 
 // wrap adapts a handlerFunc: it labels the request with its route template (for metrics and
-// the access log) and answers a returned error through the error table.
+// the access log) and answers a returned error through the error table. register puts the
+// authentication gate (gate, principal.go) between wrap and every route's handler.
 func (s *Server) wrap(label string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if st := stateFrom(r.Context()); st != nil {

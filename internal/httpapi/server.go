@@ -21,6 +21,8 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/rs/cors"
+	"github.com/tldw-go/tldw/audit"
+	"github.com/tldw-go/tldw/auth"
 )
 
 // Options configures a Server. The zero value is usable: no checks, no CORS, metrics off.
@@ -42,6 +44,18 @@ type Options struct {
 	EnableMetrics        bool   // serve /metrics and /api/v1/health/metrics
 	MetricsAllowed       []netip.Prefix
 	MetricsToken         string // optional bearer token for the metrics endpoints
+
+	// Accounts and audit. A nil Auth serves no account routes and treats every non-public
+	// route as 401; a nil AuditLog serves no audit routes.
+	Auth           *auth.Service
+	Audit          audit.Sink                                           // for events the HTTP layer emits (denials, rate limits); nil = discard
+	AuditLog       audit.Log                                            // query, export and verify
+	AuditHead      func(ctx context.Context) (*audit.Checkpoint, error) // newest valid head checkpoint kept outside the database (the audit file); may be nil
+	TrustedProxies []netip.Prefix                                       // peers whose X-Forwarded-For / X-Real-IP are believed
+	AuthCookies    bool                                                 // also accept/set HttpOnly session cookies (AUTH_COOKIES)
+	SecureCookies  bool
+	CookieSameSite string // "strict", "lax" or "none"
+	MaxJSONBytes   int64  // cap on JSON and form bodies; 0 → 1 MiB
 }
 
 // Check is one health check run by /api/v1/health.

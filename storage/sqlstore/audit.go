@@ -78,6 +78,7 @@ type AuditLog struct {
 	reqs   chan *auditReq
 	done   chan struct{} // closed when the committer has exited
 
+	purgeRows       int64        // rows removed per purge transaction
 	batches, events atomic.Int64 // committed so far (for tests)
 	batchHook       func(n int)  // tests: called before a batch of n commits
 }
@@ -99,7 +100,10 @@ type auditRow struct {
 // AuditLog starts the group-commit goroutine of an audit log on db and returns
 // it; Close stops it. The schema comes from Migrate.
 func (db *DB) AuditLog(o AuditOptions) *AuditLog {
-	l := &AuditLog{db: db, maxBatch: o.MaxBatch, log: o.Logger, now: o.Now, done: make(chan struct{})}
+	l := &AuditLog{
+		db: db, maxBatch: o.MaxBatch, log: o.Logger, now: o.Now,
+		purgeRows: auditPurgeChunk, done: make(chan struct{}),
+	}
 	if l.maxBatch <= 0 {
 		l.maxBatch = defaultAuditBatch
 	}
@@ -161,17 +165,26 @@ func (l *AuditLog) prepare(e audit.Event) (auditRow, error) {
 	if y := e.Time.Year(); y < 1 || y > 9999 {
 		return auditRow{}, fmt.Errorf("%w: audit event time %s outside years 1-9999", audit.ErrInvalid, e.Time)
 	}
-	row := auditRow{rec: audit.Record{Event: e}}
-	if len(e.Details) > 0 {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(e.Details); err != nil {
-			return auditRow{}, fmt.Errorf("%w: audit event details: %v", audit.ErrInvalid, err)
-		}
-		row.details = strings.TrimSuffix(buf.String(), "\n")
+	details, err := encodeDetails(e.Details)
+	if err != nil {
+		return auditRow{}, err
 	}
-	return row, nil
+	return auditRow{rec: audit.Record{Event: e}, details: details}, nil
+}
+
+// encodeDetails returns the JSON text stored for details, or nil (NULL) when
+// there are none.
+func encodeDetails(details map[string]any) (any, error) {
+	if len(details) == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(details); err != nil {
+		return nil, fmt.Errorf("%w: audit event details: %v", audit.ErrInvalid, err)
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
 }
 
 // Close stops accepting events, waits until every queued event is committed
@@ -644,7 +657,7 @@ func (l *AuditLog) purgeChunk(ctx context.Context, upTo int64, key []byte) (int6
 		if prev != nil {
 			from = prev.Seq
 		}
-		hi := min(upTo, from+auditPurgeChunk)
+		hi := min(upTo, from+l.purgeRows)
 		if hi <= from {
 			return nil
 		}

@@ -148,12 +148,14 @@ func orNow(t time.Time) time.Time {
 	return utc(t)
 }
 
-// nullTime is an argument for a nullable timestamp column.
-func nullTime(t *time.Time) any {
+// nullTimeArg is t as an argument for a nullable timestamp column; the
+// dialect's representation comes from timeArg (fixed-width UTC text on
+// SQLite, timestamptz on PostgreSQL), shared with the other stores.
+func (db *DB) nullTimeArg(t *time.Time) any {
 	if t == nil {
 		return nil
 	}
-	return utc(*t)
+	return db.timeArg(*t)
 }
 
 // timePtr normalises a scanned nullable time.

@@ -86,7 +86,7 @@ func (s *APIKeys) CreateAPIKey(ctx context.Context, k *auth.APIKey) error {
 		scopes, expires_at, last_used_at, created_at, revoked_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		k.KeyID, k.UserID, k.Name, k.Prefix, k.Hash, strings.Join(names, ","),
-		nullTime(k.ExpiresAt), nullTime(k.LastUsedAt), created, nullTime(k.RevokedAt)).Scan(ctx, &id)
+		s.db.nullTimeArg(k.ExpiresAt), s.db.nullTimeArg(k.LastUsedAt), s.db.timeArg(created), s.db.nullTimeArg(k.RevokedAt)).Scan(ctx, &id)
 	if err != nil {
 		return authErr("create api key", "api key", err)
 	}
@@ -141,7 +141,7 @@ func (s *APIKeys) ReplaceAPIKeySecret(ctx context.Context, userID, id int64, key
 // another user's.
 func (s *APIKeys) RevokeAPIKey(ctx context.Context, userID, id int64, now time.Time) error {
 	res, err := s.db.bun.NewRaw(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?)
-		WHERE id = ? AND user_id = ?`, utc(now), id, userID).Exec(ctx)
+		WHERE id = ? AND user_id = ?`, s.db.timeArg(now), id, userID).Exec(ctx)
 	if err != nil {
 		return authErr("revoke api key", "api key", err)
 	}
@@ -150,7 +150,7 @@ func (s *APIKeys) RevokeAPIKey(ctx context.Context, userID, id int64, now time.T
 
 // TouchAPIKey sets LastUsedAt of key id to now, or returns auth.ErrNotFound.
 func (s *APIKeys) TouchAPIKey(ctx context.Context, id int64, now time.Time) error {
-	res, err := s.db.bun.NewRaw(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`, utc(now), id).Exec(ctx)
+	res, err := s.db.bun.NewRaw(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`, s.db.timeArg(now), id).Exec(ctx)
 	if err != nil {
 		return authErr("touch api key", "api key", err)
 	}

@@ -68,8 +68,8 @@ func (s *Codes) CreateCode(ctx context.Context, c *auth.RegistrationCode) error 
 	err := s.db.bun.NewRaw(`INSERT INTO registration_codes (code, max_uses, times_used,
 		expires_at, role_to_grant, allowed_email_domain, is_active, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		c.Code, c.MaxUses, c.TimesUsed, utc(c.ExpiresAt), string(c.RoleToGrant),
-		nullString(c.AllowedEmailDomain), c.IsActive, nullID(c.CreatedBy), created).Scan(ctx, &id)
+		c.Code, c.MaxUses, c.TimesUsed, s.db.timeArg(c.ExpiresAt), string(c.RoleToGrant),
+		nullString(c.AllowedEmailDomain), c.IsActive, nullID(c.CreatedBy), s.db.timeArg(created)).Scan(ctx, &id)
 	if err != nil {
 		return authErr("create registration code", "registration code", err)
 	}

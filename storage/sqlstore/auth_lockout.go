@@ -29,15 +29,15 @@ type lockRow struct {
 // Fail records a failure of key at now. Failures count from the first one in
 // the current window; once window has passed since it, counting restarts.
 // When the count reaches max the key is locked until now+lockFor, which is
-// returned; otherwise the zero time. A failure while the key is locked
-// changes nothing and returns the current lock's end. It returns database
-// errors only.
+// returned, and the count starts afresh; otherwise it returns the zero time.
+// A failure while the key is locked changes nothing and returns the current
+// lock's end. It returns database errors only.
 func (l *Lockout) Fail(ctx context.Context, key string, now time.Time, window time.Duration, max int, lockFor time.Duration) (time.Time, error) {
 	now = utc(now)
 	var until time.Time
 	err := l.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewRaw(`INSERT INTO login_attempts (key, failures, window_start)
-			VALUES (?, 0, ?) ON CONFLICT (key) DO NOTHING`, key, now).Exec(ctx); err != nil {
+			VALUES (?, 0, ?) ON CONFLICT (key) DO NOTHING`, key, l.db.timeArg(now)).Exec(ctx); err != nil {
 			return err
 		}
 		var row lockRow
@@ -57,10 +57,11 @@ func (l *Lockout) Fail(ctx context.Context, key string, now time.Time, window ti
 		var locked any
 		if row.Failures >= max {
 			until = now.Add(lockFor)
-			locked = until
+			locked = l.db.timeArg(until)
+			row.Failures = 0 // after the lock, counting starts afresh
 		}
 		_, err := tx.NewRaw(`UPDATE login_attempts SET failures = ?, window_start = ?, locked_until = ?
-			WHERE key = ?`, row.Failures, start, locked, key).Exec(ctx)
+			WHERE key = ?`, row.Failures, l.db.timeArg(start), locked, key).Exec(ctx)
 		return err
 	})
 	if err != nil {
@@ -74,7 +75,7 @@ func (l *Lockout) Fail(ctx context.Context, key string, now time.Time, window ti
 func (l *Lockout) LockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error) {
 	var until []time.Time
 	err := l.db.bun.NewRaw(`SELECT locked_until FROM login_attempts WHERE key = ? AND locked_until > ?`,
-		key, utc(now)).Scan(ctx, &until)
+		key, l.db.timeArg(now)).Scan(ctx, &until)
 	if err != nil {
 		return time.Time{}, authErr("lockout status", "lockout", err)
 	}

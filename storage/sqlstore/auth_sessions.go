@@ -15,7 +15,10 @@ import (
 // use; RotateRefresh is a compare-and-swap in one statement.
 type Sessions struct{ db *DB }
 
-var _ auth.SessionStore = (*Sessions)(nil)
+var (
+	_ auth.SessionStore       = (*Sessions)(nil)
+	_ auth.LiveSessionCounter = (*Sessions)(nil)
+)
 
 // Sessions returns the session store on db.
 func (db *DB) Sessions() *Sessions { return &Sessions{db: db} }
@@ -77,9 +80,9 @@ func (st *Sessions) CreateSession(ctx context.Context, s *auth.Session) error {
 		prev_refresh_hash, rotated_at, ip_address, user_agent, created_at, last_activity,
 		expires_at, refresh_expires_at, revoked_at, revoke_reason, is_active)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		s.UserID, s.TokenHash, s.RefreshHash, nullString(s.PrevRefreshHash), nullTime(s.RotatedAt),
-		s.IPAddress, s.UserAgent, created, last, utc(s.ExpiresAt), utc(s.RefreshExpiresAt),
-		nullTime(s.RevokedAt), nullString(s.RevokeReason), s.RevokedAt == nil).Scan(ctx, &id)
+		s.UserID, s.TokenHash, s.RefreshHash, nullString(s.PrevRefreshHash), st.db.nullTimeArg(s.RotatedAt),
+		s.IPAddress, s.UserAgent, st.db.timeArg(created), st.db.timeArg(last), st.db.timeArg(s.ExpiresAt), st.db.timeArg(s.RefreshExpiresAt),
+		st.db.nullTimeArg(s.RevokedAt), nullString(s.RevokeReason), s.RevokedAt == nil).Scan(ctx, &id)
 	if err != nil {
 		return authErr("create session", "session", err)
 	}
@@ -125,11 +128,11 @@ func (st *Sessions) RotateRefresh(ctx context.Context, id int64, oldHash, newHas
 	if newHash == "" {
 		return fmt.Errorf("%w: session needs a refresh hash", auth.ErrInvalid)
 	}
-	now = utc(now)
+	at := st.db.timeArg(now)
 	res, err := st.db.bun.NewRaw(`UPDATE sessions SET refresh_hash = ?, prev_refresh_hash = ?,
 		rotated_at = ?, token_hash = ?, expires_at = ?, refresh_expires_at = ?, last_activity = ?
 		WHERE id = ? AND refresh_hash = ? AND revoked_at IS NULL`,
-		newHash, oldHash, now, accessHash, utc(accessExp), utc(refreshExp), now, id, oldHash).Exec(ctx)
+		newHash, oldHash, at, accessHash, st.db.timeArg(accessExp), st.db.timeArg(refreshExp), at, id, oldHash).Exec(ctx)
 	if err != nil {
 		return authErr("rotate refresh token", "session", err)
 	}
@@ -148,7 +151,7 @@ func (st *Sessions) RotateRefresh(ctx context.Context, id int64, oldHash, newHas
 // LastActivity to now. It returns auth.ErrNotFound for an unknown id.
 func (st *Sessions) UpdateAccess(ctx context.Context, id int64, accessHash string, accessExp, now time.Time) error {
 	res, err := st.db.bun.NewRaw(`UPDATE sessions SET token_hash = ?, expires_at = ?, last_activity = ?
-		WHERE id = ?`, accessHash, utc(accessExp), utc(now), id).Exec(ctx)
+		WHERE id = ?`, accessHash, st.db.timeArg(accessExp), st.db.timeArg(now), id).Exec(ctx)
 	if err != nil {
 		return authErr("update session access", "session", err)
 	}
@@ -158,7 +161,7 @@ func (st *Sessions) UpdateAccess(ctx context.Context, id int64, accessHash strin
 // TouchSession sets LastActivity to now. It returns auth.ErrNotFound for an
 // unknown id.
 func (st *Sessions) TouchSession(ctx context.Context, id int64, now time.Time) error {
-	res, err := st.db.bun.NewRaw(`UPDATE sessions SET last_activity = ? WHERE id = ?`, utc(now), id).Exec(ctx)
+	res, err := st.db.bun.NewRaw(`UPDATE sessions SET last_activity = ? WHERE id = ?`, st.db.timeArg(now), id).Exec(ctx)
 	if err != nil {
 		return authErr("touch session", "session", err)
 	}
@@ -172,7 +175,7 @@ func (st *Sessions) RevokeSession(ctx context.Context, id int64, reason string, 
 	res, err := st.db.bun.NewRaw(`UPDATE sessions SET
 		revoke_reason = CASE WHEN revoked_at IS NULL THEN ? ELSE revoke_reason END,
 		revoked_at = COALESCE(revoked_at, ?), is_active = FALSE WHERE id = ?`,
-		nullString(reason), utc(now), id).Exec(ctx)
+		nullString(reason), st.db.timeArg(now), id).Exec(ctx)
 	if err != nil {
 		return authErr("revoke session", "session", err)
 	}
@@ -183,11 +186,11 @@ func (st *Sessions) RevokeSession(ctx context.Context, id int64, reason string, 
 // userID (not revoked, refresh not expired at now) except exceptID (0 = none),
 // and returns the IDs it revoked in ascending order.
 func (st *Sessions) RevokeUserSessions(ctx context.Context, userID, exceptID int64, reason string, now time.Time) ([]int64, error) {
-	now = utc(now)
+	at := st.db.timeArg(now)
 	var ids []int64
 	err := st.db.bun.NewRaw(`UPDATE sessions SET revoked_at = ?, revoke_reason = ?, is_active = FALSE
 		WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND refresh_expires_at > ?
-		RETURNING id`, now, nullString(reason), userID, exceptID, now).Scan(ctx, &ids)
+		RETURNING id`, at, nullString(reason), userID, exceptID, at).Scan(ctx, &ids)
 	if err != nil {
 		return nil, authErr("revoke user sessions", "session", err)
 	}
@@ -201,7 +204,7 @@ func (st *Sessions) ListSessions(ctx context.Context, userID int64, liveOnly boo
 	q, args := `SELECT `+sessionCols+` FROM sessions WHERE user_id = ?`, []any{userID}
 	if liveOnly {
 		q += ` AND revoked_at IS NULL AND refresh_expires_at > ?`
-		args = append(args, utc(now))
+		args = append(args, st.db.timeArg(now))
 	}
 	var rows []sessionRow
 	if err := st.db.bun.NewRaw(q+` ORDER BY created_at DESC, id DESC`, args...).Scan(ctx, &rows); err != nil {
@@ -212,4 +215,16 @@ func (st *Sessions) ListSessions(ctx context.Context, userID int64, liveOnly boo
 		out[i] = rows[i].session()
 	}
 	return out, nil
+}
+
+// CountLiveSessions counts the sessions of all users that are not revoked and
+// whose refresh token has not expired at now.
+func (st *Sessions) CountLiveSessions(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := st.db.bun.NewRaw(`SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND refresh_expires_at > ?`,
+		st.db.timeArg(now)).Scan(ctx, &n)
+	if err != nil {
+		return 0, authErr("count live sessions", "session", err)
+	}
+	return n, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/tldw-go/tldw/auth"
 )
@@ -40,6 +41,6 @@ func (s *Settings) Setting(ctx context.Context, key string) (string, bool, error
 func (s *Settings) SetSetting(ctx context.Context, key, value string) error {
 	_, err := s.db.bun.NewRaw(`INSERT INTO tldw_meta (key, value, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-		settingPrefix+key, value, nowUTC()).Exec(ctx)
+		settingPrefix+key, value, s.db.timeArg(time.Now())).Exec(ctx)
 	return authErr("write setting", "setting", err)
 }

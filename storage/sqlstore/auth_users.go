@@ -112,7 +112,7 @@ func (s *Users) create(ctx context.Context, db bun.IDB, u *auth.User) error {
 		last_login, created_by, storage_quota_mb)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		id, u.Username, uname, u.Email, email, u.PasswordHash, string(u.Role), u.IsActive,
-		u.IsVerified, u.MustChangePassword, created, updated, nullTime(u.LastLogin),
+		u.IsVerified, u.MustChangePassword, s.db.timeArg(created), s.db.timeArg(updated), s.db.nullTimeArg(u.LastLogin),
 		u.CreatedBy, u.StorageQuotaMB).Scan(ctx, &newID)
 	if err != nil {
 		return authErr("create user", "user", err)
@@ -137,7 +137,7 @@ func (s *Users) CreateUserWithCode(ctx context.Context, u *auth.User, code strin
 		var row codeRow
 		err := tx.NewRaw(`UPDATE registration_codes SET times_used = times_used + 1
 			WHERE code = ? AND is_active AND times_used < max_uses AND expires_at > ?
-			RETURNING `+codeCols, code, utc(now)).Scan(ctx, &row)
+			RETURNING `+codeCols, code, s.db.timeArg(now)).Scan(ctx, &row)
 		if err != nil {
 			if err = authErr("redeem registration code", "registration code", err); errors.Is(err, auth.ErrNotFound) {
 				return fmt.Errorf("%w: invalid registration code", auth.ErrInvalid)
@@ -223,7 +223,7 @@ func (s *Users) UpdateUser(ctx context.Context, u *auth.User) error {
 		must_change_password = ?, updated_at = ?, last_login = ?, created_by = ?,
 		storage_quota_mb = ? WHERE id = ?`,
 		u.Username, uname, u.Email, email, u.PasswordHash, string(u.Role), u.IsActive,
-		u.IsVerified, u.MustChangePassword, updated, nullTime(u.LastLogin), u.CreatedBy,
+		u.IsVerified, u.MustChangePassword, s.db.timeArg(updated), s.db.nullTimeArg(u.LastLogin), u.CreatedBy,
 		u.StorageQuotaMB, u.ID).Exec(ctx)
 	if err != nil {
 		return authErr("update user", "user", err)
@@ -325,7 +325,7 @@ func (s *Users) PasswordHistory(ctx context.Context, userID int64, n int) ([]str
 func (s *Users) AddPasswordHistory(ctx context.Context, userID int64, hash string, keep int) error {
 	err := s.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewRaw(`INSERT INTO password_history (user_id, password_hash, created_at)
-			VALUES (?, ?, ?)`, userID, hash, nowUTC()).Exec(ctx); err != nil {
+			VALUES (?, ?, ?)`, userID, hash, s.db.timeArg(time.Now())).Exec(ctx); err != nil {
 			return err
 		}
 		_, err := tx.NewRaw(`DELETE FROM password_history WHERE user_id = ? AND id NOT IN

@@ -1,6 +1,7 @@
 -- Accounts and everything that authenticates them (package auth's stores).
--- Timestamps are UTC text written by bun ("2006-01-02 15:04:05.999999+00:00"),
--- which sorts and compares correctly as text. Booleans are 0/1.
+-- Timestamps are fixed-width UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' (as in
+-- audit_log), so they sort and compare as text, also against CURRENT_TIMESTAMP
+-- and datetime('now'). Booleans are 0/1.
 -- AUTOINCREMENT keeps ids from being reused after a delete: session and user
 -- ids travel inside tokens.
 

@@ -1,0 +1,177 @@
+// Command tldwload is the load harness: it starts tldw in-process with the embedded default
+// (SQLite in a temporary directory) and measures, in one run,
+//
+//   - GET /api/v1/auth/verify with a valid token, next to a bare net/http handler (ratio)
+//   - logins/s, next to raw argon2id hashes/s with the same parameters (ratio)
+//   - p99 latency of a cheap authenticated GET while logins saturate the CPU
+//
+// Usage: go run ./internal/cmd/tldwload [-duration 5s] [-concurrency 8]
+// All traffic goes to loopback, bounded by -duration.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"encoding/json"
+
+	"github.com/tldw-go/tldw"
+	"github.com/tldw-go/tldw/auth"
+)
+
+const adminPassword = "Load-Harness-Pa55word!"
+
+func main() {
+	duration := flag.Duration("duration", 5*time.Second, "length of each measurement")
+	concurrency := flag.Int("concurrency", 4*runtime.GOMAXPROCS(0), "concurrent clients for throughput runs")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "tldwload")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	cfg := tldw.DefaultConfig()
+	cfg.DataDir = dir
+	cfg.AdminUsername, cfg.AdminEmail, cfg.AdminPassword = "admin", "admin@example.com", adminPassword
+	cfg.MaxLoginAttempts = 1 << 30
+	cfg.LogLevel = 8 // errors only: the access log would measure the terminal
+	ctx := context.Background()
+	app := tldw.New(cfg)
+	if err := app.Open(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer app.Close()
+	if _, _, _, err := app.BootstrapAdmin(ctx); err != nil {
+		log.Fatal(err)
+	}
+	base := serve(app.Handler())
+	bare := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}}
+	token := login(client, base)
+
+	fmt.Printf("tldwload: GOMAXPROCS=%d concurrency=%d duration=%s\n\n", runtime.GOMAXPROCS(0), *concurrency, *duration)
+
+	bareRate, _ := run(*concurrency, *duration, func() error { return get(client, bare+"/", "") })
+	verifyRate, _ := run(*concurrency, *duration, func() error { return get(client, base+"/api/v1/auth/verify", token) })
+	fmt.Printf("auth/verify:   %9.0f req/s   bare handler: %9.0f req/s   ratio %.2f (goal >= 0.60)\n", verifyRate, bareRate, verifyRate/bareRate)
+
+	hasher := auth.NewHasher(auth.Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Parallelism}, 0, time.Minute)
+	hashRate, _ := run(runtime.GOMAXPROCS(0), *duration, func() error {
+		_, err := hasher.Hash(ctx, adminPassword)
+		return err
+	})
+	loginRate, _ := run(*concurrency, *duration, func() error { login(client, base); return nil })
+	fmt.Printf("logins:        %9.1f /s      argon2id hashes: %7.1f /s   ratio %.2f (goal >= 0.90)\n", loginRate, hashRate, loginRate/hashRate)
+
+	var lat []time.Duration
+	var mu sync.Mutex
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			t := time.Now()
+			if err := get(client, base+"/api/v1/auth/me", token); err != nil {
+				log.Fatal(err)
+			}
+			mu.Lock()
+			lat = append(lat, time.Since(t))
+			mu.Unlock()
+		}
+	}()
+	run(*concurrency, *duration, func() error { login(client, base); return nil })
+	close(stop)
+	<-done
+	slices.Sort(lat)
+	p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
+	fmt.Printf("GET /auth/me under login load: n=%d p50 %s  p99 %s (goal <= 50ms)\n",
+		len(lat), p(0.5).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond))
+}
+
+// serve starts h on a loopback port and returns its base URL.
+func serve(h http.Handler) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go http.Serve(ln, h)
+	return "http://" + ln.Addr().String()
+}
+
+// run calls fn from n goroutines for d and returns completed calls per second.
+func run(n int, d time.Duration, fn func() error) (float64, int64) {
+	var count atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if err := fn(); err != nil {
+					log.Fatal(err)
+				}
+				count.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(count.Load()) / time.Since(start).Seconds(), count.Load()
+}
+
+func get(c *http.Client, u, token string) error {
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return nil
+}
+
+func login(c *http.Client, base string) string {
+	form := url.Values{"username": {"admin"}, "password": {adminPassword}}
+	resp, err := c.Post(base+"/api/v1/auth/login", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&tok) != nil || tok.AccessToken == "" {
+		b, _ := io.ReadAll(resp.Body)
+		log.Fatalf("login: %s %s", resp.Status, b)
+	}
+	return tok.AccessToken
+}
