@@ -137,6 +137,13 @@ func (a *App) auditPurge(ctx context.Context) {
 		a.Logger.Error("audit retention purge", "err", err)
 	} else if n > 0 {
 		a.Logger.Info("audit retention purge", "removed", n, "before", cutoff)
+		err := a.audit.sink.Write(ctx, audit.Event{
+			Action: audit.AuditPurged, Success: true, Username: "system",
+			Details: map[string]any{"removed": n, "before": cutoff.UTC().Format(time.RFC3339)},
+		})
+		if err != nil {
+			a.Logger.Error("audit retention purge event", "err", err)
+		}
 	}
 }
 

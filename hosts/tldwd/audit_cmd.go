@@ -69,7 +69,7 @@ func auditCmd(ctx context.Context, h host, o options, args []string) int {
 		defer file.Close()
 		w = file
 	}
-	if err := audit.WriteExport(w, *format, app.AuditLog.Scan(ctx, f), nil); err != nil {
+	if err := audit.WriteExport(w, *format, app.AuditLog.Scan(ctx, f)); err != nil {
 		return fail(h, err)
 	}
 	return 0

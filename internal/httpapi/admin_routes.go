@@ -54,6 +54,8 @@ func (s *Server) adminRoutes() []route {
 			Summary:   "Get a user",
 			Responses: map[int]string{200: "The user", 403: "Not allowed", 404: "No such user"},
 			Handler:   s.handleGetUser},
+		// The gate asks for the least any field needs; handleUpdateUser checks each field's
+		// permission before anything changes, and the Service the per-object rules.
 		{Method: http.MethodPut, Path: userID, Tag: tag, Perm: auth.PermUsersDeactivate,
 			Summary: "Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb)",
 			Body:    "application/json",
@@ -370,7 +372,9 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 }
 
 // updateUserBody is PUT /admin/users/{id}. Absent fields stay unchanged; storage_quota_mb
-// null means unlimited; is_locked accepts only false (it clears the login lockout).
+// null means unlimited; is_locked accepts only false (it clears the login lockout). Fields
+// need: email, is_verified users.write; role users.roles; is_active, is_locked
+// users.deactivate; storage_quota_mb quotas.write.
 type updateUserBody struct {
 	Email          *string       `json:"email"`
 	Role           *string       `json:"role"`

@@ -1,11 +1,8 @@
 package httpapi
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -95,57 +92,6 @@ func (s *Server) auditLog() (audit.Log, error) {
 		return nil, Errorf(http.StatusServiceUnavailable, "service_unavailable", "the audit log is not configured")
 	}
 	return s.o.AuditLog, nil
-}
-
-// auditEntryJSON is one audit entry as the API renders it (tldw_server's fields plus the
-// chain position). user_id is null for events without a known user.
-type auditEntryJSON struct {
-	ID         int64          `json:"id"`
-	Seq        int64          `json:"seq"`
-	CreatedAt  string         `json:"created_at"`
-	UserID     *int64         `json:"user_id"`
-	Username   string         `json:"username"`
-	Action     string         `json:"action"`
-	TargetType string         `json:"target_type"`
-	TargetID   string         `json:"target_id"`
-	Resource   string         `json:"resource"`
-	Success    bool           `json:"success"`
-	IPAddress  string         `json:"ip_address"`
-	UserAgent  string         `json:"user_agent"`
-	RequestID  string         `json:"request_id"`
-	Method     string         `json:"method"`
-	Path       string         `json:"path"`
-	Error      string         `json:"error"`
-	Details    map[string]any `json:"details"`
-	PrevHash   string         `json:"prev_hash"`
-	Hash       string         `json:"hash"`
-}
-
-func auditEntryView(e audit.Entry) auditEntryJSON {
-	ev := e.Event
-	v := auditEntryJSON{
-		ID: e.ID, Seq: e.Seq, CreatedAt: formatTime(ev.Time), Username: ev.Username, Action: ev.Action,
-		TargetType: ev.TargetType, TargetID: ev.TargetID, Resource: resourceName(ev.TargetType, ev.TargetID),
-		Success: ev.Success, IPAddress: ev.IP, UserAgent: ev.UserAgent, RequestID: ev.RequestID,
-		Method: ev.Method, Path: ev.Path, Error: ev.Error, Details: ev.Details,
-		PrevHash: e.PrevHash, Hash: e.Hash,
-	}
-	if ev.UserID != 0 {
-		id := ev.UserID
-		v.UserID = &id
-	}
-	if v.Details == nil {
-		v.Details = map[string]any{}
-	}
-	return v
-}
-
-// resourceName joins a target as "type:id" (the resource query parameter's form).
-func resourceName(typ, id string) string {
-	if id == "" {
-		return typ
-	}
-	return typ + ":" + id
 }
 
 // formatTime renders t in RFC 3339 UTC (fractional seconds only when present).
@@ -286,7 +232,7 @@ func auditStoreErr(err error) error {
 
 // auditPage is the response of GET /admin/audit-log.
 type auditPage struct {
-	Entries []auditEntryJSON `json:"entries"`
+	Entries []audit.View `json:"entries"`
 	Total   int              `json:"total"`
 	Limit   int              `json:"limit"`
 	Offset  int              `json:"offset"`
@@ -312,9 +258,9 @@ func (s *Server) handleAuditQuery(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return auditStoreErr(err)
 	}
-	page := auditPage{Entries: make([]auditEntryJSON, 0, len(entries)), Total: total, Limit: f.Limit, Offset: f.Offset}
+	page := auditPage{Entries: make([]audit.View, 0, len(entries)), Total: total, Limit: f.Limit, Offset: f.Offset}
 	for _, e := range entries {
-		page.Entries = append(page.Entries, auditEntryView(e))
+		page.Entries = append(page.Entries, audit.ViewOf(e))
 	}
 	s.writeJSON(w, r, http.StatusOK, page)
 	return nil
@@ -330,11 +276,6 @@ var exportFormats = map[string]exportFormat{
 	"jsonl": {"jsonl", "application/x-ndjson"},
 	"json":  {"json", "application/json"},
 }
-
-// csvHeader names the export's CSV columns, in order.
-var csvHeader = []string{"id", "seq", "created_at", "user_id", "username", "action", "target_type",
-	"target_id", "success", "ip_address", "user_agent", "request_id", "method", "path", "error",
-	"details", "prev_hash", "hash"}
 
 // handleAuditExport streams matching entries, newest first, in constant memory. legacy is
 // the old web page's alias, whose default format is json and which has no default window.
@@ -375,7 +316,7 @@ func (s *Server) handleAuditExport(legacy bool) handlerFunc {
 				// The status line is gone: cut the connection so the client sees a
 				// truncated download instead of a complete-looking file.
 				s.logger(r).LogAttrs(r.Context(), slog.LevelError, "audit export failed mid-stream",
-					slog.Int("rows", ex.rows), slog.String("error", err.Error()))
+					slog.Int("rows", ex.enc.Rows()), slog.String("error", err.Error()))
 				panic(http.ErrAbortHandler)
 			}
 			if err := ex.row(e); err != nil {
@@ -394,62 +335,27 @@ type exporter struct {
 	format   exportFormat
 	filename string
 	started  bool
-	rows     int
-	csv      *csv.Writer
+	enc      *audit.Encoder
 }
 
-func (x *exporter) start() error {
+func (x *exporter) start() {
 	x.started = true
 	h := x.w.Header()
 	h.Set("Content-Type", x.format.contentType)
 	h.Set("Content-Disposition", contentDisposition(x.filename))
 	h.Set("X-Content-Type-Options", "nosniff")
 	x.w.WriteHeader(http.StatusOK)
-	switch x.format.ext {
-	case "csv":
-		x.csv = csv.NewWriter(x.w)
-		return x.csv.Write(csvHeader)
-	case "json":
-		_, err := io.WriteString(x.w, "[")
-		return err
-	}
-	return nil
+	x.enc, _ = audit.NewEncoder(x.w, x.format.ext) // formats are validated by exportFormats
 }
 
 func (x *exporter) row(e audit.Entry) error {
 	if !x.started {
-		if err := x.start(); err != nil {
-			return err
-		}
+		x.start()
 	}
-	var err error
-	switch x.format.ext {
-	case "csv":
-		err = x.csv.Write(csvRecord(e))
-		if err == nil {
-			x.csv.Flush()
-			err = x.csv.Error()
-		}
-	default:
-		b, merr := json.Marshal(auditEntryView(e))
-		if merr != nil {
-			return merr
-		}
-		switch {
-		case x.format.ext == "jsonl":
-			b = append(b, '\n')
-		case x.rows == 0: // json array
-			b = append([]byte("\n"), b...)
-		default:
-			b = append([]byte(",\n"), b...)
-		}
-		_, err = x.w.Write(b)
-	}
-	if err != nil {
+	if err := x.enc.Row(e); err != nil {
 		return err
 	}
-	x.rows++
-	if x.rows%exportFlushEvery == 0 {
+	if x.enc.Rows()%exportFlushEvery == 0 {
 		return http.NewResponseController(x.w).Flush()
 	}
 	return nil
@@ -457,48 +363,12 @@ func (x *exporter) row(e audit.Entry) error {
 
 func (x *exporter) finish() error {
 	if !x.started {
-		if err := x.start(); err != nil {
-			return err
-		}
+		x.start()
 	}
-	switch x.format.ext {
-	case "csv":
-		x.csv.Flush()
-		if err := x.csv.Error(); err != nil {
-			return err
-		}
-	case "json":
-		end := "]\n"
-		if x.rows > 0 {
-			end = "\n]\n"
-		}
-		if _, err := io.WriteString(x.w, end); err != nil {
-			return err
-		}
+	if err := x.enc.Close(); err != nil {
+		return err
 	}
 	return http.NewResponseController(x.w).Flush()
-}
-
-// csvRecord renders one entry as CSV cells, each neutralised against formula injection.
-func csvRecord(e audit.Entry) []string {
-	ev := e.Event
-	details := "{}"
-	if len(ev.Details) > 0 {
-		if b, err := json.Marshal(ev.Details); err == nil {
-			details = string(b)
-		}
-	}
-	userID := ""
-	if ev.UserID != 0 {
-		userID = strconv.FormatInt(ev.UserID, 10)
-	}
-	cells := []string{strconv.FormatInt(e.ID, 10), strconv.FormatInt(e.Seq, 10), formatTime(ev.Time),
-		userID, ev.Username, ev.Action, ev.TargetType, ev.TargetID, strconv.FormatBool(ev.Success),
-		ev.IP, ev.UserAgent, ev.RequestID, ev.Method, ev.Path, ev.Error, details, e.PrevHash, e.Hash}
-	for i, c := range cells {
-		cells[i] = audit.CSVSafe(c)
-	}
-	return cells
 }
 
 // exportFilename returns the download name: the client's name reduced to a safe base name

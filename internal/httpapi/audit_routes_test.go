@@ -104,12 +104,15 @@ func (m *memLog) Query(_ context.Context, f audit.Filter) ([]audit.Entry, int, e
 func (m *memLog) Scan(ctx context.Context, f audit.Filter) iter.Seq2[audit.Entry, error] {
 	return func(yield func(audit.Entry, error) bool) {
 		all := m.selected(f)
+		m.mu.Lock()
+		errAfter := m.ScanErrAfter
+		m.mu.Unlock()
 		all = all[min(f.Offset, len(all)):]
 		if f.Limit > 0 && len(all) > f.Limit {
 			all = all[:f.Limit]
 		}
 		for i, e := range all {
-			if i == m.ScanErrAfter {
+			if i == errAfter {
 				yield(audit.Entry{}, errors.New("disk on fire"))
 				return
 			}
@@ -121,7 +124,7 @@ func (m *memLog) Scan(ctx context.Context, f audit.Filter) iter.Seq2[audit.Entry
 				return
 			}
 		}
-		if m.ScanErrAfter >= len(all) {
+		if errAfter >= len(all) {
 			yield(audit.Entry{}, errors.New("disk on fire"))
 		}
 	}
@@ -156,7 +159,7 @@ func (m *memLog) Verify(ctx context.Context, last *audit.Checkpoint) (audit.Repo
 }
 
 func (m *memLog) Purge(context.Context, time.Time, []byte) (int64, error) { return 0, nil }
-func (m *memLog) SaveCheckpoint(context.Context, audit.Checkpoint) error { return nil }
+func (m *memLog) SaveCheckpoint(context.Context, audit.Checkpoint) error  { return nil }
 func (m *memLog) LastCheckpoint(context.Context, string) (*audit.Checkpoint, error) {
 	return nil, nil
 }
@@ -316,9 +319,9 @@ func TestCSVRecordNeutralisesFormulas(t *testing.T) {
 	l := newMemLog()
 	seedAudit(t, l)
 	for _, e := range l.selected(audit.Filter{}) {
-		for i, cell := range csvRecord(e) {
+		for i, cell := range audit.CSVRecord(e) {
 			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
-				t.Errorf("entry %d column %s = %q starts with a formula character", e.Seq, csvHeader[i], cell)
+				t.Errorf("entry %d column %s = %q starts with a formula character", e.Seq, audit.CSVHeader[i], cell)
 			}
 		}
 	}
@@ -331,7 +334,7 @@ func parseCSV(t *testing.T, body string) []map[string]string {
 	if err != nil {
 		t.Fatalf("CSV does not parse: %v\n%s", err, body)
 	}
-	if len(rows) == 0 || !slices.Equal(rows[0], csvHeader) {
+	if len(rows) == 0 || !slices.Equal(rows[0], audit.CSVHeader) {
 		t.Fatalf("CSV header = %v", rows)
 	}
 	var out []map[string]string
@@ -392,7 +395,7 @@ func TestAuditQuery(t *testing.T) {
 		{name: "resource type only", caller: callerAdmin, method: "GET", path: "/api/v1/admin/audit-log?resource=user", status: 200,
 			contains: []string{`"total":1`}},
 		{name: "start and end", caller: callerAdmin, method: "GET",
-			path:   "/api/v1/admin/audit-log?start=2026-02-01&end=2026-03-04T03:00:00Z", status: 200,
+			path: "/api/v1/admin/audit-log?start=2026-02-01&end=2026-03-04T03:00:00Z", status: 200,
 			contains: []string{`"total":2`, `"username":"old"`, `"action":"login_failed"`}},
 		{name: "success", caller: callerAdmin, method: "GET", path: "/api/v1/admin/audit-log?success=false", status: 200,
 			contains: []string{`"total":1`}},
@@ -407,7 +410,7 @@ func TestAuditQuery(t *testing.T) {
 
 	// Newest first, and the page is the requested slice of that order.
 	rec := ts.call(t, callerAdmin, "GET", "/api/v1/admin/audit-log?limit=2&offset=1", "", nil)
-	var page struct{ Entries []auditEntryJSON }
+	var page struct{ Entries []audit.View }
 	if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
 		t.Fatal(err)
 	}
@@ -521,7 +524,7 @@ func TestAuditExportJSON(t *testing.T) {
 
 	for _, q := range []string{"format=json&days=60", "format=json&user_id=77"} {
 		rec = ts.call(t, callerAdmin, "GET", "/api/v1/admin/audit-log/export?"+q, "", nil)
-		var arr []auditEntryJSON
+		var arr []audit.View
 		if err := json.Unmarshal(rec.Body.Bytes(), &arr); err != nil || rec.Header().Get("Content-Type") != "application/json" {
 			t.Fatalf("%s: not a JSON array (%v): %q", q, err, rec.Body)
 		}
@@ -541,7 +544,7 @@ func TestAuditExportLegacyAlias(t *testing.T) {
 	ts, _ := auditServer(t)
 	// Default json, no default time window, the old page's parameter names.
 	rec := ts.call(t, callerAdmin, "GET", "/api/v1/audit/export", "", nil)
-	var arr []auditEntryJSON
+	var arr []audit.View
 	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &arr) != nil || len(arr) != 5 {
 		t.Fatalf("alias default: %d %s", rec.Code, rec.Body)
 	}
@@ -600,23 +603,33 @@ func TestAuditExportStoreErrors(t *testing.T) {
 	if rec.Code != 500 || rec.Header().Get("Content-Disposition") != "" || strings.Contains(rec.Body.String(), "disk on fire") {
 		t.Errorf("early failure: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
-	// A failure mid-stream cuts the connection: the client must not get a complete-looking file.
-	l.ScanErrAfter = 2
+	// A failure mid-stream cuts the connection: the client must not get a complete-looking
+	// file, whether the failure comes before the first flush (no response at all) or after
+	// (a truncated body).
 	srv := httptest.NewServer(ts)
 	defer srv.Close()
-	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/admin/audit-log/export?format=json&days=60", nil)
-	req.Header.Set("Authorization", "Bearer "+ts.Accounts[callerAdmin].Access)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
+	for i := range exportFlushEvery + 60 {
+		_ = l.Write(context.Background(), audit.Event{Time: fixedNow.Add(-time.Duration(i) * time.Second), Action: "filler"})
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err == nil {
-		t.Errorf("mid-stream failure: body read completed: %q", body)
-	}
-	if json.Valid(body) {
-		t.Errorf("mid-stream failure produced a valid JSON document: %q", body)
+	for _, after := range []int{2, exportFlushEvery + 50} {
+		l.mu.Lock()
+		l.ScanErrAfter = after
+		l.mu.Unlock()
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/admin/audit-log/export?format=json&days=60", nil)
+		req.Header.Set("Authorization", "Bearer "+ts.Accounts[callerAdmin].Access)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			if after > exportFlushEvery {
+				t.Errorf("failure after %d rows: no response (%v), want a started, truncated one", after, err)
+			}
+			continue // cut before the status line
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil || json.Valid(body) {
+			t.Errorf("failure after %d rows: status %d, read error %v, body %d bytes valid=%v",
+				after, resp.StatusCode, err, len(body), json.Valid(body))
+		}
 	}
 }
 

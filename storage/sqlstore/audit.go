@@ -60,7 +60,7 @@ type AuditOptions struct {
 // audit_checkpoints. Events are hash-chained (see package audit) and written
 // with group commit: one goroutine takes every event queued while the previous
 // transaction ran and commits them together, so concurrent writers share one
-// transaction and one fsync. Several AuditLogs, in one process or in several
+// transaction and one commit. Several AuditLogs, in one process or in several
 // replicas on one PostgreSQL database, extend a single linear chain, because
 // each batch locks the chain head row.
 //

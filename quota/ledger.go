@@ -1,0 +1,51 @@
+package quota
+
+import (
+	"context"
+	"time"
+)
+
+// Resource names what a Ledger counts.
+type Resource string
+
+// ResourceStorage is stored bytes (media files and everything derived from them).
+const ResourceStorage Resource = "storage_bytes"
+
+// Reservation holds n units of a resource for a subject until it is committed or released,
+// or until it expires (a crashed process's reservations are swept).
+type Reservation struct {
+	ID        string
+	Subject   string // a user id as a decimal string
+	Resource  Resource
+	Amount    int64
+	ExpiresAt time.Time
+}
+
+// Usage is a subject's consumption of one resource.
+type Usage struct {
+	Resource Resource
+	Used     int64 // committed
+	Reserved int64 // held by live reservations
+	Limit    int64 // -1 = unlimited
+}
+
+// Ledger accounts for consumption race-free across replicas: Reserve succeeds only while
+// used + reserved + n ≤ limit, in one conditional statement. Safe for concurrent use.
+type Ledger interface {
+	// Reserve holds n units until ttl passes; ErrExceeded when they do not fit.
+	Reserve(ctx context.Context, subject string, r Resource, n int64, ttl time.Duration) (Reservation, error)
+	// Commit turns the reservation into usage of actual units (≤ the reserved amount or
+	// not: the caller measured it) and drops the reservation. ErrNotFound when it is gone.
+	Commit(ctx context.Context, res Reservation, actual int64) error
+	// Release drops the reservation without usage; nil when it is already gone.
+	Release(ctx context.Context, res Reservation) error
+	// Add changes committed usage by delta (negative frees), for deletions and
+	// reconciliation; usage never goes below zero.
+	Add(ctx context.Context, subject string, r Resource, delta int64) error
+	// Usage reports the subject's resources.
+	Usage(ctx context.Context, subject string) ([]Usage, error)
+	// SetLimit sets the subject's limit (-1 = unlimited).
+	SetLimit(ctx context.Context, subject string, r Resource, limit int64) error
+	// Sweep releases reservations that expired before now and returns how many.
+	Sweep(ctx context.Context, now time.Time) (int, error)
+}
