@@ -233,9 +233,9 @@ func auditStoreErr(err error) error {
 // auditPage is the response of GET /admin/audit-log.
 type auditPage struct {
 	Entries []audit.View `json:"entries"`
-	Total   int              `json:"total"`
-	Limit   int              `json:"limit"`
-	Offset  int              `json:"offset"`
+	Total   int          `json:"total"`
+	Limit   int          `json:"limit"`
+	Offset  int          `json:"offset"`
 }
 
 func (s *Server) handleAuditQuery(w http.ResponseWriter, r *http.Request) error {
