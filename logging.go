@@ -11,8 +11,11 @@ import (
 
 // newLogger builds the slog logger that LOG_LEVEL, LOG_FORMAT and LOG_FILE describe. The
 // returned file is nil when logging goes to stderr.
-func newLogger(cfg Config) (*slog.Logger, *reopenFile, error) {
-	var w io.Writer = os.Stderr
+func newLogger(cfg Config, out io.Writer) (*slog.Logger, *reopenFile, error) {
+	w := out
+	if w == nil {
+		w = os.Stderr
+	}
 	var f *reopenFile
 	if cfg.LogFile != "" {
 		var err error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,6 +29,8 @@ type App struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now. Tests inject a fixed clock.
 	Now func() time.Time
+	// LogOutput receives logs when Logger is nil and LOG_FILE is unset; nil means os.Stderr.
+	LogOutput io.Writer
 
 	// Account stores. Nil: the database's.
 	Users    auth.UserStore
@@ -83,7 +86,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 		a.Now = time.Now
 	}
 	if a.Logger == nil {
-		logger, f, err := newLogger(a.Config)
+		logger, f, err := newLogger(a.Config, a.LogOutput)
 		if err != nil {
 			return err
 		}

@@ -367,3 +367,7 @@ func truncate(s string, n int) string {
 
 // idString formats an id for audit targets.
 func idString(id int64) string { return fmt.Sprint(id) }
+
+// JWKS returns the JSON Web Key Set of the token verification keys, for
+// /.well-known/jwks.json; false with HS256, whose key is secret.
+func (s *Service) JWKS() ([]byte, bool) { return s.o.Tokens.JWKS() }

@@ -94,8 +94,8 @@ func (o ListOptions) Offset() int { return (o.Page - 1) * o.PerPage }
 // concurrent use; mediatest.TestStore is their conformance suite.
 type Store interface {
 	// Create inserts it (UserID, Title, MediaType, ContentHash, BlobKey and Status set) with
-	// its keywords, and sets ID, UUID (unless given), CreatedAt and UpdatedAt (now when
-	// zero). ErrConflict when the user already has an item with the content hash, or the
+	// its keywords, outside the trash, and sets ID, UUID (unless given), CreatedAt and
+	// UpdatedAt (now when zero). ErrConflict when the user already has an item with the content hash, or the
 	// blob key or UUID is taken; ErrInvalid for a missing required field.
 	Create(ctx context.Context, it *Item) error
 	// ByID returns the user's item, trashed or not. ErrNotFound when absent or not theirs.
@@ -109,7 +109,7 @@ type Store interface {
 	List(ctx context.Context, userID int64, o ListOptions) ([]Item, int, error)
 	// ListTrash is List for the user's trashed items.
 	ListTrash(ctx context.Context, userID int64, o ListOptions) ([]Item, int, error)
-	// Update stores it's Title, Author, MediaType, Filename and Keywords (an overwrite of the
+	// Update stores it.Title, Author, MediaType, Filename and Keywords (an overwrite of the
 	// same content) and sets UpdatedAt to at. ErrNotFound unless it.ID is it.UserID's.
 	Update(ctx context.Context, it *Item, at time.Time) error
 	// SetTrashed moves the user's item to the trash (trashed, at the time at) or restores
@@ -131,7 +131,7 @@ type Sniffer interface {
 }
 
 // SniffLen is how many leading bytes an upload's Sniffer sees.
-const SniffLen = 3072
+const SniffLen = 4096
 
 // ValidType returns an ErrInvalid-wrapped error unless t is one of Types().
 func ValidType(t string) error {

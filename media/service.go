@@ -338,9 +338,9 @@ var errOverLimit = errors.New("media: over limit")
 func (s *Service) stream(ctx context.Context, it *Item, body io.Reader, limit int64) (*storedBlob, error) {
 	br := &bodyReader{r: body}
 	head := make([]byte, SniffLen)
-	n, err := io.ReadFull(br, head)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, fmt.Errorf("%w: %v", ErrIncomplete, err)
+	n, _ := io.ReadFull(br, head) // a short file is fine; a failed body is not
+	if br.err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrIncomplete, br.err)
 	}
 	head = head[:n]
 	if n == 0 {

@@ -74,3 +74,16 @@ func TestFallbackNilOnErr(t *testing.T) {
 		t.Errorf("Allow = %+v, %v; want the secondary's admission", d, err)
 	}
 }
+
+func TestFallbackCallerGone(t *testing.T) {
+	primary := limiterFunc(func(ctx context.Context, _ string, _ quota.Limit) (quota.Decision, error) {
+		return quota.Decision{}, ctx.Err()
+	})
+	reported := 0
+	f := quota.Fallback(primary, quota.NewLocalLimiter(nil), func(error) { reported++ })
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if d, err := f.Allow(ctx, "k", quota.Limit{N: 1, Per: time.Hour}); err != nil || !d.Allowed || reported != 0 {
+		t.Errorf("Allow with a cancelled ctx = %+v, %v, reported %d; want the local decision and no report", d, err, reported)
+	}
+}

@@ -43,8 +43,12 @@ func TestLocalLimiterBoundedMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i := range 200_000 {
-		_, _ = l.Allow(t.Context(), "other"+strconv.Itoa(i), Limit{N: 1, Per: time.Nanosecond * 1000})
+	for i := range 100_000 { // short-lived keys, many sweeps; 0.1 s passes in all
+		now = now.Add(time.Microsecond)
+		_, _ = l.Allow(t.Context(), "other"+strconv.Itoa(i), Limit{N: 1, Per: time.Microsecond})
+	}
+	if n := l.keys(); n > localShards*minSweep {
+		t.Errorf("%d keys kept, want the short-lived ones swept", n)
 	}
 	if d, _ := l.Allow(t.Context(), "live", lim); !d.Allowed || d.Remaining != 0 {
 		t.Errorf("live key after sweeps: %+v, want its 5th admission with Remaining 0", d)

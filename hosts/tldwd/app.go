@@ -15,6 +15,7 @@ func openApp(ctx context.Context, h host, o options) (*tldw.App, int) {
 		return nil, 2
 	}
 	app := tldw.New(cfg)
+	app.LogOutput = h.stderr
 	if err := app.Open(ctx); err != nil {
 		fmt.Fprintf(h.stderr, "tldwd: %v\n", err)
 		return nil, 1

@@ -71,7 +71,7 @@ func TestAccountsEndToEnd(t *testing.T) {
 			auditFile := filepath.Join(dir, "audit.log")
 			env := map[string]string{
 				"TLDW_DATA_DIR": dir, "TLDW_ADMIN_USERNAME": "admin", "TLDW_ADMIN_EMAIL": "admin@example.com",
-				"TLDW_ADMIN_PASSWORD": testAdminPassword, "AUDIT_LOG_FILE": auditFile,
+				"TLDW_ADMIN_PASSWORD": testAdminPassword, "AUDIT_LOG_FILE": auditFile, "ENABLE_REGISTRATION": "true",
 			}
 			if u := dbURL(t); u != "" {
 				env["DATABASE_URL"] = u
@@ -102,8 +102,9 @@ func TestAccountsEndToEnd(t *testing.T) {
 				t.Fatalf("code %q from %v", regCode, codes)
 			}
 			body := `{"username":"alice","email":"alice@example.com","password":"Un1que-Passphrase!","registration_code":"` + regCode + `"}`
-			if code, _ := call(t, "POST", base+"/api/v1/auth/register", "", "application/json", body, nil); code != 200 && code != 201 {
-				t.Fatalf("register = %d", code)
+			var regErr map[string]any
+			if code, _ := call(t, "POST", base+"/api/v1/auth/register", "", "application/json", body, &regErr); code != 200 && code != 201 {
+				t.Fatalf("register = %d %v", code, regErr)
 			}
 			body2 := strings.Replace(strings.Replace(body, "alice", "bob", 2), "alice@", "bob@", 1)
 			if code, _ := call(t, "POST", base+"/api/v1/auth/register", "", "application/json", body2, nil); code != 400 && code != 403 {

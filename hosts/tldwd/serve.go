@@ -22,6 +22,7 @@ func serve(ctx context.Context, h host, o options, args []string) int {
 		return 2
 	}
 	app := tldw.New(cfg)
+	app.LogOutput = h.stderr
 	if err := app.Open(ctx); err != nil {
 		fmt.Fprintf(h.stderr, "tldwd: %v\n", err)
 		return 1

@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pb33f/libopenapi"
 	"github.com/tldw-go/tldw/audit"
 	"github.com/tldw-go/tldw/auth"
 )
@@ -443,7 +445,9 @@ func TestSessionRoutes(t *testing.T) {
 				}
 			}},
 		{name: "revoke another user's session", caller: callerUser, method: "DELETE",
-			pathFn:     func(ts *testServer) string { return fmt.Sprintf("/api/v1/users/sessions/%d", ts.Accounts[callerAdmin].Session) },
+			pathFn: func(ts *testServer) string {
+				return fmt.Sprintf("/api/v1/users/sessions/%d", ts.Accounts[callerAdmin].Session)
+			},
 			wantStatus: 404,
 			check: func(t *testing.T, ts *testServer, _ *httptest.ResponseRecorder) {
 				if got := ts.call(t, callerAdmin, "GET", "/api/v1/users/me", "", nil).Code; got != 200 {
@@ -451,7 +455,9 @@ func TestSessionRoutes(t *testing.T) {
 				}
 			}},
 		{name: "revoke own session", caller: callerUser, method: "DELETE",
-			pathFn:     func(ts *testServer) string { return fmt.Sprintf("/api/v1/auth/sessions/%d", ts.Accounts[callerUser].Session) },
+			pathFn: func(ts *testServer) string {
+				return fmt.Sprintf("/api/v1/auth/sessions/%d", ts.Accounts[callerUser].Session)
+			},
 			wantStatus: 200, wantBody: []string{`"message":"Session revoked successfully"`},
 			check: func(t *testing.T, ts *testServer, _ *httptest.ResponseRecorder) {
 				if got := ts.call(t, callerUser, "GET", "/api/v1/users/me", "", nil).Code; got != 401 {
@@ -674,7 +680,9 @@ func TestVerify(t *testing.T) {
 		forbidden("encoded CRLF", func(ts *testServer) string { return "/media/" + uid(ts, callerUser) + "/a%0d%0aX: 1" }),
 		forbidden("backslash", func(ts *testServer) string { return "/media/" + uid(ts, callerUser) + "\\..\\" + uid(ts, callerAdmin) }),
 		forbidden("relative", func(ts *testServer) string { return "media/" + uid(ts, callerAdmin) }),
-		forbidden("16 KiB", func(ts *testServer) string { return "/media/" + uid(ts, callerUser) + "/" + strings.Repeat("a", 16<<10) }),
+		forbidden("16 KiB", func(ts *testServer) string {
+			return "/media/" + uid(ts, callerUser) + "/" + strings.Repeat("a", 16<<10)
+		}),
 	})
 
 	ts := newTestServer(t)
@@ -947,5 +955,42 @@ func TestAuthErrorTable(t *testing.T) {
 				t.Error("401 without WWW-Authenticate")
 			}
 		})
+	}
+}
+
+// TestAccountRoutesDocumented: with an auth service the account routes are in the OpenAPI
+// document, which stays valid; public ones say so, the others inherit the global security.
+func TestAccountRoutesDocumented(t *testing.T) {
+	ts := newTestServer(t)
+	routes, doc := routerOps(t, ts.router), documentOps(t, ts.OpenAPI())
+	if !slices.Equal(routes, doc) {
+		t.Errorf("router and document differ:\n%v\n%v", routes, doc)
+	}
+	for _, r := range accountRouteRules() {
+		if !slices.Contains(doc, r.Method+" "+r.Path) {
+			t.Errorf("%s %s not documented", r.Method, r.Path)
+		}
+	}
+	d, err := libopenapi.NewDocument(ts.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.BuildV3Model(); err != nil {
+		t.Fatalf("build model: %v", err)
+	}
+	var parsed struct {
+		Paths map[string]map[string]struct {
+			Security *[]any `json:"security"`
+			Summary  string `json:"summary"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(ts.OpenAPI(), &parsed); err != nil {
+		t.Fatal(err)
+	}
+	if sec := parsed.Paths["/api/v1/auth/login"]["post"].Security; sec == nil || len(*sec) != 0 {
+		t.Errorf("login security = %v, want [] (public)", sec)
+	}
+	if me := parsed.Paths["/api/v1/users/me"]["get"]; me.Security != nil || me.Summary == "" {
+		t.Errorf("/users/me = %+v, want a summary and the global security", me)
 	}
 }

@@ -19,7 +19,7 @@ var fixedNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 // testRoutes are extra routes that exercise the handler plumbing.
 func testRoutes() []route {
 	return []route{
-		{Method: http.MethodGet, Path: "/api/v1/items", Tag: "test", TrailingSlash: true,
+		{Method: http.MethodGet, Path: "/api/v1/items", Tag: "test", Public: true, TrailingSlash: true,
 			Summary: "List items", Query: []param{{Name: "page", Type: "integer", Description: "Page number"}},
 			Responses: map[int]string{200: "Items"},
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
@@ -27,23 +27,26 @@ func testRoutes() []route {
 				_, _ = io.WriteString(w, `{"items":[]}`)
 				return nil
 			}},
-		{Method: http.MethodGet, Path: "/api/v1/items/{id:[0-9]+}", Tag: "test",
+		{Method: http.MethodGet, Path: "/api/v1/items/{id:[0-9]+}", Tag: "test", Public: true,
 			Summary: "Get an item", Responses: map[int]string{200: "The item", 404: "No such item"},
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = io.WriteString(w, `{"id":1}`)
 				return nil
 			}},
-		{Method: http.MethodPost, Path: "/api/v1/items", Tag: "test", Body: "application/json",
+		{Method: http.MethodPost, Path: "/api/v1/items", Tag: "test", Public: true, Body: "application/json",
 			Summary: "Create an item", Responses: map[int]string{201: "Created", 400: "Invalid"},
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
 				return Errorf(http.StatusConflict, "item_exists", "item %q already exists", "x")
 			}},
-		{Method: http.MethodGet, Path: "/api/v1/panic", Tag: "test", Responses: map[int]string{200: "never"},
+		{Method: http.MethodGet, Path: "/api/v1/items/{id:[0-9]+}/secret", Tag: "test",
+			Summary: "A protected item (needs a credential)", Responses: map[int]string{200: "The secret"},
+			Handler: func(w http.ResponseWriter, r *http.Request) error { return nil }},
+		{Method: http.MethodGet, Path: "/api/v1/panic", Tag: "test", Public: true, Responses: map[int]string{200: "never"},
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
 				panic("secret panic text /etc/passwd")
 			}},
-		{Method: http.MethodGet, Path: "/api/v1/fail", Tag: "test", Responses: map[int]string{200: "never"},
+		{Method: http.MethodGet, Path: "/api/v1/fail", Tag: "test", Public: true, Responses: map[int]string{200: "never"},
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
 				return errFromQuery(r)
 			}},

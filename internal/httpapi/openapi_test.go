@@ -171,7 +171,7 @@ func TestOpenAPIServed(t *testing.T) {
 	if sec, ok := health["security"].([]any); !ok || len(sec) != 0 {
 		t.Errorf("public route security = %v, want []", health["security"])
 	}
-	item := paths["/api/v1/items/{id}"].(map[string]any)["get"].(map[string]any)
+	item := paths["/api/v1/items/{id}/secret"].(map[string]any)["get"].(map[string]any)
 	if _, ok := item["security"]; ok {
 		t.Errorf("protected route overrides global security: %v", item["security"])
 	}

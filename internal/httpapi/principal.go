@@ -39,15 +39,23 @@ func withPrincipal(ctx context.Context, p *auth.Principal) context.Context {
 }
 
 // meta returns what the auth service and audit events record about r: the real client IP
-// (see clientIP), user agent, request id, method and path.
+// (see clientIP), user agent, request id, method and path. User agent and path are cut to bounded lengths.
 func (s *Server) meta(r *http.Request) auth.Meta {
 	return auth.Meta{
 		IP:        s.clientIP(r),
-		UserAgent: r.UserAgent(),
+		UserAgent: truncateUTF8(r.UserAgent(), 512),
 		RequestID: RequestID(r.Context()),
-		Method:    r.Method,
-		Path:      r.URL.Path,
+		Method:    truncateUTF8(r.Method, 16),
+		Path:      truncateUTF8(r.URL.Path, 2048),
 	}
+}
+
+// truncateUTF8 shortens v to at most n bytes without splitting a UTF-8 sequence.
+func truncateUTF8(v string, n int) string {
+	if len(v) <= n {
+		return v
+	}
+	return strings.ToValidUTF8(v[:n], "")
 }
 
 // credentials are what a request presents. Query parameters are never read: tokens in

@@ -18,8 +18,14 @@ var (
 	ErrUnavailable = errors.New("redisstore: unavailable")
 )
 
-// unavailable wraps a driver error as ErrUnavailable, so no rueidis type leaves the package.
+// unavailable wraps a driver error as ErrUnavailable, so no rueidis type leaves the package;
+// a deadline or cancellation stays visible to errors.Is.
 func unavailable(op string, err error) error {
+	for _, ctxErr := range []error{context.DeadlineExceeded, context.Canceled} {
+		if errors.Is(err, ctxErr) {
+			return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, ctxErr)
+		}
+	}
 	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
 }
 

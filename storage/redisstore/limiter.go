@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -11,26 +10,22 @@ import (
 	"github.com/tldw-go/tldw/quota"
 )
 
-// gcraScript is one GCRA step (the same arithmetic as quota.LocalLimiter, in microseconds)
-// done atomically on the server. KEYS[1] holds the key's theoretical arrival time (TAT);
-// ARGV: now, the emission interval t, the burst n. An admitted request stores the new TAT
-// with an expiry at the moment the allowance is full again (an absent key is a full one).
-// Reply: {allowed 0/1, remaining, retry after µs, reset after µs}. Numbers are formatted with
-// %.0f because Lua's default formatting keeps only 14 digits.
+// gcraScript is one GCRA step (the arithmetic of quota.LocalLimiter, in microseconds) done
+// atomically on the server. KEYS[1] holds the key's theoretical arrival time (TAT); ARGV: now,
+// the emission interval t, the burst n. An admitted request stores the new TAT, expiring when
+// the allowance is full again (an absent key is a full one). The reply is one integer, the
+// cheapest for the server to build: when admitted, the new TAT minus now (> 0); when refused,
+// now minus the TAT (< 0). The TAT is formatted with %.0f because Lua's default number
+// formatting keeps only 14 digits.
 const gcraScript = `
 local now = tonumber(ARGV[1])
 local t = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
-local tolerance = t * n
 local tat = tonumber(redis.call('GET', KEYS[1])) or 0
 if tat < now then tat = now end
-local new = tat + t
-local diff = new - now
-if diff > tolerance then
-  return {0, 0, diff - tolerance, tat - now}
-end
-redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', string.format('%.0f', math.ceil(diff / 1000)))
-return {1, math.floor((tolerance - diff) / t), 0, diff}
+local diff = tat + t - now
+if diff > t * tonumber(ARGV[3]) then return now - tat end
+redis.call('SET', KEYS[1], string.format('%.0f', tat + t), 'PX', math.ceil(diff / 1000))
+return diff
 `
 
 // Limiter is the Redis quota.Limiter, shared by every replica: each decision is one
@@ -67,23 +62,24 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim quota.Limit) (quota
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.c.timeout)
 	defer cancel()
-	now := l.Now().UnixMicro()
-	v, err := l.script.Exec(ctx, l.c.c, []string{l.prefix + "rl:" + key}, []string{
-		strconv.FormatInt(now, 10),
-		strconv.FormatInt(lim.Interval().Microseconds(), 10),
+	t := lim.Interval().Microseconds()
+	r, err := l.script.Exec(ctx, l.c.c, []string{l.prefix + "rl:" + key}, []string{
+		strconv.FormatInt(l.Now().UnixMicro(), 10),
+		strconv.FormatInt(t, 10),
 		strconv.Itoa(lim.N),
-	}).AsIntSlice()
+	}).AsInt64()
 	if err != nil {
 		return quota.Decision{}, unavailable("rate limit", err)
 	}
-	if len(v) != 4 {
-		return quota.Decision{}, fmt.Errorf("%w: rate limit: script replied %v", ErrUnavailable, v)
+	d := quota.Decision{Limit: lim.N}
+	tolerance := t * int64(lim.N)
+	if r > 0 { // admitted; r is the new TAT minus now
+		d.Allowed = true
+		d.Remaining = int((tolerance - r) / t)
+		d.ResetAfter = time.Duration(r) * time.Microsecond
+	} else { // refused; -r is the TAT minus now
+		d.ResetAfter = time.Duration(-r) * time.Microsecond
+		d.RetryAfter = time.Duration(-r+t-tolerance) * time.Microsecond
 	}
-	return quota.Decision{
-		Allowed:    v[0] == 1,
-		Limit:      lim.N,
-		Remaining:  int(v[1]),
-		RetryAfter: time.Duration(v[2]) * time.Microsecond,
-		ResetAfter: time.Duration(v[3]) * time.Microsecond,
-	}, nil
+	return d, nil
 }

@@ -1,0 +1,15 @@
+// Package media holds users' media items: the files they upload, stored but (for now) not yet
+// processed. [Service] streams an upload into storage.Blobs under a quota reservation
+// (quota.Ledger), hashing and sniffing it on the way, detects duplicate content per user,
+// records the [Item] in a [Store] and audits it; it also serves reads, the trash lifecycle
+// and quota reconciliation.
+//
+// Every item belongs to one user, and every Store method that reads or changes items takes
+// the user id: isolation is enforced in the store, and another user's item is ErrNotFound,
+// exactly like a missing one. Only [Store.ByIDAny] (admin reads) crosses users.
+//
+// The package imports only the standard library and the storage, quota and audit domain
+// packages. Content-type sniffing is an interface ([Sniffer]) implemented by
+// media/mimesniff; the SQL store lives in storage/sqlstore; mediatest has an in-memory Store
+// and the conformance suite every Store runs.
+package media

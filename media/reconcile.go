@@ -1,0 +1,80 @@
+package media
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tldw-go/tldw/quota"
+	"github.com/tldw-go/tldw/storage"
+)
+
+// Drift compares a user's recorded storage usage with what they actually store.
+type Drift struct {
+	UserID   int64
+	Recorded int64 // committed usage in the ledger
+	Reserved int64 // held by live reservations (uploads in flight)
+	Limit    int64 // the quota, -1 = unlimited
+	Items    int   // the user's items, trashed ones included
+	Actual   int64 // the sum of those items' sizes: what usage should be
+	Delta    int64 // Actual - Recorded; 0 when consistent
+	// Listed reports whether Blobs could be listed (storage.Lister); the next three fields
+	// are meaningful only then.
+	Listed bool
+	// Orphans and OrphanBytes count objects under the user's prefix that no item refers to
+	// (left by a crash, or an upload finishing right now); they are not charged.
+	Orphans     int
+	OrphanBytes int64
+	// Missing counts items whose object is absent.
+	Missing int
+	// Fixed reports that the ledger was corrected by Delta.
+	Fixed bool
+}
+
+// Reconcile recomputes the user's storage usage from their items (and, when Blobs is a
+// storage.Lister, checks the objects under "<user_id>/" against them) and reports the drift
+// from the ledger. With fix, a non-zero Delta is applied to the ledger (Ledger.Add). An
+// upload that has stored its item but not yet committed shows as transient drift, so fix is
+// best run when the user is idle. Errors are backend errors, wrapped.
+func (s *Service) Reconcile(ctx context.Context, userID int64, fix bool) (Drift, error) {
+	if userID <= 0 {
+		return Drift{}, fmt.Errorf("%w: no user", ErrInvalid)
+	}
+	d := Drift{UserID: userID}
+	u, err := s.Usage(ctx, userID)
+	if err != nil {
+		return Drift{}, err
+	}
+	d.Recorded, d.Reserved, d.Limit = u.Used, u.Reserved, u.Limit
+	sizes, err := s.Store.Sizes(ctx, userID)
+	if err != nil {
+		return Drift{}, fmt.Errorf("media: reconcile: %w", err)
+	}
+	d.Items = len(sizes)
+	for _, n := range sizes {
+		d.Actual += n
+	}
+	d.Delta = d.Actual - d.Recorded
+	if l, ok := s.Blobs.(storage.Lister); ok {
+		d.Listed = true
+		seen := 0
+		for info, err := range l.List(ctx, subject(userID)+"/") {
+			if err != nil {
+				return Drift{}, fmt.Errorf("media: reconcile: list objects: %w", err)
+			}
+			if _, ok := sizes[info.Key]; ok {
+				seen++
+			} else {
+				d.Orphans++
+				d.OrphanBytes += info.Size
+			}
+		}
+		d.Missing = len(sizes) - seen
+	}
+	if fix && d.Delta != 0 {
+		if err := s.Ledger.Add(ctx, subject(userID), quota.ResourceStorage, d.Delta); err != nil {
+			return d, fmt.Errorf("media: reconcile: correct usage: %w", err)
+		}
+		d.Fixed = true
+	}
+	return d, nil
+}

@@ -1,0 +1,173 @@
+package redisstore_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tldw-go/tldw/quota"
+	"github.com/tldw-go/tldw/storage/redisstore"
+)
+
+func TestOpenUnreachable(t *testing.T) {
+	start := time.Now()
+	c, err := redisstore.Open("redis://127.0.0.1:1/0", redisstore.Options{})
+	if err == nil {
+		c.Close()
+		t.Fatal("Open(127.0.0.1:1) succeeded, want a connection error")
+	}
+	if errors.Is(err, redisstore.ErrInvalid) {
+		t.Errorf("Open(127.0.0.1:1) = %v, want a connection error, not ErrInvalid", err)
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("Open on a closed port took %v, want it to fail fast", elapsed)
+	}
+	if _, err := redisstore.Open("http://nope", redisstore.Options{}); !errors.Is(err, redisstore.ErrInvalid) {
+		t.Errorf("Open(http://nope) = %v, want ErrInvalid", err)
+	}
+}
+
+// redisServer is a private redis-server process that a test can stop and start again on the
+// same port.
+type redisServer struct {
+	t    *testing.T
+	port int
+	cmd  *exec.Cmd
+}
+
+// startRedisServer runs redis-server on a free port. It skips the test when the program is
+// missing, or fails it when TLDW_REQUIRE_TOOLS=1.
+func startRedisServer(t *testing.T) *redisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("TLDW_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("redis-server not found and TLDW_REQUIRE_TOOLS=1: %v", err)
+		}
+		t.Skipf("redis-server not found: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &redisServer{t: t, port: ln.Addr().(*net.TCPAddr).Port}
+	ln.Close()
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
+
+// start runs the server and returns once it logs that it accepts connections.
+func (s *redisServer) start() {
+	s.t.Helper()
+	cmd := exec.Command("redis-server", "--port", fmt.Sprint(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--loglevel", "notice")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start redis-server: %v", err)
+	}
+	s.cmd = cmd
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Ready to accept connections") {
+				ready <- true
+				_, _ = io.Copy(io.Discard, out)
+				return
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			s.t.Fatal("redis-server exited before accepting connections")
+		}
+	case <-time.After(waitFor):
+		s.t.Fatalf("redis-server not ready within %v", waitFor)
+	}
+}
+
+// stop kills the server (as a crash would) and waits for it to exit.
+func (s *redisServer) stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// TestRedisOutageAndRecovery: while Redis is down every call fails fast with ErrUnavailable
+// (the limiter falls back to the local one), the bus resubscribes by itself when Redis is
+// back, and everything works again without a new Client.
+func TestRedisOutageAndRecovery(t *testing.T) {
+	srv := startRedisServer(t)
+	c, err := redisstore.Open(srv.url(), redisstore.Options{Timeout: 100 * time.Millisecond, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := t.Context()
+	lim := quota.Limit{N: 1, Per: time.Hour}
+	rl := c.Limiter("t:")
+	var fellBack []error
+	limiter := quota.Fallback(rl, quota.NewLocalLimiter(nil), func(err error) { fellBack = append(fellBack, err) })
+	lockout := c.Lockout("t:")
+	bus := c.Bus("t:invalidate")
+	got := subscribe(t, bus)
+
+	if d, err := limiter.Allow(ctx, "a", lim); err != nil || !d.Allowed || len(fellBack) != 0 {
+		t.Fatalf("Redis up: %+v, %v, fell back %v", d, err, fellBack)
+	}
+
+	srv.stop()
+	start := time.Now()
+	if _, err := rl.Allow(ctx, "b", lim); !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Errorf("limiter with Redis down: err %v, want ErrUnavailable", err)
+	}
+	if _, err := lockout.Fail(ctx, "user:x", time.Now(), time.Minute, 3, time.Minute); !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Errorf("lockout with Redis down: err %v, want ErrUnavailable", err)
+	}
+	if err := bus.Publish(ctx, redisstore.Invalidation{UserID: 1}); !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Errorf("publish with Redis down: err %v, want ErrUnavailable", err)
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("three calls with Redis down took %v; each should give up within its 100 ms timeout", elapsed)
+	}
+	// The fallback decides locally: key "a" is fresh there.
+	if d, err := limiter.Allow(ctx, "a", lim); err != nil || !d.Allowed || len(fellBack) != 1 {
+		t.Errorf("fallback with Redis down: %+v, %v, fell back %d times; want a local admission", d, err, len(fellBack))
+	}
+
+	srv.start()
+	// The subscription comes back by itself and says so.
+	if inv := receive(t, got); !inv.Resync {
+		t.Errorf("first delivery after the restart %+v, want Resync", inv)
+	}
+	if err := bus.Publish(ctx, redisstore.Invalidation{SessionIDs: []int64{5}}); err != nil {
+		t.Fatalf("publish after the restart: %v", err)
+	}
+	if inv := receive(t, got); len(inv.SessionIDs) != 1 || inv.SessionIDs[0] != 5 {
+		t.Errorf("after the restart got %+v, want sessions [5]", inv)
+	}
+	fellBack = nil
+	if d, err := limiter.Allow(ctx, "a", lim); err != nil || !d.Allowed || len(fellBack) != 0 {
+		t.Errorf("Redis back (it restarted empty): %+v, %v, fell back %v; want Redis's admission", d, err, fellBack)
+	}
+	if d, err := limiter.Allow(ctx, "a", lim); err != nil || d.Allowed {
+		t.Errorf("Redis back, second request: %+v, %v; want refused", d, err)
+	}
+}
