@@ -71,6 +71,7 @@ var drivers = map[string][]string{
 	"github.com/gorilla/mux":                      {"internal/httpapi"},
 	"github.com/coder/websocket":                  {"internal/httpapi"},
 	"github.com/testcontainers/testcontainers-go": {"internal/testenv"},
+	"github.com/minio/minio-go":                   {"storage/s3blob"},
 }
 
 var adapters = []string{"storage/sqlstore", "storage/redisstore", "storage/fsblob", "storage/s3blob"}

@@ -100,10 +100,14 @@ import (
 //	DISABLE_CORS            DisableCORS           false  Send no CORS headers at all.
 //
 //	# Storage
-//	MEDIA_STORAGE_PATH  MediaStoragePath  -    Directory for media files; empty = <TLDW_DATA_DIR>/media.
-//	MEDIA_STORAGE_URL   MediaStorageURL   -    Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.
-//	TEMP_PATH           TempPath          -    Directory for temporary files; empty = <TLDW_DATA_DIR>/temp.
-//	MAX_UPLOAD_SIZE_MB  MaxUploadSizeMB   500  Largest upload in MB.
+//	MEDIA_STORAGE_PATH     MediaStoragePath  -    Directory for media files; empty = <TLDW_DATA_DIR>/media.
+//	MEDIA_STORAGE_URL      MediaStorageURL   -    Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.
+//	TEMP_PATH              TempPath          -    Directory for temporary files; empty = <TLDW_DATA_DIR>/temp.
+//	MAX_UPLOAD_SIZE_MB     MaxUploadSizeMB   500  Largest upload in MB.
+//	S3_ENDPOINT            S3Endpoint        -    host[:port] of the S3 API when MEDIA_STORAGE_URL is s3:// (empty = AWS; MinIO, R2 ...).
+//	AWS_REGION             S3Region          -    S3 region.
+//	AWS_ACCESS_KEY_ID      S3AccessKey       -    S3 access key id; empty = anonymous.
+//	AWS_SECRET_ACCESS_KEY  S3SecretKey       -    S3 secret access key.
 //
 //	# Logging
 //	LOG_LEVEL                          LogLevel                 INFO  DEBUG, INFO, WARNING, ERROR (CRITICAL = ERROR).
@@ -200,8 +204,12 @@ type Config struct {
 
 	MediaStoragePath string
 	MediaStorageURL  string
-	TempPath         string
-	MaxUploadSizeMB  int64
+	// S3Endpoint, S3Region, S3AccessKey and S3SecretKey reach the bucket of an s3://
+	// MEDIA_STORAGE_URL.
+	S3Endpoint, S3Region, S3AccessKey string
+	S3SecretKey                       Secret
+	TempPath                          string
+	MaxUploadSizeMB                   int64
 
 	LogLevel              slog.Level
 	LogFormat             string
@@ -1060,6 +1068,10 @@ func configKeys() []entry {
 		strKey("MEDIA_STORAGE_URL", "MediaStorageURL", "Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.", func(c *Config) *string { return &c.MediaStorageURL }),
 		strKey("TEMP_PATH", "TempPath", "Directory for temporary files; empty = <TLDW_DATA_DIR>/temp.", func(c *Config) *string { return &c.TempPath }),
 		intKey("MAX_UPLOAD_SIZE_MB", "MaxUploadSizeMB", "Largest upload in MB.", func(c *Config) *int64 { return &c.MaxUploadSizeMB }),
+		strKey("S3_ENDPOINT", "S3Endpoint", "host[:port] of the S3 API when MEDIA_STORAGE_URL is s3:// (empty = AWS; MinIO, R2 ...).", func(c *Config) *string { return &c.S3Endpoint }),
+		strKey("AWS_REGION", "S3Region", "S3 region.", func(c *Config) *string { return &c.S3Region }),
+		strKey("AWS_ACCESS_KEY_ID", "S3AccessKey", "S3 access key id; empty = anonymous.", func(c *Config) *string { return &c.S3AccessKey }),
+		secretKey("AWS_SECRET_ACCESS_KEY", "S3SecretKey", "S3 secret access key.", func(c *Config) *Secret { return &c.S3SecretKey }),
 	)
 	group("Logging",
 		entry{Key: "LOG_LEVEL", Field: "LogLevel", Meaning: "DEBUG, INFO, WARNING, ERROR (CRITICAL = ERROR).",

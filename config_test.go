@@ -108,6 +108,10 @@ var everyKey = map[string]string{
 	"AUDIT_LOG_FORMAT":                      "json",
 	"AUDIT_LOG_RETENTION_DAYS":              "0",
 	"AUDIT_CHECKPOINT_INTERVAL_SECONDS":     "60",
+	"S3_ENDPOINT":                           "minio:9000",
+	"AWS_REGION":                            "eu-west-1",
+	"AWS_ACCESS_KEY_ID":                     "AKIAEXAMPLE",
+	"AWS_SECRET_ACCESS_KEY":                 "s3-secret-example-0123456789",
 	"AUDIT_HMAC_KEY":                        "audit-hmac-key-0123456789abcdefghijklmnop",
 	"SECURE_COOKIES":                        "yes",
 	"SESSION_COOKIE_HTTPONLY":               "false",
@@ -207,6 +211,10 @@ func everyKeyConfig() Config {
 		AuditLogFormat:          "json",
 		AuditLogRetentionDays:   0,
 		AuditCheckpointInterval: time.Minute,
+		S3Endpoint:              "minio:9000",
+		S3Region:                "eu-west-1",
+		S3AccessKey:             "AKIAEXAMPLE",
+		S3SecretKey:             "s3-secret-example-0123456789",
 		AuditHMACKey:            "audit-hmac-key-0123456789abcdefghijklmnop",
 
 		SecureCookies:         true,
@@ -775,7 +783,7 @@ func TestRedacted(t *testing.T) {
 	// Without secrets, the printed values read back to the same configuration.
 	c := everyKeyConfig()
 	c.DatabaseURL, c.RedisURL = "postgres://u@db/tldw", "redis://cache:6379/0"
-	c.JWTSecretKey, c.JWTPreviousSecretKeys, c.SingleUserAPIKey, c.MetricsToken, c.AdminPassword, c.AuditHMACKey = "", nil, "", "", "", ""
+	c.JWTSecretKey, c.JWTPreviousSecretKeys, c.SingleUserAPIKey, c.MetricsToken, c.AdminPassword, c.AuditHMACKey, c.S3SecretKey = "", nil, "", "", "", "", ""
 	c.AuthMode = "multi_user"
 	back := map[string]string{}
 	for _, e := range c.Redacted() {

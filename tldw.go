@@ -16,6 +16,9 @@ import (
 	"github.com/tldw-go/tldw/audit"
 	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/internal/httpapi"
+	"github.com/tldw-go/tldw/media"
+	"github.com/tldw-go/tldw/quota"
+	"github.com/tldw-go/tldw/storage"
 	"github.com/tldw-go/tldw/storage/sqlstore"
 )
 
@@ -40,6 +43,14 @@ type App struct {
 	Lockout  auth.LockoutStore
 	Settings auth.SettingsStore
 
+	// Blobs holds media files. Nil: fsblob under MEDIA_STORAGE_PATH, or s3blob for an s3://
+	// MEDIA_STORAGE_URL.
+	Blobs storage.Blobs
+	// Ledger accounts storage quotas. Nil: the database's.
+	Ledger quota.Ledger
+	// MediaStore keeps media items. Nil: the database's.
+	MediaStore media.Store
+
 	// AuditLog is the queryable, hash-chained audit log. Nil: the database's audit_log table.
 	AuditLog audit.Log
 	// Audit, when set, receives every audit event besides AuditLog and AUDIT_LOG_FILE (for
@@ -55,6 +66,7 @@ type App struct {
 	api      *httpapi.Server
 	audit    *auditTrail
 	accounts *auth.Service
+	media    *media.Service
 	draining atomic.Bool
 }
 
@@ -99,6 +111,9 @@ func (a *App) Open(ctx context.Context) (err error) {
 		return err
 	}
 	if err := a.openAudit(); err != nil {
+		return err
+	}
+	if err := a.openMedia(ctx); err != nil {
 		return err
 	}
 	if err := a.openAccounts(); err != nil {
@@ -178,6 +193,7 @@ func (a *App) buildHTTP() error {
 		MetricsAllowed:       cfg.MetricsAllowedCIDRs,
 		MetricsToken:         cfg.MetricsToken.Reveal(),
 		Auth:                 a.accounts,
+		Media:                a.media,
 		Audit:                a.audit.sink,
 		AuditLog:             a.audit.log,
 		AuditHead:            a.lastAuditCheckpoint,

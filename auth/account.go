@@ -239,7 +239,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	}
 	s.addHistory(ctx, u.ID, hash)
 	ids, err := s.o.Sessions.RevokeUserSessions(ctx, u.ID, p.SessionID, ReasonPasswordChanged, now)
-	s.cache.invalidateSessions(ids...)
+	s.invalidateSessions(ids...)
 	if err != nil {
 		return fmt.Errorf("auth: revoking other sessions after password change: %w", err)
 	}
@@ -344,7 +344,7 @@ func (s *Service) RevokeSession(ctx context.Context, p *Principal, userID, sessi
 	if err := s.o.Sessions.RevokeSession(ctx, sessionID, reason, s.now()); err != nil {
 		return storeErr("revoking session", err)
 	}
-	s.cache.invalidateSessions(sessionID)
+	s.invalidateSessions(sessionID)
 	s.audit(ctx, m, actor(p, audit.Event{Action: audit.SessionRevoked, TargetType: "session",
 		TargetID: idString(sessionID), Success: true,
 		Details: map[string]any{"session_user_id": userID, "reason": reason}}))
@@ -366,7 +366,7 @@ func (s *Service) RevokeAllSessions(ctx context.Context, p *Principal, userID in
 		reason = ReasonRevokedByStaff
 	}
 	ids, err := s.o.Sessions.RevokeUserSessions(ctx, userID, except, reason, s.now())
-	s.cache.invalidateSessions(ids...)
+	s.invalidateSessions(ids...)
 	if err != nil {
 		return 0, fmt.Errorf("auth: revoking sessions: %w", err)
 	}

@@ -217,7 +217,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 	}
 	target := idString(id)
 	if next.Role != old.Role || next.IsActive != old.IsActive {
-		s.cache.invalidateUser(id)
+		s.invalidateUser(id)
 	}
 	if next.Role != old.Role {
 		s.audit(ctx, m, actor(p, audit.Event{Action: audit.RoleChanged, TargetType: "user", TargetID: target, Success: true,
@@ -229,7 +229,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 				Success: true, Details: details(map[string]any{})}))
 		} else {
 			ids, err := s.o.Sessions.RevokeUserSessions(ctx, id, 0, ReasonDeactivated, now)
-			s.cache.invalidateSessions(ids...)
+			s.invalidateSessions(ids...)
 			if err != nil {
 				return nil, fmt.Errorf("auth: revoking sessions of deactivated user: %w", err)
 			}
@@ -291,7 +291,7 @@ func (s *Service) ResetPassword(ctx context.Context, p *Principal, id int64, pas
 	}
 	s.addHistory(ctx, id, hash)
 	ids, err := s.o.Sessions.RevokeUserSessions(ctx, id, 0, ReasonPasswordReset, now)
-	s.cache.invalidateSessions(ids...)
+	s.invalidateSessions(ids...)
 	if err != nil {
 		return fmt.Errorf("auth: revoking sessions after password reset: %w", err)
 	}

@@ -18,11 +18,12 @@ const maxCacheEntries = 100_000
 // invalidation bumps gen, and put* stores only when gen is still what the loader saw.
 // Safe for concurrent use.
 type liveness struct {
-	ttl      time.Duration
-	mu       sync.Mutex
-	gen      uint64
-	sessions map[int64]sessionEntry
-	users    map[int64]userEntry
+	ttl       time.Duration
+	mu        sync.Mutex
+	gen       uint64
+	untrusted bool // SetCacheTrusted(false): neither read nor fill the maps
+	sessions  map[int64]sessionEntry
+	users     map[int64]userEntry
 }
 
 // sessionEntry is the cached state of one session.
@@ -62,7 +63,7 @@ func (c *liveness) session(id int64, now time.Time) (sessionEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.sessions[id]
-	if !ok || !c.fresh(e.cachedAt, now) {
+	if !ok || c.untrusted || !c.fresh(e.cachedAt, now) {
 		return sessionEntry{}, false
 	}
 	return e, true
@@ -73,7 +74,7 @@ func (c *liveness) user(id int64, now time.Time) (userEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.users[id]
-	if !ok || !c.fresh(e.cachedAt, now) {
+	if !ok || c.untrusted || !c.fresh(e.cachedAt, now) {
 		return userEntry{}, false
 	}
 	return e, true
@@ -83,7 +84,7 @@ func (c *liveness) user(id int64, now time.Time) (userEntry, bool) {
 func (c *liveness) putSession(gen uint64, id int64, e sessionEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if gen != c.gen || c.untrusted {
 		return
 	}
 	if len(c.sessions) >= maxCacheEntries {
@@ -96,7 +97,7 @@ func (c *liveness) putSession(gen uint64, id int64, e sessionEntry) {
 func (c *liveness) putUser(gen uint64, id int64, e userEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if gen != c.gen || c.untrusted {
 		return
 	}
 	if len(c.users) >= maxCacheEntries {

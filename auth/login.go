@@ -308,7 +308,7 @@ func (s *Service) enforceSessionCap(ctx context.Context, u *User, now time.Time,
 			s.log.WarnContext(ctx, "auth: revoking session over the cap failed", slog.Int64("session_id", old.ID), slog.Any("error", err))
 			continue
 		}
-		s.cache.invalidateSessions(old.ID)
+		s.invalidateSessions(old.ID)
 		s.audit(ctx, m, audit.Event{UserID: u.ID, Username: u.Username, Action: audit.SessionRevoked,
 			TargetType: "session", TargetID: idString(old.ID), Success: true,
 			Details: map[string]any{"reason": ReasonSessionLimit}})
@@ -412,7 +412,7 @@ func (s *Service) replay(ctx context.Context, sess *Session, u *User, token stri
 		if err := s.o.Sessions.RevokeSession(ctx, sess.ID, ReasonTokenReuse, now); err != nil {
 			s.log.ErrorContext(ctx, "auth: revoking session after token reuse failed", slog.Int64("session_id", sess.ID), slog.Any("error", err))
 		}
-		s.cache.invalidateSessions(sess.ID)
+		s.invalidateSessions(sess.ID)
 		s.audit(ctx, m, audit.Event{UserID: u.ID, Username: u.Username, Action: audit.TokenReuseDetected,
 			TargetType: "session", TargetID: idString(sess.ID), Success: false,
 			Error: "rotated refresh token presented again; session revoked"})
@@ -468,7 +468,7 @@ func (s *Service) Logout(ctx context.Context, p *Principal, allDevices bool, m M
 		if err := s.o.Sessions.RevokeSession(ctx, p.SessionID, ReasonLogout, now); err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("auth: revoking session: %w", err)
 		}
-		s.cache.invalidateSessions(p.SessionID)
+		s.invalidateSessions(p.SessionID)
 		s.audit(ctx, m, actor(p, audit.Event{Action: audit.Logout, TargetType: "session",
 			TargetID: idString(p.SessionID), Success: true}))
 		return nil
@@ -482,7 +482,7 @@ func (s *Service) Logout(ctx context.Context, p *Principal, allDevices bool, m M
 	if err != nil {
 		return fmt.Errorf("auth: revoking sessions: %w", err)
 	}
-	s.cache.invalidateUser(p.UserID)
+	s.invalidateUser(p.UserID)
 	s.audit(ctx, m, actor(p, audit.Event{Action: audit.LogoutAll, TargetType: "user",
 		TargetID: idString(p.UserID), Success: true, Details: map[string]any{"sessions_revoked": len(ids)}}))
 	return nil

@@ -58,6 +58,14 @@ type Options struct {
 	// APIKeyPepper; when both are empty a random per-process key is used (grace replays
 	// then only work on the replica that rotated).
 	RefreshSecret []byte
+
+	// Notify, when set, is called after the Service drops cached authentication state on
+	// its own account (logout, revocation, password change or reset, deactivation, role
+	// change) with the sessions concerned and, for a change to a whole user, the user id
+	// (else 0). A scale-out layer publishes it so the other replicas drop the same entries
+	// (InvalidateSession, InvalidateUser). It runs synchronously on the request's goroutine
+	// and may be called concurrently, so it must be quick and safe for concurrent use.
+	Notify func(sessionIDs []int64, userID int64)
 }
 
 // Meta is what the HTTP layer knows about a request, for audit events and sessions.

@@ -49,6 +49,7 @@ func (s *Server) routeTable() []route {
 	rs = append(rs, s.accountRoutes()...) // auth_routes.go: /auth, /users, /.well-known
 	rs = append(rs, s.adminRoutes()...)   // admin_routes.go: /admin users, codes, settings, stats
 	rs = append(rs, s.auditRoutes()...)   // audit_routes.go: /admin/audit-log, /audit/export
+	rs = append(rs, s.mediaRoutes()...)   // media_routes.go, quota_routes.go: /media, storage quotas
 	return rs
 }
 

@@ -17,5 +17,6 @@ func allRouteRules() []routeRule {
 	rs = append(rs, accountRouteRules()...)
 	rs = append(rs, adminRouteRules()...)
 	rs = append(rs, auditRouteRules()...)
+	rs = append(rs, mediaRouteRules()...)
 	return rs
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/rs/cors"
 	"github.com/tldw-go/tldw/audit"
 	"github.com/tldw-go/tldw/auth"
+	"github.com/tldw-go/tldw/media"
 )
 
 // Options configures a Server. The zero value is usable: no checks, no CORS, metrics off.
@@ -56,6 +57,11 @@ type Options struct {
 	SecureCookies  bool
 	CookieSameSite string // "strict", "lax" or "none"
 	MaxJSONBytes   int64  // cap on JSON and form bodies; 0 → 1 MiB
+
+	// Media serves media items (/media/...) and storage quotas (/users/storage,
+	// /admin/storage-quotas); nil → those routes answer 503. Its MaxUploadBytes also caps
+	// /media/add requests.
+	Media *media.Service
 }
 
 // Check is one health check run by /api/v1/health.

@@ -1,0 +1,818 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/mux"
+
+	"github.com/tldw-go/tldw/auth"
+	"github.com/tldw-go/tldw/media"
+)
+
+// Limits of the multipart form of POST /api/v1/media/add. File parts stream into storage
+// (never buffered whole); everything else is bounded here. Part headers are bounded by
+// mime/multipart (10 MiB, 10000 headers) and, like everything, by the request cap.
+const (
+	mediaMaxParts       = 100      // parts per request
+	mediaMaxFieldBytes  = 64 << 10 // one non-file field
+	mediaMaxFieldsBytes = 1 << 20  // all non-file fields; also the allowance above MAX_UPLOAD_SIZE_MB for the whole request
+	mediaDefaultPerPage = 10
+	mediaMaxIgnored     = 20 // ignored field names listed in a warning
+)
+
+// mediaDownloadCSP is the Content-Security-Policy of file downloads: nothing loads, nothing
+// runs, even if a browser renders the file.
+const mediaDownloadCSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+
+// mediaRoutes are the media item routes (stored uploads, the trash, file downloads) and the
+// storage quota routes (quota_routes.go).
+func (s *Server) mediaRoutes() []route {
+	list := []param{
+		{Name: "page", Description: "Page number, from 1 (default 1)", Type: "integer"},
+		{Name: "results_per_page", Description: "Items per page, 1-100 (default 10)", Type: "integer"},
+	}
+	unavailable := "No media storage configured"
+	rs := []route{
+		{Method: http.MethodPost, Path: "/api/v1/media/add", Tag: "media", Perm: auth.PermMediaWrite,
+			Summary: "Upload media files (multipart form: media_type, files, title, author, keywords, overwrite_existing)",
+			Body:    "multipart/form-data",
+			Responses: map[int]string{200: "Every input stored", 207: "Some inputs failed", 400: "No valid input",
+				401: "Not authenticated", 403: "Not allowed", 413: "Upload too large or storage quota exceeded",
+				415: "Not a multipart form", 422: "Missing or invalid media_type", 503: unavailable},
+			Handler: s.handleMediaAdd},
+		{Method: http.MethodGet, Path: "/api/v1/media", Tag: "media", Perm: auth.PermMediaRead, TrailingSlash: true,
+			Summary: "List your media items, newest first", Query: list,
+			Responses: map[int]string{200: "Items and pagination", 304: "Not modified (If-None-Match)",
+				400: "Invalid page parameters", 401: "Not authenticated", 403: "Not allowed", 503: unavailable},
+			Handler: s.handleMediaList(false)},
+		{Method: http.MethodGet, Path: "/api/v1/media/trash", Tag: "media", Perm: auth.PermMediaRead,
+			Summary: "List your trashed media items", Query: list,
+			Responses: map[int]string{200: "Items and pagination", 304: "Not modified (If-None-Match)",
+				400: "Invalid page parameters", 401: "Not authenticated", 403: "Not allowed", 503: unavailable},
+			Handler: s.handleMediaList(true)},
+		{Method: http.MethodPost, Path: "/api/v1/media/trash/empty", Tag: "media", Perm: auth.PermMediaWrite,
+			Summary: "Permanently delete every trashed item (frees quota)",
+			Responses: map[int]string{200: "How many items were deleted", 401: "Not authenticated", 403: "Not allowed",
+				503: unavailable},
+			Handler: s.handleMediaEmptyTrash},
+		{Method: http.MethodGet, Path: "/api/v1/media/{id:[0-9]+}", Tag: "media", Perm: auth.PermMediaRead,
+			Summary: "Get a media item",
+			Responses: map[int]string{200: "The item", 401: "Not authenticated", 403: "Not allowed",
+				404: "No such item of yours", 503: unavailable},
+			Handler: s.handleMediaGet},
+		{Method: http.MethodGet, Path: "/api/v1/media/{id:[0-9]+}/file", Tag: "media", Perm: auth.PermMediaRead,
+			Summary:  "Download the item's original file (attachment; Range and ETag supported)",
+			Produces: "application/octet-stream",
+			Responses: map[int]string{200: "The file", 206: "Part of the file", 304: "Not modified",
+				401: "Not authenticated", 403: "Not allowed", 404: "No such item of yours",
+				416: "Range not satisfiable", 503: unavailable},
+			Handler: s.handleMediaFile},
+		{Method: http.MethodDelete, Path: "/api/v1/media/{id:[0-9]+}", Tag: "media", Perm: auth.PermMediaWrite,
+			Summary: "Move a media item to the trash (it still counts against the quota)",
+			Responses: map[int]string{204: "Trashed", 401: "Not authenticated", 403: "Not allowed",
+				404: "No such item of yours", 503: unavailable},
+			Handler: s.handleMediaTrash},
+		{Method: http.MethodPost, Path: "/api/v1/media/{id:[0-9]+}/restore", Tag: "media", Perm: auth.PermMediaWrite,
+			Summary: "Restore a media item from the trash",
+			Responses: map[int]string{200: "Restored", 401: "Not authenticated", 403: "Not allowed",
+				404: "No such item of yours", 503: unavailable},
+			Handler: s.handleMediaRestore},
+		{Method: http.MethodDelete, Path: "/api/v1/media/{id:[0-9]+}/permanent", Tag: "media", Perm: auth.PermMediaWrite,
+			Summary: "Delete a media item and its file for good (frees quota)",
+			Responses: map[int]string{204: "Deleted", 401: "Not authenticated", 403: "Not allowed",
+				404: "No such item of yours", 503: unavailable},
+			Handler: s.handleMediaDeletePermanent},
+	}
+	return append(rs, s.quotaRoutes()...)
+}
+
+// mediaService returns Options.Media or a 503.
+func (s *Server) mediaService() (*media.Service, error) {
+	if s.o.Media == nil {
+		return nil, Errorf(http.StatusServiceUnavailable, "service_unavailable", "media storage is not configured")
+	}
+	return s.o.Media, nil
+}
+
+// mediaActor describes the request's principal to package media.
+func (s *Server) mediaActor(r *http.Request) media.Actor {
+	p, m := principalFrom(r.Context()), s.meta(r)
+	a := media.Actor{IP: m.IP, UserAgent: m.UserAgent, RequestID: m.RequestID, Method: m.Method, Path: m.Path}
+	if p != nil {
+		a.UserID, a.Username, a.ReadAny = p.UserID, p.Username, p.Can(auth.PermMediaReadAny)
+	}
+	return a
+}
+
+// mediaError maps package media's sentinels to responses; anything else passes through
+// (a backend failure, 500).
+func mediaError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, media.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "Media not found", Err: err}
+	case errors.Is(err, media.ErrQuotaExceeded):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "storage_quota_exceeded",
+			Detail: "Storage quota exceeded", Err: err}
+	case errors.Is(err, media.ErrTooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
+			Detail: "The file exceeds the maximum upload size", Err: err}
+	case errors.Is(err, media.ErrIncomplete):
+		return &Error{Status: http.StatusBadRequest, Code: "upload_incomplete",
+			Detail: "The upload ended early or could not be read", Err: err}
+	case errors.Is(err, media.ErrInvalid):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_request",
+			Detail: detailAfter(err, media.ErrInvalid, "Invalid request"), Err: err}
+	case errors.Is(err, media.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: "conflict", Detail: "Conflict", Err: err}
+	}
+	return err
+}
+
+// mediaID reads the {id} path variable; one that does not fit an int64 is a 404.
+func mediaID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "Media not found"}
+	}
+	return id, nil
+}
+
+// mediaJSON is a media item as the API shows it: tldw_server's MediaDetailResponse fields
+// plus the stored facts. It never carries the storage key.
+type mediaJSON struct {
+	ID              int64          `json:"id"`
+	MediaID         int64          `json:"media_id"`
+	UUID            string         `json:"uuid"`
+	UserID          int64          `json:"user_id"`
+	Title           string         `json:"title"`
+	Author          string         `json:"author"`
+	Type            string         `json:"type"`
+	MediaType       string         `json:"media_type"`
+	URL             *string        `json:"url"`
+	Filename        string         `json:"filename"`
+	ContentType     string         `json:"content_type"`
+	SizeBytes       int64          `json:"size_bytes"`
+	ContentHash     string         `json:"content_hash"`
+	Status          string         `json:"status"`
+	Keywords        []string       `json:"keywords"`
+	IsTrash         bool           `json:"is_trash"`
+	TrashDate       *string        `json:"trash_date"`
+	CreatedAt       string         `json:"created_at"`
+	UpdatedAt       string         `json:"updated_at"`
+	Source          map[string]any `json:"source"`
+	Processing      map[string]any `json:"processing"`
+	Content         map[string]any `json:"content"`
+	Timestamps      []string       `json:"timestamps"`
+	Versions        []any          `json:"versions"`
+	HasOriginalFile bool           `json:"has_original_file"`
+	OriginalFileURL string         `json:"original_file_url"`
+}
+
+// mediaTime renders a stored time in RFC 3339 UTC.
+func mediaTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func newMediaJSON(it *media.Item) mediaJSON {
+	j := mediaJSON{
+		ID: it.ID, MediaID: it.ID, UUID: it.UUID, UserID: it.UserID, Title: it.Title, Author: it.Author,
+		Type: it.MediaType, MediaType: it.MediaType, Filename: it.Filename, ContentType: it.ContentType,
+		SizeBytes: it.Size, ContentHash: it.ContentHash, Status: string(it.Status),
+		Keywords: append([]string{}, it.Keywords...), IsTrash: it.Trashed,
+		CreatedAt: mediaTime(it.CreatedAt), UpdatedAt: mediaTime(it.UpdatedAt),
+		Source: map[string]any{"url": nil, "title": it.Title, "duration": nil, "type": it.MediaType},
+		Processing: map[string]any{"prompt": nil, "analysis": nil, "safe_metadata": nil, "model": nil,
+			"timestamp_option": nil, "chunking_status": "pending", "vector_processing_status": 0},
+		Content:         map[string]any{"metadata": map[string]any{}, "text": "", "word_count": 0},
+		Timestamps:      []string{},
+		Versions:        []any{},
+		HasOriginalFile: true,
+		OriginalFileURL: fmt.Sprintf("/api/v1/media/%d/file", it.ID),
+	}
+	if it.TrashedAt != nil {
+		t := mediaTime(*it.TrashedAt)
+		j.TrashDate = &t
+	}
+	return j
+}
+
+// mediaListItem is one entry of a list: tldw_server's {id, title, url, type} plus a summary.
+type mediaListItem struct {
+	ID          int64    `json:"id"`
+	MediaID     int64    `json:"media_id"`
+	Title       string   `json:"title"`
+	URL         *string  `json:"url"`
+	Type        string   `json:"type"`
+	MediaType   string   `json:"media_type"`
+	Author      string   `json:"author"`
+	Filename    string   `json:"filename"`
+	ContentType string   `json:"content_type"`
+	SizeBytes   int64    `json:"size_bytes"`
+	Status      string   `json:"status"`
+	Keywords    []string `json:"keywords"`
+	CreatedAt   string   `json:"created_at"`
+	TrashDate   *string  `json:"trash_date,omitempty"`
+}
+
+type mediaPagination struct {
+	Page           int `json:"page"`
+	ResultsPerPage int `json:"results_per_page"`
+	TotalPages     int `json:"total_pages"`
+	TotalItems     int `json:"total_items"`
+}
+
+// mediaPageParams reads page and results_per_page: integers, page ≥ 1, 1 ≤ per page ≤ 100.
+func mediaPageParams(q url.Values) (media.ListOptions, error) {
+	o := media.ListOptions{Page: 1, PerPage: mediaDefaultPerPage}
+	for _, p := range []struct {
+		name string
+		dst  *int
+		max  int
+	}{{"page", &o.Page, 1 << 30}, {"results_per_page", &o.PerPage, media.MaxPerPage}} {
+		v := strings.TrimSpace(q.Get(p.name))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > p.max {
+			return o, Errorf(http.StatusBadRequest, "invalid_parameter", "%s must be an integer from 1 to %d", p.name, p.max)
+		}
+		*p.dst = n
+	}
+	return o, nil
+}
+
+// handleMediaList serves GET /api/v1/media and /api/v1/media/trash: the caller's items.
+func (s *Server) handleMediaList(trash bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		svc, err := s.mediaService()
+		if err != nil {
+			return err
+		}
+		o, err := mediaPageParams(r.URL.Query())
+		if err != nil {
+			return err
+		}
+		uid := principalFrom(r.Context()).UserID
+		var page media.Page
+		if trash {
+			page, err = svc.ListTrash(r.Context(), uid, o)
+		} else {
+			page, err = svc.List(r.Context(), uid, o)
+		}
+		if err != nil {
+			return mediaError(err)
+		}
+		items := make([]mediaListItem, 0, len(page.Items))
+		for i := range page.Items {
+			it := &page.Items[i]
+			li := mediaListItem{ID: it.ID, MediaID: it.ID, Title: it.Title, Type: it.MediaType, MediaType: it.MediaType,
+				Author: it.Author, Filename: it.Filename, ContentType: it.ContentType, SizeBytes: it.Size,
+				Status: string(it.Status), Keywords: append([]string{}, it.Keywords...), CreatedAt: mediaTime(it.CreatedAt)}
+			if it.TrashedAt != nil {
+				t := mediaTime(*it.TrashedAt)
+				li.TrashDate = &t
+			}
+			items = append(items, li)
+		}
+		body := map[string]any{"items": items, "pagination": mediaPagination{Page: o.Page, ResultsPerPage: o.PerPage,
+			TotalPages: page.TotalPages(), TotalItems: page.Total}}
+		return s.writeJSONETag(w, r, body)
+	}
+}
+
+// writeJSONETag writes v as JSON with a strong ETag of its bytes, answering 304 when
+// If-None-Match already names it.
+func (s *Server) writeJSONETag(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	w.Header().Set("ETag", etag)
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(append(body, '\n'))
+	return nil
+}
+
+// etagMatches reports whether an If-None-Match value names etag (or is "*"); weak
+// comparison, as RFC 9110 asks for If-None-Match.
+func etagMatches(header, etag string) bool {
+	for v := range strings.SplitSeq(header, ",") {
+		v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
+		if v == "*" || v == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// handleMediaGet serves GET /api/v1/media/{id}: the caller's item (admins: any item).
+func (s *Server) handleMediaGet(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.mediaService()
+	if err != nil {
+		return err
+	}
+	id, err := mediaID(r)
+	if err != nil {
+		return err
+	}
+	it, err := svc.Get(r.Context(), s.mediaActor(r), id)
+	if err != nil {
+		return mediaError(err)
+	}
+	s.writeJSON(w, r, http.StatusOK, newMediaJSON(it))
+	return nil
+}
+
+// mediaActiveTypes are content types a browser could execute or render as a document; they
+// are always served as application/octet-stream.
+var mediaActiveTypes = []string{"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",
+	"application/xml", "text/javascript", "application/javascript", "application/ecmascript",
+	"text/ecmascript", "application/x-javascript", "text/xsl", "application/pdf+html"}
+
+// mediaServeType is the Content-Type a download is served with.
+func mediaServeType(ct string) string {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt == "" || slices.Contains(mediaActiveTypes, mt) || strings.HasSuffix(mt, "+xml") {
+		return "application/octet-stream"
+	}
+	return ct
+}
+
+// handleMediaFile serves GET /api/v1/media/{id}/file: the original bytes as an attachment,
+// with an ETag from the content hash and Range support when the backend can seek.
+func (s *Server) handleMediaFile(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.mediaService()
+	if err != nil {
+		return err
+	}
+	id, err := mediaID(r)
+	if err != nil {
+		return err
+	}
+	it, rc, info, err := svc.Open(r.Context(), s.mediaActor(r), id)
+	if err != nil {
+		return mediaError(err)
+	}
+	defer rc.Close()
+	name := it.Filename
+	if name == "" {
+		name = fmt.Sprintf("media-%d", it.ID)
+	}
+	h := w.Header()
+	h.Set("Content-Type", mediaServeType(it.ContentType))
+	h.Set("Content-Disposition", contentDisposition(name)) // audit_routes.go: RFC 6266, sanitised
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", mediaDownloadCSP)
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("ETag", `"`+it.ContentHash+`"`)
+	if rs, ok := rc.(io.ReadSeeker); ok {
+		http.ServeContent(w, r, "", info.ModTime, rs)
+		return nil
+	}
+	if etagMatches(r.Header.Get("If-None-Match"), `"`+it.ContentHash+`"`) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	h.Set("Accept-Ranges", "none")
+	h.Set("Content-Length", strconv.FormatInt(it.Size, 10))
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	if _, err := io.Copy(w, rc); err != nil {
+		s.logger(r).WarnContext(r.Context(), "media download interrupted", "id", it.ID, "error", err)
+	}
+	return nil
+}
+
+// handleMediaTrash serves DELETE /api/v1/media/{id}: to the trash, 204 (also when already
+// there).
+func (s *Server) handleMediaTrash(w http.ResponseWriter, r *http.Request) error {
+	return s.mediaChange(w, r, func(svc *media.Service, a media.Actor, id int64) (any, error) {
+		return nil, svc.Trash(r.Context(), a, id)
+	})
+}
+
+// handleMediaRestore serves POST /api/v1/media/{id}/restore.
+func (s *Server) handleMediaRestore(w http.ResponseWriter, r *http.Request) error {
+	return s.mediaChange(w, r, func(svc *media.Service, a media.Actor, id int64) (any, error) {
+		if err := svc.Restore(r.Context(), a, id); err != nil {
+			return nil, err
+		}
+		return map[string]any{"message": "Media restored from trash", "media_id": id}, nil
+	})
+}
+
+// handleMediaDeletePermanent serves DELETE /api/v1/media/{id}/permanent: 204.
+func (s *Server) handleMediaDeletePermanent(w http.ResponseWriter, r *http.Request) error {
+	return s.mediaChange(w, r, func(svc *media.Service, a media.Actor, id int64) (any, error) {
+		return nil, svc.DeletePermanent(r.Context(), a, id)
+	})
+}
+
+// mediaChange runs a change on item {id} and answers with its JSON, or 204 when it has none.
+func (s *Server) mediaChange(w http.ResponseWriter, r *http.Request,
+	fn func(*media.Service, media.Actor, int64) (any, error)) error {
+	svc, err := s.mediaService()
+	if err != nil {
+		return err
+	}
+	id, err := mediaID(r)
+	if err != nil {
+		return err
+	}
+	v, err := fn(svc, s.mediaActor(r), id)
+	if err != nil {
+		return mediaError(err)
+	}
+	if v == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	s.writeJSON(w, r, http.StatusOK, v)
+	return nil
+}
+
+// handleMediaEmptyTrash serves POST /api/v1/media/trash/empty.
+func (s *Server) handleMediaEmptyTrash(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.mediaService()
+	if err != nil {
+		return err
+	}
+	n, err := svc.EmptyTrash(r.Context(), s.mediaActor(r))
+	if err != nil {
+		return mediaError(err)
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]any{"message": fmt.Sprintf("Deleted %d items from the trash", n),
+		"deleted_count": n})
+	return nil
+}
+
+// Upload form handling.
+
+// mediaResult is one entry of /media/add's results, in tldw_server's MediaItemProcessResult
+// shape plus media_id (clients read it as well as db_id).
+type mediaResult struct {
+	Status           string         `json:"status"` // "Success" or "Error"
+	InputRef         string         `json:"input_ref"`
+	ProcessingSource string         `json:"processing_source"`
+	MediaType        string         `json:"media_type"`
+	Metadata         map[string]any `json:"metadata"`
+	Content          *string        `json:"content"`
+	Transcript       *string        `json:"transcript"`
+	Segments         []any          `json:"segments"`
+	Chunks           []any          `json:"chunks"`
+	Analysis         *string        `json:"analysis"`
+	Summary          *string        `json:"summary"`
+	AnalysisDetails  map[string]any `json:"analysis_details"`
+	Error            *string        `json:"error"`
+	ErrorCode        string         `json:"error_code,omitempty"`
+	Warnings         []string       `json:"warnings"`
+	DBID             *int64         `json:"db_id"`
+	MediaID          *int64         `json:"media_id"`
+	DBMessage        *string        `json:"db_message"`
+	MediaUUID        *string        `json:"media_uuid"`
+}
+
+// mediaForm is the state of one /media/add request while its parts stream in.
+type mediaForm struct {
+	mediaType, title, author string
+	keywords                 []string
+	overwrite                bool
+	urls                     []string
+	ignored                  []string       // form fields this server does not apply yet
+	late                     []string       // honoured fields that came after a file
+	fieldBytes               int            // bytes of non-file fields so far
+	files                    int            // file parts seen (skipped empty ones excluded)
+	seen                     map[int64]bool // item ids already reported (file and files deduplicate)
+	results                  []mediaResult
+}
+
+// mediaHonoured are the /media/add fields this server applies.
+var mediaHonoured = []string{"media_type", "title", "author", "keywords", "keywords_str", "overwrite_existing", "urls"}
+
+// mediaFieldNameRE matches field names worth echoing in a warning.
+var mediaFieldNameRE = regexp.MustCompile(`^[A-Za-z0-9_.\-\[\]]{1,64}$`)
+
+// uploadBody counts what is read from a request body and fails once more than limit bytes
+// (limit < 0: none) have been read.
+type uploadBody struct {
+	io.ReadCloser
+	limit int64
+	n     int64
+	over  bool
+}
+
+func (b *uploadBody) Read(p []byte) (int, error) {
+	if b.over {
+		return 0, errUploadTooLarge
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if b.limit >= 0 && b.n > b.limit {
+		b.over = true
+		return 0, errUploadTooLarge
+	}
+	return n, err
+}
+
+var errUploadTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
+	Detail: "Request body is too large"}
+
+// countReader counts bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// handleMediaAdd serves POST /api/v1/media/add. The multipart body streams: each file part
+// goes straight into media.Service.Upload (quota reserved first, hashed and stored while
+// read); other fields are small and bounded. Fields must precede the files they apply to
+// (as every common client sends them). The answer is tldw_server's {"results": [...]} plus
+// processed_count, errors_count and errors: 200 when every input was stored, 207 when some
+// failed, 400 when there was none; an upload refused for size or quota before anything was
+// stored is a 413 (storage_quota_exceeded for the quota).
+func (s *Server) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.mediaService()
+	if err != nil {
+		return err
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+			Detail: "Content-Type must be multipart/form-data"}
+	}
+	limit := int64(-1)
+	if svc.MaxUploadBytes > 0 {
+		limit = svc.MaxUploadBytes + mediaMaxFieldsBytes
+	}
+	if limit >= 0 && r.ContentLength > limit {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
+			Detail: fmt.Sprintf("Upload exceeds the maximum size of %d MB", svc.MaxUploadBytes>>20)}
+	}
+	body := &uploadBody{ReadCloser: r.Body, limit: limit}
+	r.Body = body
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Detail: "Malformed multipart form", Err: err}
+	}
+	f := &mediaForm{seen: map[int64]bool{}}
+	actor := s.mediaActor(r)
+	fatal := s.readMediaForm(r, svc, mr, body, f, actor)
+	return s.finishMediaAdd(w, r, f, fatal)
+}
+
+// readMediaForm consumes the parts. It returns the error that ended the form early, if any;
+// inputs handled before it are in f.results.
+func (s *Server) readMediaForm(r *http.Request, svc *media.Service, mr *multipart.Reader, body *uploadBody,
+	f *mediaForm, actor media.Actor) error {
+	for parts := 0; ; parts++ {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if body.over {
+				return errUploadTooLarge
+			}
+			return &Error{Status: http.StatusBadRequest, Code: "bad_request", Detail: "Malformed or truncated multipart form", Err: err}
+		}
+		if parts >= mediaMaxParts {
+			return Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "Too many form parts (at most %d)", mediaMaxParts)
+		}
+		if name := part.FormName(); name == "files" || name == "file" {
+			err = s.mediaFile(r, svc, part, body, f, actor)
+		} else {
+			err = f.field(name, part, body)
+		}
+		if err != nil {
+			return err // the request ends here; the rest of the body is not read
+		}
+		if err := part.Close(); err != nil {
+			if body.over {
+				return errUploadTooLarge
+			}
+			return &Error{Status: http.StatusBadRequest, Code: "bad_request", Detail: "Malformed or truncated multipart form", Err: err}
+		}
+	}
+}
+
+// mediaFieldError is a 422 naming one form field.
+func mediaFieldError(field, msg string) error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_error", Detail: msg,
+		Fields: []FieldError{{Loc: []string{"body", field}, Msg: msg, Type: "value_error"}}}
+}
+
+// field reads one non-file form field (bounded) and applies it.
+func (f *mediaForm) field(name string, part io.Reader, body *uploadBody) error {
+	v, err := io.ReadAll(io.LimitReader(part, mediaMaxFieldBytes+1))
+	switch {
+	case body.over:
+		return errUploadTooLarge
+	case err != nil:
+		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Detail: "Malformed or truncated multipart form", Err: err}
+	case len(v) > mediaMaxFieldBytes:
+		return Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "A form field is larger than %d KiB", mediaMaxFieldBytes>>10)
+	}
+	if f.fieldBytes += len(v); f.fieldBytes > mediaMaxFieldsBytes {
+		return Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "Form fields exceed %d KiB", mediaMaxFieldsBytes>>10)
+	}
+	if !slices.Contains(mediaHonoured, name) {
+		if mediaFieldNameRE.MatchString(name) && !slices.Contains(f.ignored, name) && len(f.ignored) < mediaMaxIgnored {
+			f.ignored = append(f.ignored, name)
+		}
+		return nil
+	}
+	val := string(v)
+	if !utf8.ValidString(val) {
+		return mediaFieldError(name, name+" must be valid UTF-8 text")
+	}
+	if f.files > 0 && name != "urls" && !slices.Contains(f.late, name) {
+		f.late = append(f.late, name)
+	}
+	switch name {
+	case "media_type":
+		f.mediaType = strings.ToLower(strings.TrimSpace(val))
+	case "title":
+		f.title = val
+	case "author":
+		f.author = val
+	case "keywords", "keywords_str":
+		kws, err := media.ParseKeywords(val)
+		if err != nil {
+			return mediaFieldError(name, detailAfter(err, media.ErrInvalid, "invalid keywords"))
+		}
+		f.keywords = append(f.keywords, kws...)
+	case "overwrite_existing":
+		b, ok := parseFormBool(val)
+		if !ok {
+			return mediaFieldError(name, "overwrite_existing must be true or false")
+		}
+		f.overwrite = b
+	case "urls":
+		for u := range strings.FieldsSeq(val) {
+			f.urls = append(f.urls, u)
+		}
+	}
+	return nil
+}
+
+// parseFormBool reads a form boolean as FastAPI does (true/false, 1/0, yes/no, on/off).
+func parseFormBool(v string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes", "on", "t", "y":
+		return true, true
+	case "false", "0", "no", "off", "f", "n", "":
+		return false, true
+	}
+	return false, false
+}
+
+// mediaFile streams one file part into the media service and records its result. Errors
+// that end the request (size, quota, a broken body, a backend failure) are returned; a
+// rejected file (empty, invalid metadata) is an error result and the form goes on.
+func (s *Server) mediaFile(r *http.Request, svc *media.Service, part *multipart.Part, body *uploadBody,
+	f *mediaForm, actor media.Actor) error {
+	if f.mediaType == "" {
+		return mediaFieldError("media_type", "media_type is required and must come before the files")
+	}
+	if err := media.ValidType(f.mediaType); err != nil {
+		return mediaFieldError("media_type", "media_type must be one of "+strings.Join(media.Types(), ", "))
+	}
+	filename := part.FileName()
+	declared := int64(-1) // what is left of the request bounds this file
+	if r.ContentLength > 0 {
+		declared = max(0, r.ContentLength-body.n)
+	}
+	cr := &countReader{r: part}
+	res, err := svc.Upload(r.Context(), media.Upload{Actor: actor, Filename: filename, MediaType: f.mediaType,
+		Title: f.title, Author: f.author, Keywords: f.keywords, Overwrite: f.overwrite, Body: cr, DeclaredSize: declared})
+	if err != nil && !body.over && cr.n == 0 && filename == "" && errors.Is(err, media.ErrInvalid) {
+		return nil // an empty file input, as browsers send for "no file chosen"
+	}
+	f.files++
+	ref := media.SanitizeFilename(filename)
+	if ref == "" {
+		ref = fmt.Sprintf("file %d", f.files)
+	}
+	switch {
+	case err == nil:
+		if res.Outcome == media.OutcomeDuplicate && f.seen[res.Item.ID] {
+			return nil // the same content twice in one request (file and files): reported once
+		}
+		f.seen[res.Item.ID] = true
+		f.results = append(f.results, mediaSuccess(ref, res))
+		return nil
+	case body.over:
+		return errUploadTooLarge
+	case errors.Is(err, media.ErrInvalid):
+		f.results = append(f.results, mediaFailure(ref, f.mediaType, mediaError(err).(*Error)))
+		return nil
+	}
+	return mediaError(err)
+}
+
+// mediaSuccess is the result of a stored (or already present) file.
+func mediaSuccess(ref string, res *media.Result) mediaResult {
+	it := res.Item
+	id, uuid, msg := it.ID, it.UUID, res.Message
+	return mediaResult{Status: "Success", InputRef: ref, ProcessingSource: ref, MediaType: it.MediaType,
+		Metadata: map[string]any{"title": it.Title, "author": it.Author, "keywords": append([]string{}, it.Keywords...),
+			"filename": it.Filename, "content_type": it.ContentType, "size_bytes": it.Size,
+			"content_hash": it.ContentHash, "status": string(it.Status), "outcome": string(res.Outcome)},
+		AnalysisDetails: map[string]any{}, Warnings: append([]string{}, res.Warnings...),
+		DBID: &id, MediaID: &id, DBMessage: &msg, MediaUUID: &uuid}
+}
+
+// mediaFailure is the result of an input that was not stored.
+func mediaFailure(ref, mediaType string, e *Error) mediaResult {
+	detail := e.Detail
+	if e.Status >= 500 {
+		detail = "internal error"
+	}
+	return mediaResult{Status: "Error", InputRef: ref, ProcessingSource: ref, MediaType: mediaType,
+		Metadata: map[string]any{}, AnalysisDetails: map[string]any{}, Error: &detail, ErrorCode: e.Code,
+		Warnings: []string{}}
+}
+
+// finishMediaAdd answers /media/add from the form's results and the error that ended it.
+func (s *Server) finishMediaAdd(w http.ResponseWriter, r *http.Request, f *mediaForm, fatal error) error {
+	if fatal != nil && len(f.results) == 0 {
+		return fatal
+	}
+	if fatal != nil {
+		s.logger(r).WarnContext(r.Context(), "media upload ended early", "error", fatal)
+		f.results = append(f.results, mediaFailure("upload", f.mediaType, classify(fatal, s.now())))
+	}
+	if fatal == nil {
+		if f.mediaType == "" {
+			return missingFields("media_type")
+		}
+		if err := media.ValidType(f.mediaType); err != nil {
+			return mediaFieldError("media_type", "media_type must be one of "+strings.Join(media.Types(), ", "))
+		}
+	}
+	for _, u := range f.urls {
+		ref := u
+		if len(ref) > 2048 || !utf8.ValidString(ref) {
+			ref = truncateUTF8(strings.ToValidUTF8(ref, ""), 2048)
+		}
+		f.results = append(f.results, mediaFailure(ref, f.mediaType, &Error{Code: "not_supported",
+			Detail: "URL ingestion is not supported by this server yet; upload the file instead"}))
+	}
+	if len(f.results) == 0 {
+		return Errorf(http.StatusBadRequest, "no_valid_input", "No valid media sources supplied: send files or urls")
+	}
+	var warnings []string
+	if len(f.ignored) > 0 {
+		warnings = append(warnings, "Not applied (this server stores files without processing them yet): "+strings.Join(f.ignored, ", "))
+	}
+	if len(f.late) > 0 {
+		warnings = append(warnings, "Fields sent after a file apply only to later files: "+strings.Join(f.late, ", "))
+	}
+	ok, failed := 0, 0
+	errs := []string{}
+	for i := range f.results {
+		res := &f.results[i]
+		res.Warnings = append(res.Warnings, warnings...)
+		if res.Status == "Success" {
+			ok++
+			continue
+		}
+		failed++
+		errs = append(errs, res.InputRef+": "+*res.Error)
+	}
+	status := http.StatusOK
+	if failed > 0 {
+		status = http.StatusMultiStatus
+	}
+	s.writeJSON(w, r, status, map[string]any{"results": f.results, "processed_count": ok,
+		"errors_count": failed, "errors": errs})
+	return nil
+}

@@ -1,0 +1,153 @@
+package tldw
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tldw-go/tldw/auth"
+	"github.com/tldw-go/tldw/media"
+	"github.com/tldw-go/tldw/media/mimesniff"
+	"github.com/tldw-go/tldw/quota"
+	"github.com/tldw-go/tldw/storage"
+	"github.com/tldw-go/tldw/storage/fsblob"
+	"github.com/tldw-go/tldw/storage/s3blob"
+	"github.com/tldw-go/tldw/storage/sqlstore"
+)
+
+// quotaSweepInterval is how often reservations left behind by crashed uploads are released.
+const quotaSweepInterval = time.Minute
+
+// openMedia builds media storage: Blobs from MEDIA_STORAGE_URL / MEDIA_STORAGE_PATH, the
+// quota Ledger and the media item store, and starts the reservation sweeper.
+func (a *App) openMedia(ctx context.Context) error {
+	cfg := &a.Config
+	if a.Blobs == nil {
+		blobs, err := openBlobs(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		a.Blobs = blobs
+		if c, ok := blobs.(interface{ Close() error }); ok {
+			a.closers = append(a.closers, c.Close)
+		}
+	}
+	if a.Ledger == nil {
+		a.Ledger = a.db.Ledger(sqlstore.LedgerOptions{Now: a.Now})
+	}
+	if a.MediaStore == nil {
+		a.MediaStore = a.db.Media()
+	}
+	a.media = &media.Service{
+		Store:          a.MediaStore,
+		Blobs:          a.Blobs,
+		Ledger:         a.Ledger,
+		Audit:          a.audit.sink,
+		Sniffer:        mimesniff.New(),
+		MaxUploadBytes: cfg.MaxUploadSizeMB << 20,
+		Now:            a.Now,
+		Logger:         a.Logger,
+	}
+	a.every(quotaSweepInterval, func(ctx context.Context) {
+		if n, err := a.Ledger.Sweep(ctx, a.Now()); err != nil && ctx.Err() == nil {
+			a.Logger.Error("quota sweep", "err", err)
+		} else if n > 0 {
+			a.Logger.Info("quota sweep released abandoned reservations", "count", n)
+		}
+	})
+	return nil
+}
+
+// openBlobs chooses the object store: s3:// → s3blob; file://PATH or empty → fsblob.
+func openBlobs(ctx context.Context, cfg *Config) (storage.Blobs, error) {
+	u := cfg.MediaStorageURL
+	if strings.HasPrefix(u, "s3://") {
+		o, err := s3blob.ParseURL(u)
+		if err != nil {
+			return nil, err
+		}
+		if o.Endpoint == "" {
+			o.Endpoint = cfg.S3Endpoint
+		}
+		if o.Region == "" {
+			o.Region = cfg.S3Region
+		}
+		o.AccessKey, o.SecretKey = cfg.S3AccessKey, cfg.S3SecretKey.Reveal()
+		s, err := s3blob.Open(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("tldw: MEDIA_STORAGE_URL: %w", err)
+		}
+		return s, nil
+	}
+	dir := cfg.MediaDir()
+	if p, ok := strings.CutPrefix(u, "file://"); ok {
+		dir = p
+	}
+	s, err := fsblob.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("tldw: media directory: %w", err)
+	}
+	return s, nil
+}
+
+// quotaSyncedUsers keeps the quota ledger's storage limit equal to users.storage_quota_mb
+// whenever an account is created or updated (admin edits, registration defaults).
+type quotaSyncedUsers struct {
+	auth.UserStore
+	ledger quota.Ledger
+}
+
+func (u quotaSyncedUsers) sync(ctx context.Context, user *auth.User) error {
+	limit := int64(-1)
+	if user.StorageQuotaMB != nil {
+		limit = *user.StorageQuotaMB << 20
+	}
+	return u.ledger.SetLimit(ctx, strconv.FormatInt(user.ID, 10), quota.ResourceStorage, limit)
+}
+
+func (u quotaSyncedUsers) CreateUser(ctx context.Context, user *auth.User) error {
+	if err := u.UserStore.CreateUser(ctx, user); err != nil {
+		return err
+	}
+	return u.sync(ctx, user)
+}
+
+func (u quotaSyncedUsers) CreateUserWithCode(ctx context.Context, user *auth.User, code string, now time.Time) (*auth.RegistrationCode, error) {
+	c, err := u.UserStore.CreateUserWithCode(ctx, user, code, now)
+	if err != nil {
+		return nil, err
+	}
+	return c, u.sync(ctx, user)
+}
+
+func (u quotaSyncedUsers) UpdateUser(ctx context.Context, user *auth.User) error {
+	if err := u.UserStore.UpdateUser(ctx, user); err != nil {
+		return err
+	}
+	return u.sync(ctx, user)
+}
+
+// Media returns the media service (after Open).
+func (a *App) Media() *media.Service { return a.media }
+
+// every runs fn every interval in the background until Close.
+func (a *App) every(interval time.Duration, fn func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn(ctx)
+			}
+		}
+	}()
+	a.closers = append(a.closers, func() error { cancel(); <-done; return nil })
+}
