@@ -10,6 +10,7 @@
 //	tldwd audit verify   recompute the audit hash chain; tldwd audit export [--format csv|jsonl|json]
 //	tldwd user ...       create, list, set-role, set-password, deactivate, activate, unlock
 //	tldwd code ...       create, list, revoke registration codes
+//	tldwd quota reconcile [--user N] [--fix]  recompute storage usage and report drift
 //
 // Flags (before or after the command): --addr host:port (default 127.0.0.1:8000, also
 // TLDW_ADDR) and --env-file path (default .env when present). Real environment variables win

@@ -68,7 +68,7 @@ func (s *Server) adminRoutes() []route {
 			Responses: map[int]string{200: "Deactivated", 400: "Cannot delete your own account",
 				403: "Not allowed", 404: "No such user", 409: "Would remove the last active admin"},
 			Handler: s.handleDeactivateUser},
-		{Method: http.MethodPost, Path: userID + "/reset-password", Tag: tag, Perm: auth.PermUsersWrite,
+		{Method: http.MethodPost, Path: userID + "/reset-password", Tag: tag, Perm: auth.PermUsersWrite, AuthLimited: true,
 			Summary: "Set a user's password (must change at next login) and end their sessions",
 			Body:    "application/json",
 			Responses: map[int]string{200: "Password reset", 400: "Weak password", 403: "Not allowed",

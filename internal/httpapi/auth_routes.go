@@ -32,13 +32,13 @@ func (s *Server) accountRoutes() []route {
 	read, write := auth.PermAccountRead, auth.PermAccountWrite
 	unauth := "Not authenticated"
 	return []route{
-		{Method: http.MethodPost, Path: "/api/v1/auth/login", Tag: authTag, Public: true, Body: formType,
+		{Method: http.MethodPost, Path: "/api/v1/auth/login", Tag: authTag, Public: true, AuthLimited: true, Body: formType,
 			Summary: "Log in with username (or email) and password; returns access and refresh tokens",
 			Responses: map[int]string{200: "Token object", 401: "Incorrect username or password",
 				403: "Account is inactive", 415: "Unsupported body type", 422: "Missing field",
 				429: "Locked after too many failed attempts (Retry-After)", 503: "Busy, retry"},
 			Handler: s.handleLogin},
-		{Method: http.MethodPost, Path: "/api/v1/auth/refresh", Tag: authTag, Public: true, Body: jsonType,
+		{Method: http.MethodPost, Path: "/api/v1/auth/refresh", Tag: authTag, Public: true, AuthLimited: true, Body: jsonType,
 			Summary:   "Exchange a refresh token for a new token pair (the refresh token rotates)",
 			Responses: map[int]string{200: "Token object", 401: "Invalid or expired refresh token", 422: "Missing field"},
 			Handler:   s.handleRefresh},
@@ -46,7 +46,7 @@ func (s *Server) accountRoutes() []route {
 			Summary:   "End this session, or every session with an optional JSON body {\"all_devices\": true}",
 			Responses: map[int]string{200: "Logged out", 401: unauth},
 			Handler:   s.handleLogout},
-		{Method: http.MethodPost, Path: "/api/v1/auth/register", Tag: authTag, Public: true, Body: jsonType,
+		{Method: http.MethodPost, Path: "/api/v1/auth/register", Tag: authTag, Public: true, AuthLimited: true, Body: jsonType,
 			Summary: "Register an account (when registration is enabled; invite-only needs a registration code)",
 			Responses: map[int]string{200: "Registered", 400: "Registration disabled, invalid code or weak password",
 				403: "Not available in single-user mode", 409: "Username or email taken", 422: "Missing field"},
@@ -89,7 +89,7 @@ func (s *Server) accountRoutes() []route {
 			Summary:   "Change the caller's email ({\"email\"}; other fields are ignored)",
 			Responses: map[int]string{200: "User", 400: "Invalid email", 401: unauth, 409: "Email taken"},
 			Handler:   s.handleUpdateMe},
-		{Method: http.MethodPost, Path: "/api/v1/users/change-password", Tag: usersTag, Perm: write, Body: jsonType,
+		{Method: http.MethodPost, Path: "/api/v1/users/change-password", Tag: usersTag, Perm: write, AuthLimited: true, Body: jsonType,
 			Summary: "Change the caller's password; every other session is revoked",
 			Responses: map[int]string{200: "Changed", 400: "Weak or reused password (errors lists each problem)",
 				401: "Current password is incorrect", 422: "Missing field"},

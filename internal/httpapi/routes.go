@@ -25,6 +25,7 @@ type route struct {
 	Perm          auth.Permission // non-public routes: the permission the principal must hold ("" = any principal)
 	TrailingSlash bool            // also serve Path+"/" (clients call collections both ways)
 	AnyHost       bool            // exempt from TrustedHosts (probes and scrapers use IPs)
+	AuthLimited   bool            // AUTH_RATE_LIMIT per client IP instead of API_RATE_LIMIT (ratelimit.go)
 	Query         []param         // documented query parameters
 	Body          string          // request media type ("" = no body)
 	Produces      string          // media type of successful responses; "" = application/json
@@ -78,7 +79,7 @@ func (s *Server) register(routes []route) error {
 				}
 				s.anyHost[tpl] = true
 			}
-			s.router.Handle(tpl, s.wrap(p, s.gate(rt, p))).Methods(rt.Method)
+			s.router.Handle(tpl, s.wrap(p, s.limited(rt, p))).Methods(rt.Method)
 		}
 		if !slices.Contains(s.methods, rt.Method) {
 			s.methods = append(s.methods, rt.Method)
@@ -98,7 +99,8 @@ func (rt route) templates() []string {
 
 // wrap adapts a handlerFunc: it labels the request with its route template (for metrics and
 // the access log) and answers a returned error through the error table. register puts the
-// authentication gate (gate, principal.go) between wrap and every route's handler.
+// rate limits and the authentication gate (limited, ratelimit.go; gate, principal.go)
+// between wrap and every route's handler.
 func (s *Server) wrap(label string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if st := stateFrom(r.Context()); st != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/tldw-go/tldw/audit"
 	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/media"
+	"github.com/tldw-go/tldw/quota"
 )
 
 // Options configures a Server. The zero value is usable: no checks, no CORS, metrics off.
@@ -62,6 +63,10 @@ type Options struct {
 	// /admin/storage-quotas); nil → those routes answer 503. Its MaxUploadBytes also caps
 	// /media/add requests.
 	Media *media.Service
+
+	// Rate limits (ratelimit.go). A nil Limiter limits nothing.
+	Limiter    quota.Limiter
+	RateLimits RateLimits
 }
 
 // Check is one health check run by /api/v1/health.
@@ -89,6 +94,7 @@ type Server struct {
 	methods      []string        // every method some route answers, for Allow headers
 	metrics      *metrics        // private registry: two Servers in one process never collide
 	checkTimeout time.Duration
+	rateAudit    rateAudit // rate_limit_exceeded events written, per key and window
 	doc          *document
 	openapi      []byte
 	docsHTML     []byte
@@ -247,7 +253,8 @@ func newCORS(origins []string, credentials bool) (*cors.Cors, error) {
 			http.MethodPatch, http.MethodDelete},
 		AllowedHeaders: []string{"Authorization", "Content-Type", "X-API-KEY", "X-Request-ID",
 			"X-CSRF-Token"},
-		ExposedHeaders: []string{"X-Request-ID", "Content-Disposition", "Retry-After"},
-		MaxAge:         600,
+		ExposedHeaders: []string{"X-Request-ID", "Content-Disposition", "Retry-After",
+			"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
+		MaxAge: 600,
 	}), nil
 }
