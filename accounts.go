@@ -30,7 +30,7 @@ func (a *App) openAccounts() error {
 		a.APIKeys = a.db.APIKeys()
 	}
 	if a.Lockout == nil {
-		a.Lockout = a.db.Lockout()
+		a.Lockout = a.sharedLockout(a.db.Lockout())
 	}
 	if a.Settings == nil {
 		a.Settings = a.db.Settings()
@@ -39,9 +39,11 @@ func (a *App) openAccounts() error {
 	if err != nil {
 		return err
 	}
-	pepper, err := loadOrCreateSecret(cfg.DataDir, apiKeyPepperFile)
-	if err != nil {
-		return err
+	pepper := cfg.APIKeyPepper.Reveal()
+	if pepper == "" {
+		if pepper, err = loadOrCreateSecret(cfg.DataDir, apiKeyPepperFile); err != nil {
+			return err
+		}
 	}
 	var quota *int64
 	if cfg.DefaultStorageQuotaMB > 0 {
@@ -84,11 +86,15 @@ func (a *App) openAccounts() error {
 		SingleUserAPIKey: cfg.SingleUserAPIKey.Reveal(),
 		SingleUserID:     cfg.SingleUserFixedID,
 		APIKeyPepper:     []byte(pepper),
+		Notify:           a.invalidationHook(),
 	})
 	if err != nil {
 		return fmt.Errorf("tldw: accounts: %w", err)
 	}
 	a.accounts = svc
+	if a.redis != nil {
+		a.redis.startInvalidation(svc)
+	}
 	return nil
 }
 

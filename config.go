@@ -63,6 +63,7 @@ import (
 //	ACCESS_TOKEN_EXPIRE_MINUTES  AccessTokenExpire      30        Access-token lifetime in minutes.
 //	REFRESH_TOKEN_EXPIRE_DAYS    RefreshTokenExpire     7         Refresh-token lifetime in days.
 //	ROTATE_REFRESH_TOKENS        RotateRefreshTokens    true      Issue a new refresh token on every refresh.
+//	API_KEY_PEPPER               APIKeyPepper           -         Key hashing personal API keys, at least 32 characters; empty = generated once and stored in TLDW_DATA_DIR. Replicas must share it.
 //
 //	# Single-user mode
 //	SINGLE_USER_API_KEY      SingleUserAPIKey      -  The API key in single_user mode: at least 16 characters, 24 when TLDW_ADDR is not loopback. Alias: API_KEY.
@@ -89,10 +90,11 @@ import (
 //	MAX_SESSIONS_PER_USER             MaxSessionsPerUser    20     Active sessions per user; the oldest is ended beyond this.
 //
 //	# Rate Limiting
-//	RATE_LIMIT_ENABLED  RateLimitEnabled  true        Enforce request rate limits.
-//	AUTH_RATE_LIMIT     AuthRateLimit     5/minute    Per-IP limit on login and registration (N/second|minute|hour|day).
-//	API_RATE_LIMIT      APIRateLimit      100/minute  Per-user limit on other API calls (N/second|minute|hour|day).
-//	TRUSTED_PROXIES     TrustedProxies    -           Comma-separated IPs/CIDRs whose X-Forwarded-For / X-Real-IP is trusted.
+//	RATE_LIMIT_ENABLED       RateLimitEnabled  true        Enforce request rate limits.
+//	AUTH_RATE_LIMIT          AuthRateLimit     5/minute    Per-IP limit on login, registration, token refresh and password changes (N/second|minute|hour|day).
+//	API_RATE_LIMIT           APIRateLimit      100/minute  Per-user (or per-API-key) limit on other authenticated API calls (N/second|minute|hour|day).
+//	TRUSTED_PROXIES          TrustedProxies    -           Comma-separated IPs/CIDRs whose X-Forwarded-For / X-Real-IP is trusted.
+//	RATE_LIMIT_EXEMPT_ROLES  RateLimitExempt   -           Comma-separated roles (admin, moderator, service, user) exempt from API_RATE_LIMIT.
 //
 //	# CORS
 //	ALLOWED_ORIGINS         AllowedOrigins        -      Comma-separated browser origins (https://host[:port]) or *.
@@ -171,6 +173,9 @@ type Config struct {
 	AccessTokenExpire     time.Duration
 	RefreshTokenExpire    time.Duration
 	RotateRefreshTokens   bool
+	// APIKeyPepper keys the hashes of personal API keys (and derived refresh tokens); empty =
+	// generated once into the data directory. Replicas must share it.
+	APIKeyPepper Secret
 
 	SingleUserAPIKey     Secret
 	SingleUserFixedID    int64
@@ -197,6 +202,7 @@ type Config struct {
 	AuthRateLimit    Rate
 	APIRateLimit     Rate
 	TrustedProxies   []netip.Prefix
+	RateLimitExempt  []string
 
 	AllowedOrigins       []string
 	CORSAllowCredentials bool
@@ -483,6 +489,11 @@ func (c Config) Validate() error {
 	checkRate(&errs, "AUTH_RATE_LIMIT", c.AuthRateLimit)
 	checkRate(&errs, "API_RATE_LIMIT", c.APIRateLimit)
 	checkPrefixes(&errs, "TRUSTED_PROXIES", c.TrustedProxies)
+	for _, r := range c.RateLimitExempt {
+		if !hasString([]string{"admin", "moderator", "service", "user"}, r) {
+			bad("RATE_LIMIT_EXEMPT_ROLES: %q is not a role (want admin, moderator, service or user)", r)
+		}
+	}
 
 	// CORS
 	for _, o := range c.AllowedOrigins {
@@ -518,6 +529,9 @@ func (c Config) Validate() error {
 	}
 	if c.AuditHMACKey != "" && len([]rune(c.AuditHMACKey.Reveal())) < 32 {
 		bad("AUDIT_HMAC_KEY must be at least 32 characters")
+	}
+	if c.APIKeyPepper != "" && len([]rune(c.APIKeyPepper.Reveal())) < 32 {
+		bad("API_KEY_PEPPER must be at least 32 characters")
 	}
 
 	// Security settings
@@ -1027,6 +1041,7 @@ func configKeys() []entry {
 		durKey("ACCESS_TOKEN_EXPIRE_MINUTES", "AccessTokenExpire", "Access-token lifetime in minutes.", time.Minute, func(c *Config) *time.Duration { return &c.AccessTokenExpire }),
 		durKey("REFRESH_TOKEN_EXPIRE_DAYS", "RefreshTokenExpire", "Refresh-token lifetime in days.", 24*time.Hour, func(c *Config) *time.Duration { return &c.RefreshTokenExpire }),
 		boolKey("ROTATE_REFRESH_TOKENS", "RotateRefreshTokens", "Issue a new refresh token on every refresh.", func(c *Config) *bool { return &c.RotateRefreshTokens }),
+		secretKey("API_KEY_PEPPER", "APIKeyPepper", "Key hashing personal API keys, at least 32 characters; empty = generated once and stored in TLDW_DATA_DIR. Replicas must share it.", func(c *Config) *Secret { return &c.APIKeyPepper }),
 	)
 	group("Single-user mode",
 		secretKey("SINGLE_USER_API_KEY", "SingleUserAPIKey", "The API key in single_user mode: at least 16 characters, 24 when TLDW_ADDR is not loopback.", func(c *Config) *Secret { return &c.SingleUserAPIKey }).alias("API_KEY"),
@@ -1054,9 +1069,10 @@ func configKeys() []entry {
 	)
 	group("Rate Limiting",
 		boolKey("RATE_LIMIT_ENABLED", "RateLimitEnabled", "Enforce request rate limits.", func(c *Config) *bool { return &c.RateLimitEnabled }),
-		rateKey("AUTH_RATE_LIMIT", "AuthRateLimit", "Per-IP limit on login and registration (N/second|minute|hour|day).", func(c *Config) *Rate { return &c.AuthRateLimit }),
-		rateKey("API_RATE_LIMIT", "APIRateLimit", "Per-user limit on other API calls (N/second|minute|hour|day).", func(c *Config) *Rate { return &c.APIRateLimit }),
+		rateKey("AUTH_RATE_LIMIT", "AuthRateLimit", "Per-IP limit on login, registration, token refresh and password changes (N/second|minute|hour|day).", func(c *Config) *Rate { return &c.AuthRateLimit }),
+		rateKey("API_RATE_LIMIT", "APIRateLimit", "Per-user (or per-API-key) limit on other authenticated API calls (N/second|minute|hour|day).", func(c *Config) *Rate { return &c.APIRateLimit }),
 		prefixKey("TRUSTED_PROXIES", "TrustedProxies", "Comma-separated IPs/CIDRs whose X-Forwarded-For / X-Real-IP is trusted.", func(c *Config) *[]netip.Prefix { return &c.TrustedProxies }),
+		listKey("RATE_LIMIT_EXEMPT_ROLES", "RateLimitExempt", "Comma-separated roles (admin, moderator, service, user) exempt from API_RATE_LIMIT.", func(c *Config) *[]string { return &c.RateLimitExempt }),
 	)
 	group("CORS",
 		listKey("ALLOWED_ORIGINS", "AllowedOrigins", "Comma-separated browser origins (https://host[:port]) or *.", func(c *Config) *[]string { return &c.AllowedOrigins }),

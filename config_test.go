@@ -72,6 +72,8 @@ var everyKey = map[string]string{
 	"ACCESS_TOKEN_EXPIRE_MINUTES":           "60",
 	"REFRESH_TOKEN_EXPIRE_DAYS":             "30",
 	"ROTATE_REFRESH_TOKENS":                 "OFF",
+	"API_KEY_PEPPER":                        "api-key-pepper-0123456789abcdefghijklmnop",
+	"RATE_LIMIT_EXEMPT_ROLES":               "admin,service",
 	"SINGLE_USER_API_KEY":                   "single-user-key-0123456789abcdef",
 	"SINGLE_USER_FIXED_ID":                  "42",
 	"SINGLE_USER_ALLOWED_IPS":               "10.0.0.0/8, 192.168.1.7,::1",
@@ -168,6 +170,7 @@ func everyKeyConfig() Config {
 		AccessTokenExpire:   time.Hour,
 		RefreshTokenExpire:  30 * 24 * time.Hour,
 		RotateRefreshTokens: false,
+		APIKeyPepper:        "api-key-pepper-0123456789abcdefghijklmnop",
 
 		SingleUserAPIKey:     "single-user-key-0123456789abcdef",
 		SingleUserFixedID:    42,
@@ -194,6 +197,7 @@ func everyKeyConfig() Config {
 		AuthRateLimit:    Rate{N: 10, Per: time.Second},
 		APIRateLimit:     Rate{N: 1000, Per: time.Hour},
 		TrustedProxies:   []netip.Prefix{pfx("127.0.0.1/32"), pfx("10.1.2.0/24")},
+		RateLimitExempt:  []string{"admin", "service"},
 
 		AllowedOrigins:       []string{"https://yourdomain.com", "https://www.yourdomain.com"},
 		CORSAllowCredentials: true,
@@ -783,7 +787,7 @@ func TestRedacted(t *testing.T) {
 	// Without secrets, the printed values read back to the same configuration.
 	c := everyKeyConfig()
 	c.DatabaseURL, c.RedisURL = "postgres://u@db/tldw", "redis://cache:6379/0"
-	c.JWTSecretKey, c.JWTPreviousSecretKeys, c.SingleUserAPIKey, c.MetricsToken, c.AdminPassword, c.AuditHMACKey, c.S3SecretKey = "", nil, "", "", "", "", ""
+	c.JWTSecretKey, c.JWTPreviousSecretKeys, c.SingleUserAPIKey, c.MetricsToken, c.AdminPassword, c.AuditHMACKey, c.S3SecretKey, c.APIKeyPepper = "", nil, "", "", "", "", "", ""
 	c.AuthMode = "multi_user"
 	back := map[string]string{}
 	for _, e := range c.Redacted() {

@@ -51,6 +51,12 @@ type App struct {
 	// MediaStore keeps media items. Nil: the database's.
 	MediaStore media.Store
 
+	// Limiter decides request rates (RATE_LIMIT_*). Nil: per replica in memory, or with
+	// REDIS_URL shared through Redis, falling back to per-replica limits while Redis is down
+	// (scaleout.go). With REDIS_URL a nil Lockout is likewise kept in Redis, falling back to
+	// the database.
+	Limiter quota.Limiter
+
 	// AuditLog is the queryable, hash-chained audit log. Nil: the database's audit_log table.
 	AuditLog audit.Log
 	// Audit, when set, receives every audit event besides AuditLog and AUDIT_LOG_FILE (for
@@ -157,7 +163,7 @@ func (a *App) openStorage(ctx context.Context) error {
 		}
 	}
 	if cfg.RedisURL != "" {
-		a.redis = newRedisConn(cfg.RedisURL.Reveal(), cfg.RedisMaxConnections, a.Logger)
+		a.redis = newRedisConn(cfg.RedisURL.Reveal(), cfg.RedisMaxConnections, a.Logger, a.Now)
 		a.closers = append(a.closers, a.redis.Close)
 	}
 	return nil
@@ -201,6 +207,8 @@ func (a *App) buildHTTP() error {
 		AuthCookies:          cfg.AuthCookies,
 		SecureCookies:        cfg.SecureCookies,
 		CookieSameSite:       cfg.SessionCookieSameSite,
+		Limiter:              a.rateLimiter(),
+		RateLimits:           cfg.rateLimits(),
 	})
 	if err != nil {
 		return err

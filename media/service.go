@@ -75,9 +75,14 @@ type Upload struct {
 	Body      io.Reader
 	// DeclaredSize is the body's size when known, else an upper bound on it (such as what is
 	// left of the request body), or -1 when unknown. It sizes the quota reservation taken
-	// before the body is read.
+	// before the body is read; one that exceeds the remaining allowance or MaxUploadBytes by
+	// more than DeclaredSlack is refused without reading the body.
 	DeclaredSize int64
 }
+
+// DeclaredSlack is how far Upload.DeclaredSize may overstate the body (multipart framing and
+// trailing form fields) before an upload is refused early on its declared size alone.
+const DeclaredSlack = 64 << 10
 
 // Outcome says what an upload did.
 type Outcome string
@@ -173,6 +178,15 @@ func (s *Service) Upload(ctx context.Context, u Upload) (*Result, error) {
 	remaining, err := s.remaining(ctx, sub)
 	if err != nil {
 		return nil, err
+	}
+	if d := u.DeclaredSize; d >= 0 {
+		if s.MaxUploadBytes > 0 && d > s.MaxUploadBytes+DeclaredSlack {
+			return nil, fmt.Errorf("%w: declared %d bytes, more than %d", ErrTooLarge, d, s.MaxUploadBytes)
+		}
+		if remaining >= 0 && d > remaining+DeclaredSlack {
+			s.auditQuota(ctx, u.Actor, d, remaining)
+			return nil, fmt.Errorf("%w (%w): declared %d bytes, %d left", ErrQuotaExceeded, quota.ErrExceeded, d, remaining)
+		}
 	}
 	want := u.DeclaredSize
 	if s.MaxUploadBytes > 0 && (want < 0 || want > s.MaxUploadBytes) {

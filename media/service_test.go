@@ -303,6 +303,13 @@ func TestUploadTooLarge(t *testing.T) {
 		t.Error("an oversized upload was audited as quota_exceeded")
 	}
 
+	// A declared size far past the cap is refused before reading.
+	u = upload(alice, "big.txt", nil)
+	u.Body, u.DeclaredSize = iotestErrReader{t}, e.svc.MaxUploadBytes+media.DeclaredSlack+1
+	if _, err := e.svc.Upload(context.Background(), u); !errors.Is(err, media.ErrTooLarge) {
+		t.Errorf("declared past the cap: %v", err)
+	}
+
 	// Exactly the cap is fine.
 	if _, err := e.svc.Upload(context.Background(), upload(alice, "cap.txt", payload(64<<10, 1))); err != nil {
 		t.Errorf("upload of exactly MaxUploadBytes: %v", err)
@@ -315,6 +322,9 @@ func TestUploadQuotaExceeded(t *testing.T) {
 	for _, declared := range []int64{-1, 1500, 100_000} {
 		u := upload(alice, "big.txt", payload(1500, 1))
 		u.DeclaredSize = declared
+		if declared > 1000+media.DeclaredSlack {
+			u.Body = iotestErrReader{t} // refused on the declared size alone
+		}
 		_, err := e.svc.Upload(context.Background(), u)
 		if !errors.Is(err, media.ErrQuotaExceeded) || !errors.Is(err, quota.ErrExceeded) {
 			t.Errorf("declared %d: err = %v, want ErrQuotaExceeded", declared, err)

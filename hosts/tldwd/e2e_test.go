@@ -72,6 +72,7 @@ func TestAccountsEndToEnd(t *testing.T) {
 			env := map[string]string{
 				"TLDW_DATA_DIR": dir, "TLDW_ADMIN_USERNAME": "admin", "TLDW_ADMIN_EMAIL": "admin@example.com",
 				"TLDW_ADMIN_PASSWORD": testAdminPassword, "AUDIT_LOG_FILE": auditFile, "ENABLE_REGISTRATION": "true",
+				"AUTH_RATE_LIMIT": "60/minute", // the life cycle below makes more than 5 auth calls
 			}
 			if u := dbURL(t); u != "" {
 				env["DATABASE_URL"] = u

@@ -349,7 +349,7 @@ func (s *Server) handleMediaGet(w http.ResponseWriter, r *http.Request) error {
 // are always served as application/octet-stream.
 var mediaActiveTypes = []string{"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",
 	"application/xml", "text/javascript", "application/javascript", "application/ecmascript",
-	"text/ecmascript", "application/x-javascript", "text/xsl", "application/pdf+html"}
+	"text/ecmascript", "application/x-javascript", "text/xsl"}
 
 // mediaServeType is the Content-Type a download is served with.
 func mediaServeType(ct string) string {
@@ -504,9 +504,11 @@ type mediaForm struct {
 	ignored                  []string       // form fields this server does not apply yet
 	late                     []string       // honoured fields that came after a file
 	fieldBytes               int            // bytes of non-file fields so far
+	fileBytes                int64          // bytes of file contents read so far
 	files                    int            // file parts seen (skipped empty ones excluded)
 	seen                     map[int64]bool // item ids already reported (file and files deduplicate)
 	results                  []mediaResult
+	failed                   string // the input that ended the form early, if a file did
 }
 
 // mediaHonoured are the /media/add fields this server applies.
@@ -706,13 +708,16 @@ func (s *Server) mediaFile(r *http.Request, svc *media.Service, part *multipart.
 		return mediaFieldError("media_type", "media_type must be one of "+strings.Join(media.Types(), ", "))
 	}
 	filename := part.FileName()
-	declared := int64(-1) // what is left of the request bounds this file
+	// The request minus the parts already read bounds this file (body.n would not do: the
+	// multipart reader reads ahead).
+	declared := int64(-1)
 	if r.ContentLength > 0 {
-		declared = max(0, r.ContentLength-body.n)
+		declared = max(0, r.ContentLength-int64(f.fieldBytes)-f.fileBytes)
 	}
 	cr := &countReader{r: part}
 	res, err := svc.Upload(r.Context(), media.Upload{Actor: actor, Filename: filename, MediaType: f.mediaType,
 		Title: f.title, Author: f.author, Keywords: f.keywords, Overwrite: f.overwrite, Body: cr, DeclaredSize: declared})
+	f.fileBytes += cr.n
 	if err != nil && !body.over && cr.n == 0 && filename == "" && errors.Is(err, media.ErrInvalid) {
 		return nil // an empty file input, as browsers send for "no file chosen"
 	}
@@ -730,11 +735,13 @@ func (s *Server) mediaFile(r *http.Request, svc *media.Service, part *multipart.
 		f.results = append(f.results, mediaSuccess(ref, res))
 		return nil
 	case body.over:
+		f.failed = ref
 		return errUploadTooLarge
 	case errors.Is(err, media.ErrInvalid):
 		f.results = append(f.results, mediaFailure(ref, f.mediaType, mediaError(err).(*Error)))
 		return nil
 	}
+	f.failed = ref
 	return mediaError(err)
 }
 
@@ -768,7 +775,11 @@ func (s *Server) finishMediaAdd(w http.ResponseWriter, r *http.Request, f *media
 	}
 	if fatal != nil {
 		s.logger(r).WarnContext(r.Context(), "media upload ended early", "error", fatal)
-		f.results = append(f.results, mediaFailure("upload", f.mediaType, classify(fatal, s.now())))
+		ref := f.failed
+		if ref == "" {
+			ref = "form"
+		}
+		f.results = append(f.results, mediaFailure(ref, f.mediaType, classify(fatal, s.now())))
 	}
 	if fatal == nil {
 		if f.mediaType == "" {

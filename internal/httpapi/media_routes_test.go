@@ -443,16 +443,23 @@ func TestMediaAddLimits(t *testing.T) {
 				t.Errorf("size %d: %d\n%s", size, rec.Code, rec.Body)
 			}
 		}
+		// A Content-Length far past the quota is refused before the file is read.
+		body, ct := multipartForm(t, formField("media_type", "document"), formFile("files", "huge.txt", strings.Repeat("h", 200<<10)))
+		cr := &countReader{r: strings.NewReader(body)}
+		rec := ms.send(t, callerUser, http.MethodPost, "/api/v1/media/add", cr, int64(len(body)), map[string]string{"Content-Type": ct})
+		if rec.Code != http.StatusRequestEntityTooLarge || decodeJSON(t, rec)["code"] != "storage_quota_exceeded" || cr.n > 64<<10 {
+			t.Errorf("declared past the quota: %d after reading %d bytes\n%s", rec.Code, cr.n, rec.Body)
+		}
 		ms.wantEmpty(t, callerUser)
-		if evs := ms.Audit.Find(audit.QuotaExceeded); len(evs) != 2 || evs[0].UserID != uid || evs[0].Success {
+		if evs := ms.Audit.Find(audit.QuotaExceeded); len(evs) != 3 || evs[0].UserID != uid || evs[0].Success {
 			t.Errorf("quota_exceeded events = %+v", evs)
 		}
 		// A first file that fits is kept; the one that does not ends the request with 207.
-		rec := ms.add(t, callerUser, formField("media_type", "document"), formFile("files", "a.txt", strings.Repeat("a", 600)),
+		rec = ms.add(t, callerUser, formField("media_type", "document"), formFile("files", "a.txt", strings.Repeat("a", 600)),
 			formFile("files", "b.txt", strings.Repeat("b", 600)))
 		res := decodeAdd(t, rec)
 		if rec.Code != http.StatusMultiStatus || res.ProcessedCount != 1 || res.ErrorsCount != 1 ||
-			res.Results[1].ErrorCode != "storage_quota_exceeded" {
+			res.Results[1].ErrorCode != "storage_quota_exceeded" || res.Results[1].InputRef != "b.txt" {
 			t.Errorf("partial = %d\n%s", rec.Code, rec.Body)
 		}
 		if u := ms.usage(t, callerUser); u.Used != 600 || u.Reserved != 0 {
@@ -633,6 +640,7 @@ func TestMediaUnconfigured(t *testing.T) {
 
 func TestStorageQuotaRoutes(t *testing.T) {
 	ms := newMediaServer(t, false)
+	ms.Media.MaxUploadBytes = 4 << 20 // so the quota, not the upload cap, refuses below
 	ms.upload(t, callerUser, "a.txt", strings.Repeat("a", 3000))
 	uid := ms.id(callerUser)
 

@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	mib                = 1 << 20
+	quotaMiB           = 1 << 20
 	quotaMaxMB         = 1 << 40 // quota_mb above this would overflow bytes
 	quotaSoftLimitPct  = 80      // tldw_server's defaults for the at_*_limit flags
 	quotaHardLimitPct  = 100
@@ -67,11 +67,11 @@ func (s *Server) quotaService() (*media.Service, error) {
 	return s.o.Media, nil
 }
 
-// toMB converts bytes to MiB rounded to two decimals.
-func toMB(b int64) float64 { return math.Round(float64(b)/mib*100) / 100 }
+// quotaMB converts bytes to MiB rounded to two decimals.
+func quotaMB(b int64) float64 { return math.Round(float64(b)/quotaMiB*100) / 100 }
 
-// pct is used/limit in percent, two decimals; 100 for a zero limit.
-func pct(used, limit int64) float64 {
+// quotaPct is used/limit in percent, two decimals; 100 for a zero limit.
+func quotaPct(used, limit int64) float64 {
 	if limit <= 0 {
 		return 100
 	}
@@ -92,9 +92,9 @@ type storageJSON struct {
 }
 
 func newStorageJSON(userID int64, u quota.Usage) storageJSON {
-	j := storageJSON{UserID: userID, StorageUsedMB: toMB(u.Used), UsedBytes: u.Used, ReservedBytes: u.Reserved}
+	j := storageJSON{UserID: userID, StorageUsedMB: quotaMB(u.Used), UsedBytes: u.Used, ReservedBytes: u.Reserved}
 	if u.Limit >= 0 {
-		limit, mb, avail, p := u.Limit, u.Limit/mib, toMB(max(0, u.Limit-u.Used)), pct(u.Used, u.Limit)
+		limit, mb, avail, p := u.Limit, u.Limit/quotaMiB, quotaMB(max(0, u.Limit-u.Used)), quotaPct(u.Used, u.Limit)
 		j.QuotaBytes, j.StorageQuotaMB, j.AvailableMB, j.UsagePercentage = &limit, &mb, &avail, &p
 	}
 	return j
@@ -162,12 +162,12 @@ type adminQuotaJSON struct {
 }
 
 func newAdminQuotaJSON(u *auth.User, use quota.Usage, soft, hard int) adminQuotaJSON {
-	j := adminQuotaJSON{UserID: u.ID, Username: u.Username, UsedMB: toMB(use.Used), SoftLimitPct: soft,
+	j := adminQuotaJSON{UserID: u.ID, Username: u.Username, UsedMB: quotaMB(use.Used), SoftLimitPct: soft,
 		HardLimitPct: hard, UsedBytes: use.Used, ReservedBytes: use.Reserved}
 	if use.Limit >= 0 {
-		limit, mb, rem := use.Limit, use.Limit/mib, toMB(max(0, use.Limit-use.Used))
+		limit, mb, rem := use.Limit, use.Limit/quotaMiB, quotaMB(max(0, use.Limit-use.Used))
 		j.QuotaBytes, j.QuotaMB, j.RemainingMB, j.HasQuota = &limit, &mb, &rem, true
-		j.UsagePct = pct(use.Used, use.Limit)
+		j.UsagePct = quotaPct(use.Used, use.Limit)
 		j.AtSoftLimit = j.UsagePct >= float64(soft)
 		j.AtHardLimit = j.UsagePct >= float64(hard)
 	}
@@ -265,7 +265,7 @@ func (s *Server) handleQuotaPut(w http.ResponseWriter, r *http.Request) error {
 	}
 	limit := int64(-1)
 	if q != nil {
-		limit = *q * mib
+		limit = *q * quotaMiB
 	}
 	if err := svc.SetLimit(r.Context(), id, limit); err != nil {
 		return mediaError(err)
