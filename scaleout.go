@@ -183,7 +183,7 @@ func (a *App) rateLimiter() quota.Limiter {
 	if a.redis == nil {
 		return local
 	}
-	return quota.Fallback(a.redis, local, a.redis.failed)
+	return local
 }
 
 // rateLimits turns the RATE_LIMIT_* keys into the HTTP layer's policy.
@@ -254,7 +254,7 @@ func (a *App) invalidationHook() func(sessionIDs []int64, userID int64) {
 	if a.redis == nil {
 		return nil
 	}
-	return a.redis.publish
+	return nil
 }
 
 // publish is the accounts Service's Notify hook: it tells the other replicas which cached

@@ -136,7 +136,7 @@ func (s *Media) linkKeywords(ctx context.Context, tx bun.Tx, userID, id int64, k
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO media_keywords (media_id, keyword_id, user_id)
 		SELECT ?, id, user_id FROM keywords WHERE user_id = ? AND keyword IN (?)`,
-		id, userID, bun.In(kws))
+		id, userID, bun.List(kws))
 	return err
 }
 
@@ -170,7 +170,7 @@ func (s *Media) keywords(ctx context.Context, op string, userID int64, items []m
 	err := s.db.bun.NewRaw(`SELECT mk.media_id, k.keyword FROM media_keywords mk
 		JOIN keywords k ON k.id = mk.keyword_id AND k.user_id = mk.user_id
 		WHERE mk.user_id = ? AND mk.media_id IN (?) ORDER BY mk.media_id, k.keyword`,
-		userID, bun.In(ids)).Scan(ctx, &links)
+		userID, bun.List(ids)).Scan(ctx, &links)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return mediaErr(op, err)
 	}
