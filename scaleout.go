@@ -28,11 +28,14 @@ const (
 	redisChannel = "tldw:invalidate"
 )
 
-// Redis timing: each call gives up after redisTimeout (then the caller falls back); the
-// background dial retries from dialMinBackoff doubling to dialMaxBackoff; the session cache
-// is switched off within trustPoll of the invalidation subscription dropping.
+// Redis timing: each call gives up after redisTimeout (then the caller falls back), and
+// after a timeout requests skip Redis for redisBreak, so an unresponsive Redis costs at most
+// one timeout per second rather than one per call; the background dial retries from
+// dialMinBackoff doubling to dialMaxBackoff; the session cache is switched off within
+// trustPoll of the invalidation subscription dropping.
 const (
 	redisTimeout   = 100 * time.Millisecond
+	redisBreak     = time.Second
 	redisDialLimit = 2 * time.Second
 	dialMinBackoff = 50 * time.Millisecond
 	dialMaxBackoff = time.Second
@@ -40,8 +43,9 @@ const (
 	redisPingLimit = time.Second
 )
 
-// errRedisNotConnected is what Redis-backed parts report before the first connection.
-var errRedisNotConnected = errors.New("redis not connected")
+// errRedisSkipped is what the Redis-backed parts report when they do not try Redis: before
+// the first connection, and for redisBreak after a timeout.
+var errRedisSkipped = errors.New("redis unavailable")
 
 // redisConn is the one owner of the Redis connection. It dials in the background, so a
 // Redis that is down at start only degrades the server, and requests never wait for a dial;
@@ -57,6 +61,7 @@ type redisConn struct {
 	ready   chan struct{}              // closed once parts is set
 	lastErr atomic.Pointer[string]     // the last dial failure, for health
 	down    atomic.Bool                // an outage has been logged and not yet its end
+	retryAt atomic.Int64               // while down, Redis is skipped until this UnixNano
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -116,27 +121,70 @@ func (r *redisConn) dial() {
 	}
 }
 
-// get returns the connected stores, or nil before the first connection.
-func (r *redisConn) get() *redisParts { return r.parts.Load() }
+// get returns the connected stores, or nil when requests should not try Redis: before the
+// first connection, and within redisBreak of a timeout.
+func (r *redisConn) get() *redisParts {
+	p := r.parts.Load()
+	if p == nil || r.down.Load() && time.Now().UnixNano() < r.retryAt.Load() {
+		return nil
+	}
+	return p
+}
 
-// failed logs the start of an outage once; recovered logs its end.
+// failed records a Redis failure: the start of an outage is logged once, and after a timeout
+// requests skip Redis for redisBreak (a refused connection fails fast and costs nothing).
+// errRedisSkipped is not a failure.
 func (r *redisConn) failed(err error) {
+	if errors.Is(err, errRedisSkipped) {
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		r.retryAt.Store(time.Now().Add(redisBreak).UnixNano())
+	}
 	if !r.down.Swap(true) {
 		r.log.Warn("redis unavailable: using per-replica rate limits, the database for lockout and "+
 			"revocation checks until it is back", "err", err)
 	}
 }
 
-func (r *redisConn) recovered() {
-	if r.down.Swap(false) {
+// ok records a Redis success, ending an outage (logged once).
+func (r *redisConn) ok() {
+	if r.down.Load() && r.down.Swap(false) {
 		r.log.Info("redis available again: shared rate limits, lockout and revocations resumed")
 	}
+}
+
+// do runs op on the connected stores, or returns errRedisSkipped when Redis is being
+// skipped (see get). See attempt.
+func (r *redisConn) do(ctx context.Context, op func(*redisParts) error) error {
+	p := r.get()
+	if p == nil {
+		return errRedisSkipped
+	}
+	return r.attempt(ctx, p, op)
+}
+
+// attempt runs op and records the outcome (ok / failed). A failure that is neither a timeout
+// nor the caller going away is retried once at once: after Redis restarts, the first command
+// on each pooled connection fails (EOF) and the repeat goes over a fresh connection.
+func (r *redisConn) attempt(ctx context.Context, p *redisParts, op func(*redisParts) error) error {
+	err := op(p)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+		err = op(p)
+	}
+	switch {
+	case err == nil:
+		r.ok()
+	case ctx.Err() == nil:
+		r.failed(err)
+	}
+	return err
 }
 
 // Ping checks Redis for /api/v1/health; a failure degrades health, it never makes the server
 // unhealthy.
 func (r *redisConn) Ping(ctx context.Context) error {
-	p := r.get()
+	p := r.parts.Load() // health always tries: it is how a replica notices Redis is back
 	if p == nil {
 		why := "not connected yet"
 		if e := r.lastErr.Load(); e != nil {
@@ -150,6 +198,7 @@ func (r *redisConn) Ping(ctx context.Context) error {
 		r.failed(err)
 		return fmt.Errorf("%w: redis: %v", httpapi.ErrDegraded, err)
 	}
+	r.ok()
 	return nil
 }
 
@@ -157,20 +206,20 @@ func (r *redisConn) Ping(ctx context.Context) error {
 func (r *redisConn) Close() error {
 	r.cancel()
 	r.wg.Wait()
-	if p := r.get(); p != nil {
+	if p := r.parts.Load(); p != nil {
 		return p.client.Close()
 	}
 	return nil
 }
 
-// Allow is the Redis rate limiter (quota.Limiter); before the first connection it fails, so
-// quota.Fallback decides locally.
-func (r *redisConn) Allow(ctx context.Context, key string, l quota.Limit) (quota.Decision, error) {
-	p := r.get()
-	if p == nil {
-		return quota.Decision{}, errRedisNotConnected
-	}
-	return p.limiter.Allow(ctx, key, l)
+// Allow is the Redis rate limiter (quota.Limiter). While Redis is skipped (see get) it
+// fails at once, so quota.Fallback decides locally.
+func (r *redisConn) Allow(ctx context.Context, key string, l quota.Limit) (d quota.Decision, err error) {
+	err = r.do(ctx, func(p *redisParts) error {
+		d, err = p.limiter.Allow(ctx, key, l)
+		return err
+	})
+	return d, err
 }
 
 // rateLimiter returns the App's Limiter: the configured one, else the per-replica
@@ -183,7 +232,7 @@ func (a *App) rateLimiter() quota.Limiter {
 	if a.redis == nil {
 		return local
 	}
-	return local
+	return quota.Fallback(a.redis, local, nil) // Allow records Redis failures itself
 }
 
 // rateLimits turns the RATE_LIMIT_* keys into the HTTP layer's policy.
@@ -207,7 +256,8 @@ func (a *App) sharedLockout(sql auth.LockoutStore) auth.LockoutStore {
 // failoverLockout is an auth.LockoutStore on Redis that turns to the database whenever Redis
 // fails or is not connected. Each call goes to one of the two: failures counted in the
 // database during an outage are not carried over to Redis when it returns (nor the other way
-// round), so an outage can at most restart a count. Safe for concurrent use.
+// round), so an outage can at most restart a count (and a Fail whose reply was lost and is
+// retried may count twice). Safe for concurrent use.
 type failoverLockout struct {
 	r   *redisConn
 	sql auth.LockoutStore
@@ -215,37 +265,33 @@ type failoverLockout struct {
 
 var _ auth.LockoutStore = (*failoverLockout)(nil)
 
-func (l *failoverLockout) Fail(ctx context.Context, key string, now time.Time, window time.Duration, max int, lockFor time.Duration) (time.Time, error) {
-	if p := l.r.get(); p != nil {
-		t, err := p.lockout.Fail(ctx, key, now, window, max, lockFor)
-		if err == nil {
-			return t, nil
-		}
-		l.r.failed(err)
+func (l *failoverLockout) Fail(ctx context.Context, key string, now time.Time, window time.Duration, max int, lockFor time.Duration) (until time.Time, err error) {
+	err = l.r.do(ctx, func(p *redisParts) error {
+		until, err = p.lockout.Fail(ctx, key, now, window, max, lockFor)
+		return err
+	})
+	if err != nil {
+		return l.sql.Fail(ctx, key, now, window, max, lockFor)
 	}
-	return l.sql.Fail(ctx, key, now, window, max, lockFor)
+	return until, nil
 }
 
-func (l *failoverLockout) LockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error) {
-	if p := l.r.get(); p != nil {
-		t, err := p.lockout.LockedUntil(ctx, key, now)
-		if err == nil {
-			return t, nil
-		}
-		l.r.failed(err)
+func (l *failoverLockout) LockedUntil(ctx context.Context, key string, now time.Time) (until time.Time, err error) {
+	err = l.r.do(ctx, func(p *redisParts) error {
+		until, err = p.lockout.LockedUntil(ctx, key, now)
+		return err
+	})
+	if err != nil {
+		return l.sql.LockedUntil(ctx, key, now)
 	}
-	return l.sql.LockedUntil(ctx, key, now)
+	return until, nil
 }
 
 func (l *failoverLockout) Reset(ctx context.Context, key string) error {
-	if p := l.r.get(); p != nil {
-		err := p.lockout.Reset(ctx, key)
-		if err == nil {
-			return nil
-		}
-		l.r.failed(err)
+	if err := l.r.do(ctx, func(p *redisParts) error { return p.lockout.Reset(ctx, key) }); err != nil {
+		return l.sql.Reset(ctx, key)
 	}
-	return l.sql.Reset(ctx, key)
+	return nil
 }
 
 // invalidationHook returns the accounts Service's Notify hook: publishing on Redis, or nil
@@ -254,20 +300,20 @@ func (a *App) invalidationHook() func(sessionIDs []int64, userID int64) {
 	if a.redis == nil {
 		return nil
 	}
-	return nil
+	return a.redis.publish
 }
 
 // publish is the accounts Service's Notify hook: it tells the other replicas which cached
-// sessions and users to drop. A failure is logged; the other replicas' subscriptions are
-// then down as well, so they are reading the database anyway.
+// sessions and users to drop, within redisTimeout. A failure is logged: when Redis is down
+// the other replicas' subscriptions are down as well, so they read the database anyway.
 func (r *redisConn) publish(sessionIDs []int64, userID int64) {
-	p := r.get()
+	p := r.parts.Load() // always try: a missed revocation costs more than one timeout
 	if p == nil {
 		return
 	}
-	if err := p.bus.Publish(context.Background(), redisstore.Invalidation{SessionIDs: sessionIDs, UserID: userID}); err != nil {
-		r.failed(err)
-	}
+	ctx := context.Background()
+	inv := redisstore.Invalidation{SessionIDs: sessionIDs, UserID: userID}
+	_ = r.attempt(ctx, p, func(p *redisParts) error { return p.bus.Publish(ctx, inv) })
 }
 
 // startInvalidation keeps svc's session cache in step with the other replicas: it applies
@@ -281,7 +327,7 @@ func (r *redisConn) startInvalidation(svc *auth.Service) {
 		case <-r.ctx.Done():
 			return
 		}
-		r.get().bus.Subscribe(r.ctx, func(inv redisstore.Invalidation) {
+		r.parts.Load().bus.Subscribe(r.ctx, func(inv redisstore.Invalidation) {
 			if inv.Resync {
 				svc.InvalidateAll()
 				return
@@ -304,13 +350,13 @@ func (r *redisConn) startInvalidation(svc *auth.Service) {
 				return
 			case <-t.C:
 			}
-			p := r.get()
+			p := r.parts.Load()
 			live := p != nil && p.bus.Live()
 			if live != trusted {
 				svc.SetCacheTrusted(live)
 				trusted = live
 				if live {
-					r.recovered()
+					r.ok()
 				} else {
 					r.failed(errors.New("invalidation subscription lost"))
 				}

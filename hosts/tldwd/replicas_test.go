@@ -170,6 +170,14 @@ func TestReplicas(t *testing.T) {
 	db := postgresURL(t)
 	const userPassword = "Replica-Us3r-Passphrase"
 	var bases []string
+	var srvs []*started
+	defer func() {
+		if t.Failed() {
+			for _, s := range srvs {
+				t.Log(s.stderr.String())
+			}
+		}
+	}()
 	for i := range 3 {
 		s := startServer(t, map[string]string{
 			"TLDW_DATA_DIR":       filepath.Join(t.TempDir(), fmt.Sprint("replica", i)),
@@ -183,9 +191,10 @@ func TestReplicas(t *testing.T) {
 			"AUTH_RATE_LIMIT":     "5/minute",
 			"API_RATE_LIMIT":      "1000/minute",
 			"ARGON2_MEMORY_COST":  "8192", "ARGON2_TIME_COST": "1",
-			"LOG_LEVEL": "WARNING",
+			"LOG_LEVEL": "DEBUG",
 		})
 		bases = append(bases, s.url)
+		srvs = append(srvs, s)
 	}
 	// Each part uses its own client addresses, so their rate-limit buckets are independent.
 	admin := clientFrom(t, "127.0.9.1")
@@ -311,6 +320,16 @@ func TestReplicas(t *testing.T) {
 				t.Fatalf("login %d on replica %d with Redis down = %d, want 200 (per-replica limits)", i+1, i%3+1, code)
 			}
 			tok = access
+		}
+		// ... but each replica still enforces them.
+		c2 := clientFrom(t, "127.0.4.2")
+		for i := range 5 {
+			if code, _, _ := rlogin(t, c2, bases[0], "alice", userPassword, nil); code != 200 {
+				t.Fatalf("login %d on replica 1 with Redis down = %d", i+1, code)
+			}
+		}
+		if code, _, errCode := rlogin(t, c2, bases[0], "alice", userPassword, nil); code != 429 || errCode != "rate_limited" {
+			t.Errorf("6th login on one replica with Redis down = %d %q, want 429 rate_limited", code, errCode)
 		}
 		// Revocation falls back to the database.
 		if code := rcall(t, c, "GET", bases[1]+"/api/v1/auth/me", tok, nil, "", nil); code != 200 {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -579,7 +580,11 @@ func (s *Server) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
 			Detail: fmt.Sprintf("Upload exceeds the maximum size of %d MB", svc.MaxUploadBytes>>20)}
 	}
 	body := &uploadBody{ReadCloser: r.Body, limit: limit}
-	r.Body = body
+	// multipart reads in 4 KiB pieces; a larger buffer below it saves system calls.
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{bufio.NewReaderSize(body, uploadReadBuffer), body}
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Detail: "Malformed multipart form", Err: err}
@@ -589,6 +594,9 @@ func (s *Server) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
 	fatal := s.readMediaForm(r, svc, mr, body, f, actor)
 	return s.finishMediaAdd(w, r, f, fatal)
 }
+
+// uploadReadBuffer buffers an upload's body between the connection and the multipart parser.
+const uploadReadBuffer = 64 << 10
 
 // readMediaForm consumes the parts. It returns the error that ended the form early, if any;
 // inputs handled before it are in f.results.
