@@ -29,13 +29,15 @@ const (
 )
 
 // Redis timing: each call gives up after redisTimeout (then the caller falls back), and
-// after a timeout requests skip Redis for redisBreak, so an unresponsive Redis costs at most
-// one timeout per second rather than one per call; the background dial retries from
+// after a failure that took at least redisSlow requests skip Redis for redisBreak, so an
+// unresponsive Redis costs at most one timeout per second rather than one per call (a
+// refused connection fails at once and costs nothing); the background dial retries from
 // dialMinBackoff doubling to dialMaxBackoff; the session cache is switched off within
 // trustPoll of the invalidation subscription dropping.
 const (
 	redisTimeout   = 100 * time.Millisecond
 	redisBreak     = time.Second
+	redisSlow      = 10 * time.Millisecond
 	redisDialLimit = 2 * time.Second
 	dialMinBackoff = 50 * time.Millisecond
 	dialMaxBackoff = time.Second
@@ -44,7 +46,7 @@ const (
 )
 
 // errRedisSkipped is what the Redis-backed parts report when they do not try Redis: before
-// the first connection, and for redisBreak after a timeout.
+// the first connection, and for redisBreak after a slow failure.
 var errRedisSkipped = errors.New("redis unavailable")
 
 // redisConn is the one owner of the Redis connection. It dials in the background, so a
@@ -109,7 +111,7 @@ func (r *redisConn) dial() {
 		}
 		msg := err.Error()
 		r.lastErr.Store(&msg)
-		r.failed(err)
+		r.failed(err, 0)
 		t := time.NewTimer(backoff)
 		select {
 		case <-r.ctx.Done():
@@ -122,7 +124,7 @@ func (r *redisConn) dial() {
 }
 
 // get returns the connected stores, or nil when requests should not try Redis: before the
-// first connection, and within redisBreak of a timeout.
+// first connection, and within redisBreak of a slow failure.
 func (r *redisConn) get() *redisParts {
 	p := r.parts.Load()
 	if p == nil || r.down.Load() && time.Now().UnixNano() < r.retryAt.Load() {
@@ -131,14 +133,13 @@ func (r *redisConn) get() *redisParts {
 	return p
 }
 
-// failed records a Redis failure: the start of an outage is logged once, and after a timeout
-// requests skip Redis for redisBreak (a refused connection fails fast and costs nothing).
-// errRedisSkipped is not a failure.
-func (r *redisConn) failed(err error) {
+// failed records a Redis failure that took took: the start of an outage is logged once, and
+// after a slow failure requests skip Redis for redisBreak. errRedisSkipped is not a failure.
+func (r *redisConn) failed(err error, took time.Duration) {
 	if errors.Is(err, errRedisSkipped) {
 		return
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if took >= redisSlow || errors.Is(err, context.DeadlineExceeded) {
 		r.retryAt.Store(time.Now().Add(redisBreak).UnixNano())
 	}
 	if !r.down.Swap(true) {
@@ -164,19 +165,20 @@ func (r *redisConn) do(ctx context.Context, op func(*redisParts) error) error {
 	return r.attempt(ctx, p, op)
 }
 
-// attempt runs op and records the outcome (ok / failed). A failure that is neither a timeout
-// nor the caller going away is retried once at once: after Redis restarts, the first command
-// on each pooled connection fails (EOF) and the repeat goes over a fresh connection.
+// attempt runs op and records the outcome (ok / failed). A fast failure (under redisSlow,
+// while the caller is still there) is retried once at once: after Redis restarts, the first
+// command on a pooled connection fails (EOF) and the repeat goes over a fresh connection.
 func (r *redisConn) attempt(ctx context.Context, p *redisParts, op func(*redisParts) error) error {
+	start := time.Now()
 	err := op(p)
-	if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err != nil && ctx.Err() == nil && time.Since(start) < redisSlow {
 		err = op(p)
 	}
 	switch {
 	case err == nil:
 		r.ok()
 	case ctx.Err() == nil:
-		r.failed(err)
+		r.failed(err, time.Since(start))
 	}
 	return err
 }
@@ -194,8 +196,9 @@ func (r *redisConn) Ping(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, redisPingLimit)
 	defer cancel()
+	start := time.Now()
 	if err := p.client.Ping(ctx); err != nil {
-		r.failed(err)
+		r.failed(err, time.Since(start))
 		return fmt.Errorf("%w: redis: %v", httpapi.ErrDegraded, err)
 	}
 	r.ok()
@@ -358,7 +361,7 @@ func (r *redisConn) startInvalidation(svc *auth.Service) {
 				if live {
 					r.ok()
 				} else {
-					r.failed(errors.New("invalidation subscription lost"))
+					r.failed(errors.New("invalidation subscription lost"), 0)
 				}
 			}
 		}

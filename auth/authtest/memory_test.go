@@ -119,7 +119,11 @@ func TestMemCodeRedemptionAtomic(t *testing.T) {
 	// A duplicate user does not consume a use.
 	d := &auth.RegistrationCode{Code: "DUP", MaxUses: 1, ExpiresAt: t0.Add(time.Hour), IsActive: true}
 	_ = m.Codes.CreateCode(ctx, d)
-	if _, err := m.Users.CreateUserWithCode(ctx, &auth.User{Username: "usera", Email: "new@example.com"}, "DUP", t0); !errors.Is(err, auth.ErrConflict) {
+	taken := &auth.User{Username: "taken", Email: "taken@example.com"}
+	if err := m.Users.CreateUser(ctx, taken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Users.CreateUserWithCode(ctx, &auth.User{Username: "taken", Email: "new@example.com"}, "DUP", t0); !errors.Is(err, auth.ErrConflict) {
 		t.Fatalf("duplicate: %v", err)
 	}
 	if got, _ := m.Codes.CodeByID(ctx, d.ID); got.TimesUsed != 0 {

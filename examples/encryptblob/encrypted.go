@@ -59,6 +59,9 @@ func sealedSize(n int64) int64 {
 
 // Put encrypts r into the inner store. MaxSize applies to the plaintext.
 func (e *Encrypted) Put(ctx context.Context, key string, r io.Reader, o storage.PutOptions) (storage.Info, error) {
+	if err := storage.ValidKey(key); err != nil {
+		return storage.Info{}, err
+	}
 	prefix := make([]byte, 7)
 	if _, err := rand.Read(prefix); err != nil {
 		return storage.Info{}, err
@@ -68,7 +71,9 @@ func (e *Encrypted) Put(ctx context.Context, key string, r io.Reader, o storage.
 		r = io.LimitReader(r, o.MaxSize+1) // never read past what decides ErrTooLarge
 	}
 	pr, pw := io.Pipe()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		_, err := pw.Write(prefix)
 		buf, next := make([]byte, chunk), make([]byte, chunk)
 		n, rerr := io.ReadFull(r, buf)
@@ -103,6 +108,7 @@ func (e *Encrypted) Put(ctx context.Context, key string, r io.Reader, o storage.
 	}
 	info, err := e.inner.Put(ctx, key, pr, opts)
 	pr.CloseWithError(err)
+	<-done // the sealing goroutine has stopped reading r
 	if err != nil {
 		return storage.Info{}, err
 	}

@@ -5,8 +5,10 @@
 //   - logins/s, next to raw argon2id hashes/s with the same parameters (ratio)
 //   - p99 latency of a cheap authenticated GET while logins saturate the CPU
 //
-// Usage: go run ./internal/cmd/tldwload [-duration 5s] [-concurrency 8]
-// All traffic goes to loopback, bounded by -duration.
+// Usage: go run ./internal/cmd/tldwload [-duration 5s] [-concurrency 8] [-redis redis://127.0.0.1:6379/0]
+// All traffic goes to loopback, bounded by -duration. With -redis the server shares rate
+// limits, lockout and session revocation through that Redis (REDIS_URL), as replicas do;
+// its keys live under "tldw:", so use a database of its own.
 package main
 
 import (
@@ -37,6 +39,7 @@ const adminPassword = "Load-Harness-Pa55word!"
 func main() {
 	duration := flag.Duration("duration", 5*time.Second, "length of each measurement")
 	concurrency := flag.Int("concurrency", 4*runtime.GOMAXPROCS(0), "concurrent clients for throughput runs")
+	redisURL := flag.String("redis", "", "Redis URL (REDIS_URL) for Redis-backed limits and revocation; empty = in-process")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "tldwload")
@@ -48,6 +51,10 @@ func main() {
 	cfg.DataDir = dir
 	cfg.AdminUsername, cfg.AdminEmail, cfg.AdminPassword = "admin", "admin@example.com", adminPassword
 	cfg.MaxLoginAttempts = 1 << 30
+	// The limiter stays on (its cost is part of what is measured) but never refuses.
+	cfg.AuthRateLimit = tldw.Rate{N: 1_000_000, Per: time.Second}
+	cfg.APIRateLimit = tldw.Rate{N: 1_000_000, Per: time.Second}
+	cfg.RedisURL = tldw.DSN(*redisURL)
 	cfg.LogLevel = 8 // errors only: the access log would measure the terminal
 	ctx := context.Background()
 	app := tldw.New(cfg)
@@ -64,9 +71,15 @@ func main() {
 		io.WriteString(w, `{"ok":true}`)
 	}))
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}}
+	state := "in-process"
+	if *redisURL != "" {
+		waitRedis(client, base)
+		state = "redis " + *redisURL
+	}
 	token := login(client, base)
 
-	fmt.Printf("tldwload: GOMAXPROCS=%d concurrency=%d duration=%s\n\n", runtime.GOMAXPROCS(0), *concurrency, *duration)
+	fmt.Printf("tldwload: GOMAXPROCS=%d concurrency=%d duration=%s limits and revocation: %s\n\n",
+		runtime.GOMAXPROCS(0), *concurrency, *duration, state)
 
 	bareRate, _ := run(*concurrency, *duration, func() error { return get(client, bare+"/", "") })
 	verifyRate, _ := run(*concurrency, *duration, func() error { return get(client, base+"/api/v1/auth/verify", token) })
@@ -108,6 +121,31 @@ func main() {
 	p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
 	fmt.Printf("GET /auth/me under login load: n=%d p50 %s  p99 %s (goal <= 50ms)\n",
 		len(lat), p(0.5).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond))
+}
+
+// waitRedis waits until the server reports Redis healthy, then a little longer for the
+// invalidation subscription, so the run measures the steady state (the session cache is
+// only trusted while the subscription is live).
+func waitRedis(c *http.Client, base string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var h struct {
+			Checks map[string]string `json:"checks"`
+		}
+		resp, err := c.Get(base + "/api/v1/health")
+		if err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+		}
+		if h.Checks["redis"] == "ok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			log.Fatalf("Redis not healthy within 10s (checks %v); check -redis", h.Checks)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
 }
 
 // serve starts h on a loopback port and returns its base URL.
