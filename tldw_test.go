@@ -91,3 +91,36 @@ func TestAuditTrail(t *testing.T) {
 		t.Errorf("verify after restart = %+v, %v", rep, err)
 	}
 }
+
+// TestReopenLogs is what logrotate's postrotate relies on: after the files are moved away,
+// ReopenLogs (SIGHUP in tldwd) makes the App write to fresh files at the configured paths.
+func TestReopenLogs(t *testing.T) {
+	ctx := context.Background()
+	cfg := tldw.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.LogFile = filepath.Join(cfg.DataDir, "log", "app.log")
+	cfg.AuditLogFile = filepath.Join(cfg.DataDir, "log", "audit.log")
+	app := openApp(t, cfg)
+	defer app.Close()
+	app.Logger.Info("before rotation")
+	for _, f := range []string{cfg.LogFile, cfg.AuditLogFile} {
+		if err := os.Rename(f, f+".1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.ReopenLogs(); err != nil {
+		t.Fatal(err)
+	}
+	app.Logger.Info("after rotation")
+	if err := app.AuditSink().Write(ctx, audit.Event{Action: audit.Logout, Username: "alice", Success: true}); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := os.ReadFile(cfg.LogFile + ".1")
+	cur, _ := os.ReadFile(cfg.LogFile)
+	if !strings.Contains(string(old), "before rotation") || !strings.Contains(string(cur), "after rotation") || strings.Contains(string(cur), "before rotation") {
+		t.Errorf("rotated log %q, new log %q", old, cur)
+	}
+	if a, _ := os.ReadFile(cfg.AuditLogFile); !strings.Contains(string(a), "LOGOUT") {
+		t.Errorf("new audit file %q", a)
+	}
+}

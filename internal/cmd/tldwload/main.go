@@ -77,6 +77,13 @@ func main() {
 		state = "redis " + *redisURL
 	}
 	token := login(client, base)
+	// The latency probe runs as another user: the admin's logins below go past
+	// MAX_SESSIONS_PER_USER and end the admin's oldest sessions.
+	if _, err := app.Accounts().CreateUser(ctx, auth.SystemPrincipal(), auth.NewUser{Username: "reader",
+		Email: "reader@example.com", Password: adminPassword, Role: auth.RoleUser}, auth.Meta{}); err != nil {
+		log.Fatal(err)
+	}
+	reader := loginAs(client, base, "reader")
 
 	fmt.Printf("tldwload: GOMAXPROCS=%d concurrency=%d duration=%s limits and revocation: %s\n\n",
 		runtime.GOMAXPROCS(0), *concurrency, *duration, state)
@@ -106,7 +113,7 @@ func main() {
 			default:
 			}
 			t := time.Now()
-			if err := get(client, base+"/api/v1/auth/me", token); err != nil {
+			if err := get(client, base+"/api/v1/auth/me", reader); err != nil {
 				log.Fatal(err)
 			}
 			mu.Lock()
@@ -197,8 +204,11 @@ func get(c *http.Client, u, token string) error {
 	return nil
 }
 
-func login(c *http.Client, base string) string {
-	form := url.Values{"username": {"admin"}, "password": {adminPassword}}
+func login(c *http.Client, base string) string { return loginAs(c, base, "admin") }
+
+// loginAs logs user in (every account has adminPassword) and returns the access token.
+func loginAs(c *http.Client, base, user string) string {
+	form := url.Values{"username": {user}, "password": {adminPassword}}
 	resp, err := c.Post(base+"/api/v1/auth/login", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
 	if err != nil {
 		log.Fatal(err)
