@@ -133,7 +133,7 @@ func (r *redisConn) get() *redisParts {
 	return p
 }
 
-// failed records a Redis failure that took took: the start of an outage is logged once, and
+// failed records a Redis failure that lasted took: the start of an outage is logged once, and
 // after a slow failure requests skip Redis for redisBreak. errRedisSkipped is not a failure.
 func (r *redisConn) failed(err error, took time.Duration) {
 	if errors.Is(err, errRedisSkipped) {

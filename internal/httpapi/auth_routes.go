@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/tldw-go/tldw/auth"
 )
 
@@ -240,15 +239,6 @@ func rfc3339Ptr(t *time.Time) *string {
 	}
 	v := rfc3339(*t)
 	return &v
-}
-
-// accountPathID returns the numeric path variable name; a value that does not fit is 404.
-func accountPathID(r *http.Request, name string) (int64, error) {
-	v, err := strconv.ParseInt(mux.Vars(r)[name], 10, 64)
-	if err != nil || v < 1 {
-		return 0, ErrNotFound
-	}
-	return v, nil
 }
 
 // Handlers.
@@ -519,7 +509,7 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request) error {
-	id, err := accountPathID(r, "session_id")
+	id, err := pathInt64(r, "session_id")
 	if err != nil {
 		return err
 	}
@@ -612,7 +602,7 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 
 // handleRotateAPIKey replaces a key's secret (a body, if any, is ignored).
 func (s *Server) handleRotateAPIKey(w http.ResponseWriter, r *http.Request) error {
-	id, err := accountPathID(r, "key_id")
+	id, err := pathInt64(r, "key_id")
 	if err != nil {
 		return err
 	}
@@ -630,7 +620,7 @@ func (s *Server) writeNewKey(w http.ResponseWriter, r *http.Request, k *auth.API
 }
 
 func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) error {
-	id, err := accountPathID(r, "key_id")
+	id, err := pathInt64(r, "key_id")
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gorilla/mux"
 
 	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/media"
@@ -148,8 +147,8 @@ func mediaError(err error) error {
 
 // mediaID reads the {id} path variable; one that does not fit an int64 is a 404.
 func mediaID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
-	if err != nil || id <= 0 {
+	id, err := pathInt64(r, "id")
+	if err != nil {
 		return 0, &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "Media not found"}
 	}
 	return id, nil

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gorilla/mux"
 
 	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/media"
@@ -174,22 +173,13 @@ func newAdminQuotaJSON(u *auth.User, use quota.Usage, soft, hard int) adminQuota
 	return j
 }
 
-// quotaUserID reads the {id} path variable; one that does not fit is a 404.
-func quotaUserID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
-	if err != nil || id <= 0 {
-		return 0, &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "User not found"}
-	}
-	return id, nil
-}
-
 // handleQuotaGet serves GET /api/v1/admin/storage-quotas/users/{id}.
 func (s *Server) handleQuotaGet(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.quotaService()
 	if err != nil {
 		return err
 	}
-	id, err := quotaUserID(r)
+	id, err := pathInt64(r, "id")
 	if err != nil {
 		return err
 	}
@@ -223,7 +213,7 @@ func (s *Server) handleQuotaPut(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id, err := quotaUserID(r)
+	id, err := pathInt64(r, "id")
 	if err != nil {
 		return err
 	}
