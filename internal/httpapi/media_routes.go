@@ -19,7 +19,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-
 	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/media"
 )

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-
 	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/media"
 	"github.com/tldw-go/tldw/quota"
