@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -184,7 +185,17 @@ func newOperation(rt route, path string, vars []pathVar) *operation {
 	if !strings.Contains(produces, "json") {
 		success = schema{Type: "string"}
 	}
-	for status, desc := range rt.Responses {
+	responses := rt.Responses
+	if rt.AuthLimited || !rt.Public {
+		responses = maps.Clone(rt.Responses)
+		if responses == nil {
+			responses = map[int]string{}
+		}
+		if _, ok := responses[http.StatusTooManyRequests]; !ok {
+			responses[http.StatusTooManyRequests] = "Rate limited (AUTH_RATE_LIMIT / API_RATE_LIMIT); see Retry-After"
+		}
+	}
+	for status, desc := range responses {
 		resp := response{Description: desc}
 		switch {
 		case rt.Method == http.MethodHead || status == http.StatusNoContent:
