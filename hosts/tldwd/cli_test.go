@@ -41,8 +41,7 @@ func TestAccountCommands(t *testing.T) {
 	if code, _, _ = run("user", "deactivate", "bob"); code != 0 {
 		t.Errorf("deactivate = %d", code)
 	}
-	code, out, _ = run("user", "list", "--search", "bob")
-	if !strings.Contains(out, "false") {
+	if code, out, _ = run("user", "list", "--search", "bob"); code != 0 || !strings.Contains(out, "false") {
 		t.Errorf("bob still active: %q", out)
 	}
 	if code, _, _ = run("user", "activate", "bob"); code != 0 {
@@ -69,10 +68,10 @@ func TestAccountCommands(t *testing.T) {
 	if code, _, _ = run("code", "revoke", codes[0][2]); code != 0 {
 		t.Errorf("code revoke = %d", code)
 	}
-	if code, out, _ = run("code", "list"); strings.Contains(out, codes[0][1]) {
+	if code, out, _ = run("code", "list"); code != 0 || strings.Contains(out, codes[0][1]) {
 		t.Errorf("revoked code still listed as active: %q", out)
 	}
-	if code, out, _ = run("code", "list", "--all"); !strings.Contains(out, codes[0][1]) {
+	if code, out, _ = run("code", "list", "--all"); code != 0 || !strings.Contains(out, codes[0][1]) {
 		t.Errorf("code list --all = %q", out)
 	}
 
