@@ -163,6 +163,17 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 	if inv := receive(t, got); len(inv.SessionIDs) != 1 || inv.SessionIDs[0] != 5 {
 		t.Errorf("after the restart got %+v, want sessions [5]", inv)
 	}
+	// Each connection notices the restart on its next use (one EOF), then redials; warm up
+	// the script path the limiter uses.
+	for i := 0; ; i++ {
+		if _, err := rl.Allow(ctx, "warm-up", lim); err == nil {
+			break
+		}
+		if i == 50 {
+			t.Fatal("Redis commands did not recover after the restart")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	fellBack = nil
 	if d, err := limiter.Allow(ctx, "a", lim); err != nil || !d.Allowed || len(fellBack) != 0 {
 		t.Errorf("Redis back (it restarted empty): %+v, %v, fell back %v; want Redis's admission", d, err, fellBack)

@@ -10,6 +10,7 @@ import (
 // TestLockoutConformance runs the auth store suite's Lockout subtest against Redis (the
 // other stores are the in-memory ones; they only fill the Stores value).
 func TestLockoutConformance(t *testing.T) {
+	openRedis(t) // skips (or fails under TLDW_REQUIRE_INTEGRATION) when there is no Redis
 	var redisRan bool
 	authtest.TestStores(t, func(t *testing.T) authtest.Stores {
 		m := authtest.NewMemory()
