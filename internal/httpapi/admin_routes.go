@@ -137,6 +137,16 @@ func (s *Server) adminCtx(r *http.Request) (*auth.Service, *auth.Principal, erro
 	return s.o.Auth, p, nil
 }
 
+// adminTarget is adminCtx plus the {id} path variable: the user an admin route acts on.
+func (s *Server) adminTarget(r *http.Request) (*auth.Service, *auth.Principal, int64, error) {
+	svc, p, err := s.adminCtx(r)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	id, err := pathInt64(r, "id")
+	return svc, p, id, err
+}
+
 // pathInt64 returns the numeric path variable name; a value that does not fit is 404.
 func pathInt64(r *http.Request, name string) (int64, error) {
 	v, err := strconv.ParseInt(mux.Vars(r)[name], 10, 64)
@@ -285,11 +295,7 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
-	svc, p, err := s.adminCtx(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathInt64(r, "id")
+	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
 	}
@@ -392,11 +398,7 @@ type updatedUser struct {
 }
 
 func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error {
-	svc, p, err := s.adminCtx(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathInt64(r, "id")
+	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
 	}
@@ -481,11 +483,7 @@ type messageJSON struct {
 }
 
 func (s *Server) handleDeactivateUser(w http.ResponseWriter, r *http.Request) error {
-	svc, p, err := s.adminCtx(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathInt64(r, "id")
+	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
 	}
@@ -518,11 +516,7 @@ type resetPasswordJSON struct {
 }
 
 func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) error {
-	svc, p, err := s.adminCtx(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathInt64(r, "id")
+	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
 	}
@@ -546,11 +540,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleUnlockUser(w http.ResponseWriter, r *http.Request) error {
-	svc, p, err := s.adminCtx(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathInt64(r, "id")
+	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
 	}
@@ -576,11 +566,7 @@ type adminSessionJSON struct {
 }
 
 func (s *Server) handleUserSessions(w http.ResponseWriter, r *http.Request) error {
-	svc, p, err := s.adminCtx(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathInt64(r, "id")
+	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
 	}
@@ -599,11 +585,7 @@ func (s *Server) handleUserSessions(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleRevokeUserSession(w http.ResponseWriter, r *http.Request) error {
-	svc, p, err := s.adminCtx(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathInt64(r, "id")
+	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
 	}
@@ -625,11 +607,7 @@ type revokeAllJSON struct {
 }
 
 func (s *Server) handleRevokeUserSessions(w http.ResponseWriter, r *http.Request) error {
-	svc, p, err := s.adminCtx(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathInt64(r, "id")
+	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
 	}
@@ -777,11 +755,7 @@ func (s *Server) handleListCodes(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleRevokeCode(w http.ResponseWriter, r *http.Request) error {
-	svc, p, err := s.adminCtx(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathInt64(r, "id")
+	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
 	}
