@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -74,7 +75,7 @@ func main() {
 	os.Remove(filepath.Join(dir, "raw.bin"))
 
 	start = time.Now()
-	if code := upload(base, token, "large.bin", newPattern(size, 2)); code != 200 {
+	if code := upload(base, token, "large.bin", size, newPattern(size, 2)); code != 200 {
 		log.Fatalf("large upload: status %d", code)
 	}
 	up := time.Since(start)
@@ -92,7 +93,7 @@ func main() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if code := upload(base, token, fmt.Sprintf("small-%d.bin", i), newPattern(small, uint64(100+i))); code != 200 {
+			if code := upload(base, token, fmt.Sprintf("small-%d.bin", i), small, newPattern(small, uint64(100+i))); code != 200 {
 				errs <- fmt.Errorf("small upload %d: status %d", i, code)
 			}
 		}()
@@ -143,22 +144,17 @@ func (p *pattern) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// upload streams one file through a multipart body (chunked: no Content-Length).
-func upload(base, token, name string, r io.Reader) int {
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		mw.WriteField("media_type", "document")
-		fw, err := mw.CreateFormFile("files", name)
-		if err == nil {
-			_, err = io.Copy(fw, r)
-		}
-		if err == nil {
-			err = mw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	req, _ := http.NewRequest("POST", base+"/api/v1/media/add", pr)
+// upload streams one file of size bytes through a multipart body with a Content-Length, as
+// curl -F sends it (the server reserves quota from that length).
+func upload(base, token, name string, size int64, r io.Reader) int {
+	var head bytes.Buffer
+	mw := multipart.NewWriter(&head)
+	mw.WriteField("media_type", "document")
+	mw.CreateFormFile("files", name)
+	tail := "\r\n--" + mw.Boundary() + "--\r\n"
+	body := io.MultiReader(bytes.NewReader(head.Bytes()), r, strings.NewReader(tail))
+	req, _ := http.NewRequest("POST", base+"/api/v1/media/add", body)
+	req.ContentLength = int64(head.Len()) + size + int64(len(tail))
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
