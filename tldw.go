@@ -135,7 +135,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 // openStorage prepares the data directory, secrets, database and Redis.
 func (a *App) openStorage(ctx context.Context) error {
 	cfg := &a.Config
-	for _, dir := range []string{cfg.DataDir, cfg.MediaDir(), cfg.TempDir()} {
+	for _, dir := range []string{cfg.DataDir, cfg.TempDir()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("tldw: create directory: %w", err)
 		}
@@ -174,7 +174,7 @@ func (a *App) buildHTTP() error {
 	cfg := &a.Config
 	checks := []httpapi.Check{
 		{Name: "database", Critical: true, Run: a.db.Ping},
-		{Name: "media_dir", Run: func(context.Context) error { return dirWritable(cfg.MediaDir()) }},
+		{Name: "media_dir", Run: a.mediaHealthy},
 		{Name: "disk", Run: func(context.Context) error { return enoughDisk(cfg.DataDir, cfg.HealthMinFreeDiskMB) }},
 	}
 	if a.redis != nil {
