@@ -325,3 +325,11 @@ func (a *App) closeAll() error {
 	a.closers = nil
 	return errors.Join(errs...)
 }
+
+// RequireAuth guards an embedder's own handler with tldw's credentials (Bearer JWT, API key,
+// or the session cookie): without a valid one the request gets tldw's 401 JSON error;
+// otherwise next sees the caller through PrincipalFrom. Call it after Open.
+func (a *App) RequireAuth(next http.Handler) http.Handler { return a.api.RequireAuth(next) }
+
+// PrincipalFrom returns the caller that RequireAuth (or a tldw route) authenticated, or nil.
+func PrincipalFrom(ctx context.Context) *auth.Principal { return httpapi.PrincipalFrom(ctx) }

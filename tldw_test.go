@@ -2,6 +2,9 @@ package tldw_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/tldw-go/tldw"
 	"github.com/tldw-go/tldw/audit"
+	"github.com/tldw-go/tldw/auth"
 )
 
 func openApp(t *testing.T, cfg tldw.Config) *tldw.App {
@@ -122,5 +126,43 @@ func TestReopenLogs(t *testing.T) {
 	}
 	if a, _ := os.ReadFile(cfg.AuditLogFile); !strings.Contains(string(a), "LOGOUT") {
 		t.Errorf("new audit file %q", a)
+	}
+}
+
+// TestRequireAuth guards an embedder's own route with tldw's credentials.
+func TestRequireAuth(t *testing.T) {
+	ctx := context.Background()
+	cfg := tldw.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.AdminPassword = "Brave-Falcon-92!"
+	app := openApp(t, cfg)
+	defer app.Close()
+	if _, _, _, err := app.BootstrapAdmin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := app.Accounts().Login(ctx, "admin", "Brave-Falcon-92!", auth.Meta{IP: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := app.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello "+tldw.PrincipalFrom(r.Context()).Username)
+	}))
+	for _, tc := range []struct {
+		token, want string
+		status      int
+	}{
+		{"", `"detail"`, 401},
+		{"not-a-token", `"detail"`, 401},
+		{pair.AccessToken, "hello admin", 200},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/mine", nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		mine.ServeHTTP(rec, req)
+		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
+			t.Errorf("token %.10q: %d %q", tc.token, rec.Code, rec.Body.String())
+		}
 	}
 }

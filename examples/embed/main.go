@@ -31,6 +31,10 @@ func main() {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "my program; tldw lives under /tldw/")
 	})
+	// tldw's credentials guard the program's own routes too.
+	mux.Handle("GET /me", app.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s\n", tldw.PrincipalFrom(r.Context()).Username)
+	})))
 	mux.Handle("/tldw/", http.StripPrefix("/tldw", app.Handler()))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:8080")

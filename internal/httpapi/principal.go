@@ -283,3 +283,21 @@ func missingFields(names ...string) error {
 	}
 	return e
 }
+
+// RequireAuth guards an embedder's handler with the gate tldw's own routes use: a missing or
+// invalid credential is a 401 JSON error; otherwise next runs with the principal in the
+// request context (PrincipalFrom).
+func (s *Server) RequireAuth(next http.Handler) http.Handler {
+	h := s.gate(route{Handler: func(w http.ResponseWriter, r *http.Request) error {
+		next.ServeHTTP(w, r)
+		return nil
+	}}, "embedded")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// PrincipalFrom returns the principal authenticated for the request, or nil.
+func PrincipalFrom(ctx context.Context) *auth.Principal { return principalFrom(ctx) }
