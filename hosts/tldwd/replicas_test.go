@@ -1,97 +1,20 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tldw-go/tldw/internal/testenv"
 )
-
-// replicaRedis is a private redis-server that the replica test stops and restarts on the
-// same port.
-type replicaRedis struct {
-	t    *testing.T
-	port int
-	cmd  *exec.Cmd
-}
-
-// startReplicaRedis runs redis-server on a free loopback port. It skips the test when the
-// program is missing, or fails it when TLDW_REQUIRE_TOOLS=1.
-func startReplicaRedis(t *testing.T) *replicaRedis {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("TLDW_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("redis-server not installed and TLDW_REQUIRE_TOOLS=1: %v", err)
-		}
-		t.Skipf("redis-server not installed: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &replicaRedis{t: t, port: ln.Addr().(*net.TCPAddr).Port}
-	ln.Close()
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *replicaRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
-
-// start runs the server and returns once it accepts connections.
-func (r *replicaRedis) start() {
-	r.t.Helper()
-	cmd := exec.Command("redis-server", "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
-	}
-	r.cmd = cmd
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Ready to accept connections") {
-				ready <- true
-				_, _ = io.Copy(io.Discard, out)
-				return
-			}
-		}
-		ready <- false
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			r.t.Fatal("redis-server exited before accepting connections")
-		}
-	case <-time.After(10 * time.Second):
-		r.t.Fatal("redis-server not ready within 10s")
-	}
-}
-
-// stop kills the server, as a crash would, and waits for it.
-func (r *replicaRedis) stop() {
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
 
 // clientFrom returns an HTTP client whose connections come from the loopback address ip
 // (any 127.x.y.z works on Linux), so one test can be many clients.
@@ -166,7 +89,7 @@ func waitStatus(t *testing.T, c *http.Client, base, path, token string, want int
 // Redis, and checks that limits, lockout and revocations hold across them, and that the
 // replicas degrade and recover with Redis.
 func TestReplicas(t *testing.T) {
-	redis := startReplicaRedis(t)
+	redis := testenv.StartRedisServer(t)
 	db := postgresURL(t)
 	const userPassword = "Replica-Us3r-Passphrase"
 	var bases []string
@@ -174,7 +97,7 @@ func TestReplicas(t *testing.T) {
 		s := startServer(t, map[string]string{
 			"TLDW_DATA_DIR":       filepath.Join(t.TempDir(), fmt.Sprint("replica", i)),
 			"DATABASE_URL":        db,
-			"REDIS_URL":           redis.url(),
+			"REDIS_URL":           redis.URL(),
 			"JWT_SECRET_KEY":      "replica-test-jwt-secret-0123456789abcdef",
 			"AUDIT_HMAC_KEY":      "replica-test-audit-hmac-0123456789abcdef",
 			"API_KEY_PEPPER":      "replica-test-api-key-pepper-0123456789ab",
@@ -298,7 +221,7 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("d Redis outage and recovery", func(t *testing.T) {
-		redis.stop()
+		redis.Stop()
 		for _, b := range bases {
 			waitStatus(t, admin, b, "/api/v1/health", "", http.StatusPartialContent, 5*time.Second)
 		}
@@ -331,7 +254,7 @@ func TestReplicas(t *testing.T) {
 		}
 		waitStatus(t, c, bases[1], "/api/v1/auth/me", tok, 401, time.Second)
 
-		redis.start()
+		redis.Start()
 		for _, b := range bases {
 			waitStatus(t, admin, b, "/api/v1/health", "", http.StatusOK, 10*time.Second)
 		}

@@ -1,17 +1,11 @@
 package redisstore_test
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
-	"io"
-	"net"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/tldw-go/tldw/internal/testenv"
 	"github.com/tldw-go/tldw/quota"
 	"github.com/tldw-go/tldw/storage/redisstore"
 )
@@ -34,88 +28,12 @@ func TestOpenUnreachable(t *testing.T) {
 	}
 }
 
-// redisServer is a private redis-server process that a test can stop and start again on the
-// same port.
-type redisServer struct {
-	t    *testing.T
-	port int
-	cmd  *exec.Cmd
-}
-
-// startRedisServer runs redis-server on a free port. It skips the test when the program is
-// missing, or fails it when TLDW_REQUIRE_TOOLS=1.
-func startRedisServer(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("TLDW_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("redis-server not found and TLDW_REQUIRE_TOOLS=1: %v", err)
-		}
-		t.Skipf("redis-server not found: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &redisServer{t: t, port: ln.Addr().(*net.TCPAddr).Port}
-	ln.Close()
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
-
-// start runs the server and returns once it logs that it accepts connections.
-func (s *redisServer) start() {
-	s.t.Helper()
-	cmd := exec.Command("redis-server", "--port", fmt.Sprint(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--loglevel", "notice")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start redis-server: %v", err)
-	}
-	s.cmd = cmd
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Ready to accept connections") {
-				ready <- true
-				_, _ = io.Copy(io.Discard, out)
-				return
-			}
-		}
-		ready <- false
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			s.t.Fatal("redis-server exited before accepting connections")
-		}
-	case <-time.After(waitFor):
-		s.t.Fatalf("redis-server not ready within %v", waitFor)
-	}
-}
-
-// stop kills the server (as a crash would) and waits for it to exit.
-func (s *redisServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
-
 // TestRedisOutageAndRecovery: while Redis is down every call fails fast with ErrUnavailable
 // (the limiter falls back to the local one), the bus resubscribes by itself when Redis is
 // back, and everything works again without a new Client.
 func TestRedisOutageAndRecovery(t *testing.T) {
-	srv := startRedisServer(t)
-	c, err := redisstore.Open(srv.url(), redisstore.Options{Timeout: 100 * time.Millisecond, DialTimeout: 5 * time.Second})
+	srv := testenv.StartRedisServer(t)
+	c, err := redisstore.Open(srv.URL(), redisstore.Options{Timeout: 100 * time.Millisecond, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +51,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 		t.Fatalf("Redis up: %+v, %v, fell back %v", d, err, fellBack)
 	}
 
-	srv.stop()
+	srv.Stop()
 	start := time.Now()
 	if _, err := rl.Allow(ctx, "b", lim); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Errorf("limiter with Redis down: err %v, want ErrUnavailable", err)
@@ -152,7 +70,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 		t.Errorf("fallback with Redis down: %+v, %v, fell back %d times; want a local admission", d, err, len(fellBack))
 	}
 
-	srv.start()
+	srv.Start()
 	// The subscription comes back by itself and says so.
 	if inv := receive(t, got); !inv.Resync {
 		t.Errorf("first delivery after the restart %+v, want Resync", inv)
