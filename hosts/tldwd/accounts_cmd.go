@@ -35,12 +35,8 @@ func userCmd(ctx context.Context, h host, o options, args []string) int {
 	password := fs.String("password", "", "password (empty: generate one and print it once)")
 	role := fs.String("role", "", "role")
 	search := fs.String("search", "", "substring of username or email")
-	// Positional arguments come first (set-role alice admin), flags after them.
-	var pos []string
-	for len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		pos, args = append(pos, args[0]), args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseAfterPositional(fs, args)
+	if err != nil {
 		return 2
 	}
 	app, code := openApp(ctx, h, o)
@@ -176,11 +172,8 @@ func codeCmd(ctx context.Context, h host, o options, args []string) int {
 	domain := fs.String("email-domain", "", "only emails of this domain may use it")
 	count := fs.Int("count", 1, "how many codes")
 	all := fs.Bool("all", false, "include revoked, expired and used-up codes")
-	var pos []string
-	for len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		pos, args = append(pos, args[0]), args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseAfterPositional(fs, args)
+	if err != nil {
 		return 2
 	}
 	app, code := openApp(ctx, h, o)
@@ -260,4 +253,14 @@ func generatePassword() (string, error) {
 			return pw, nil
 		}
 	}
+}
+
+// parseAfterPositional parses args whose positional arguments come first (set-role alice
+// admin) and flags after them, returning the positional ones.
+func parseAfterPositional(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		pos, args = append(pos, args[0]), args[1:]
+	}
+	return pos, fs.Parse(args)
 }

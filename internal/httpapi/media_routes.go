@@ -144,6 +144,16 @@ func mediaError(err error) error {
 	return err
 }
 
+// mediaTarget is mediaService plus the {id} path variable: the item a route acts on.
+func (s *Server) mediaTarget(r *http.Request) (*media.Service, int64, error) {
+	svc, err := s.mediaService()
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := mediaID(r)
+	return svc, id, err
+}
+
 // mediaID reads the {id} path variable; one that does not fit an int64 is a 404.
 func mediaID(r *http.Request) (int64, error) {
 	id, err := pathInt64(r, "id")
@@ -328,11 +338,7 @@ func etagMatches(header, etag string) bool {
 
 // handleMediaGet serves GET /api/v1/media/{id}: the caller's item (admins: any item).
 func (s *Server) handleMediaGet(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.mediaService()
-	if err != nil {
-		return err
-	}
-	id, err := mediaID(r)
+	svc, id, err := s.mediaTarget(r)
 	if err != nil {
 		return err
 	}
@@ -362,11 +368,7 @@ func mediaServeType(ct string) string {
 // handleMediaFile serves GET /api/v1/media/{id}/file: the original bytes as an attachment,
 // with an ETag from the content hash and Range support when the backend can seek.
 func (s *Server) handleMediaFile(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.mediaService()
-	if err != nil {
-		return err
-	}
-	id, err := mediaID(r)
+	svc, id, err := s.mediaTarget(r)
 	if err != nil {
 		return err
 	}
@@ -433,11 +435,7 @@ func (s *Server) handleMediaDeletePermanent(w http.ResponseWriter, r *http.Reque
 // mediaChange runs a change on item {id} and answers with its JSON, or 204 when it has none.
 func (s *Server) mediaChange(w http.ResponseWriter, r *http.Request,
 	fn func(*media.Service, media.Actor, int64) (any, error)) error {
-	svc, err := s.mediaService()
-	if err != nil {
-		return err
-	}
-	id, err := mediaID(r)
+	svc, id, err := s.mediaTarget(r)
 	if err != nil {
 		return err
 	}
