@@ -24,9 +24,11 @@ import (
 )
 
 // TestConcurrentUploadsAcrossReplicas sends 50 concurrent 1 MiB uploads by one user, spread
-// over three App instances sharing PostgreSQL and a media directory, with a quota that has
-// room for 10: the quota is never exceeded, every refused upload is a 413, and nothing is
-// left behind (no stray objects, no reserved bytes, usage equal to what is stored).
+// over three App instances sharing PostgreSQL and a media directory, with a quota of 10 MiB:
+// the quota is never exceeded, every refused upload is a 413, and nothing is left behind (no
+// stray objects, no reserved bytes, usage equal to what is stored). How many fit depends on
+// timing (a request reserves its Content-Length, multipart overhead included, and commits the
+// file's size), so the test asserts the invariant, not a count.
 func TestConcurrentUploadsAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
 	dbURL := testenv.Postgres(t)
@@ -48,7 +50,7 @@ func TestConcurrentUploadsAcrossReplicas(t *testing.T) {
 		servers = append(servers, srv)
 	}
 	const mib = 1 << 20
-	quotaMB := int64(11) // room for 10 files of 1 MiB plus multipart overhead, not 11
+	quotaMB := int64(10) // storage_quota_mb is MiB: room for at most 10 files of 1 MiB
 	u, err := apps[0].Accounts().CreateUser(ctx, auth.SystemPrincipal(), auth.NewUser{
 		Username: "uploader", Email: "uploader@example.com", Password: "Brave-Falcon-92!",
 		Role: auth.RoleUser, StorageQuotaMB: &quotaMB,
@@ -95,8 +97,8 @@ func TestConcurrentUploadsAcrossReplicas(t *testing.T) {
 	}
 	wg.Wait()
 	stored := statuses[200]
-	if stored+statuses[413] != 50 || stored == 0 || stored > 10 {
-		t.Fatalf("statuses %v: want up to 10 stored and the rest 413", statuses)
+	if stored+statuses[413] != 50 || stored == 0 || int64(stored) > quotaMB {
+		t.Fatalf("statuses %v: want 1 to %d stored and the rest 413", statuses, quotaMB)
 	}
 	t.Logf("statuses %v", statuses)
 
