@@ -78,7 +78,7 @@ func startNginx(t *testing.T, upstream, mediaDir string) string {
 		cmd.Wait()
 	})
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a hang guard, not a latency bound
 	for {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
