@@ -9,16 +9,30 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/gorilla/mux"
 )
 
-// assets holds the /docs template and stylesheet: the page needs no network at all.
+// assets holds the /docs page: its template, the no-script stylesheet, and Swagger UI (from
+// npm, pinned in assets/swagger/package-lock.json, refreshed by assets/swagger/sync.sh). The
+// page needs no network at all.
 //
-//go:embed assets/docs.html assets/style.css
+//go:embed assets/docs.html assets/style.css assets/docs.js assets/swagger/dist
 var assets embed.FS
 
-// docsCSP lets the /docs page load its own stylesheet and nothing else.
-const docsCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; " +
-	"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+// docsAssets are the files under /docs/assets/ and their content types.
+var docsAssets = map[string]struct{ file, contentType string }{
+	"style.css":            {"assets/style.css", "text/css; charset=utf-8"},
+	"docs.js":              {"assets/docs.js", "text/javascript; charset=utf-8"},
+	"swagger-ui.css":       {"assets/swagger/dist/swagger-ui.css", "text/css; charset=utf-8"},
+	"swagger-ui-bundle.js": {"assets/swagger/dist/swagger-ui-bundle.js", "text/javascript; charset=utf-8"},
+}
+
+// docsCSP lets the /docs page run Swagger UI from this origin and nothing else: scripts and
+// styles from 'self', inline style attributes (Swagger UI sets them; no inline scripts),
+// requests ("Try it out") to the same origin only.
+const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; " +
+	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 // docsRoutes serve the OpenAPI document and the API reference page (both public).
 func (s *Server) docsRoutes() []route {
@@ -31,10 +45,10 @@ func (s *Server) docsRoutes() []route {
 			Summary:  "API reference page rendered from the OpenAPI document",
 			Produces: "text/html", Responses: map[int]string{200: "HTML page"},
 			Handler: s.serveDocs},
-		{Method: http.MethodGet, Path: "/docs/assets/style.css", Tag: "meta", Public: true,
-			Summary:  "Stylesheet of the API reference page",
-			Produces: "text/css", Responses: map[int]string{200: "CSS"},
-			Handler: s.serveDocsCSS},
+		{Method: http.MethodGet, Path: "/docs/assets/{name}", Tag: "meta", Public: true,
+			Summary:  "Scripts and stylesheets of the API reference page",
+			Produces: "text/css", Responses: map[int]string{200: "CSS or JavaScript", 404: "No such asset"},
+			Handler: s.serveDocsAsset},
 	}
 }
 
@@ -46,15 +60,19 @@ func (s *Server) serveDocs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) serveDocsCSS(w http.ResponseWriter, r *http.Request) error {
-	css, err := assets.ReadFile("assets/style.css")
+func (s *Server) serveDocsAsset(w http.ResponseWriter, r *http.Request) error {
+	a, ok := docsAssets[mux.Vars(r)["name"]]
+	if !ok {
+		return ErrNotFound
+	}
+	b, err := assets.ReadFile(a.file)
 	if err != nil {
-		return fmt.Errorf("read embedded stylesheet: %w", err)
+		return fmt.Errorf("read embedded %s: %w", a.file, err)
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/css; charset=utf-8")
+	h.Set("Content-Type", a.contentType)
 	h.Set("Cache-Control", "public, max-age=3600")
-	_, _ = w.Write(css)
+	_, _ = w.Write(b)
 	return nil
 }
 
