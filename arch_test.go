@@ -71,6 +71,7 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"github.com/google/uuid":                                       {importers: []string{"internal/httpapi", "storage/sqlstore"}},
 	"github.com/gorilla/mux":                                       {importers: []string{"internal/httpapi"}},
 	"github.com/prometheus/client_golang":                          {importers: []string{"internal/httpapi"}},
+	"golang.org/x/sync":                                            {importers: []string{"internal/httpapi"}},
 	"github.com/rs/cors":                                           {importers: []string{"internal/httpapi"}},
 	"github.com/jackc/pgx/v5":                                      {importers: []string{"storage/sqlstore", "internal/testenv"}},
 	"github.com/uptrace/bun":                                       {importers: []string{"storage/sqlstore"}},

@@ -2,34 +2,21 @@ package tldw
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/tldw-go/tldw/internal/httpapi"
 	"github.com/tldw-go/tldw/storage"
 )
 
-// dirWritable reports whether a file can be created in dir.
-func dirWritable(dir string) error {
-	f, err := os.CreateTemp(dir, ".healthcheck-*")
-	if err != nil {
-		return fmt.Errorf("media directory not writable: %w", err)
-	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(name)
-}
-
-// mediaHealthy checks the media store: the directory is writable, or the object store
-// answers (a Stat of a key that does not exist).
+// mediaHealthy asks the media store whether it is usable, when it can tell (storage.Pinger);
+// a store that cannot is taken as healthy.
 func (a *App) mediaHealthy(ctx context.Context) error {
-	if !strings.HasPrefix(a.Config.MediaStorageURL, "s3://") {
-		return dirWritable(a.Config.MediaDir())
+	p, ok := a.Blobs.(storage.Pinger)
+	if !ok {
+		return nil
 	}
-	if _, err := a.Blobs.Stat(ctx, "healthcheck/probe"); err != nil && !errors.Is(err, storage.ErrNotExist) {
-		return fmt.Errorf("media storage unreachable: %w", err)
+	if err := p.Ping(ctx); err != nil {
+		return fmt.Errorf("media storage: %w", err)
 	}
 	return nil
 }

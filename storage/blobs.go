@@ -61,6 +61,14 @@ type Lister interface {
 	List(ctx context.Context, prefix string) iter.Seq2[Info, error]
 }
 
+// Pinger is implemented by Blobs that can tell whether their backend is usable without
+// touching any object (health checks use it).
+type Pinger interface {
+	// Ping returns nil when the backend answers and accepts writes as far as it can tell
+	// cheaply, or the reason it does not.
+	Ping(ctx context.Context) error
+}
+
 // ValidKey reports whether key is acceptable, returning an ErrInvalidKey-wrapped error when
 // not.
 func ValidKey(key string) error {

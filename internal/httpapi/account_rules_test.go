@@ -16,7 +16,7 @@ func baseRouteRules() []routeRule {
 		{"GET", "/api/v1/health/metrics", everyone},
 		{"GET", "/openapi.json", everyone},
 		{"GET", "/docs", everyone},
-		{"GET", "/docs/assets/style.css", everyone},
+		{"GET", "/docs/assets/{name}", everyone},
 	}
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // healthRoutes are the unauthenticated probes. Bodies follow tldw_server (api-facts §6).
@@ -63,38 +66,97 @@ type statusBody struct {
 
 func (s *Server) timestamp() string { return s.now().UTC().Format(time.RFC3339Nano) }
 
-// health runs every check concurrently and answers 200 healthy, 206 degraded or
-// 503 unhealthy.
-func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+// healthTTL is how long one run of the checks answers /api/v1/health: anonymous callers
+// cannot make the server probe its backends more often than that.
+const healthTTL = 2 * time.Second
+
+// healthState caches the last run of the checks and remembers each check's state, so a
+// failing check is logged when its state changes, not on every request. Safe for concurrent
+// use.
+type healthState struct {
+	flight singleflight.Group
+	mu     sync.Mutex
+	at     time.Time // when errs were computed; zero before the first run
+	errs   []error
+	states map[string]string // check name → last state ("ok", "degraded", "error")
+}
+
+// checkResults returns the checks' errors, from the cache while it is fresh; concurrent
+// callers after it expires share one run.
+func (s *Server) checkResults(ctx context.Context) []error {
+	h := &s.healthState
+	now := s.now()
+	h.mu.Lock()
+	if !h.at.IsZero() && now.Sub(h.at) < healthTTL && !now.Before(h.at) {
+		errs := h.errs
+		h.mu.Unlock()
+		return errs
+	}
+	h.mu.Unlock()
+	v, _, _ := h.flight.Do("health", func() (any, error) {
+		errs := s.runChecks(context.WithoutCancel(ctx))
+		h.mu.Lock()
+		h.at, h.errs = now, errs
+		h.mu.Unlock()
+		return errs, nil
+	})
+	return v.([]error)
+}
+
+// runChecks runs every check concurrently and logs the checks whose state changed.
+func (s *Server) runChecks(ctx context.Context) []error {
 	errs := make([]error, len(s.o.Checks))
 	var wg sync.WaitGroup
 	for i, c := range s.o.Checks {
-		wg.Go(func() { errs[i] = s.runCheck(r.Context(), c.Run) })
+		wg.Go(func() { errs[i] = s.runCheck(ctx, c.Run) })
 	}
 	wg.Wait()
+	h := &s.healthState
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.states == nil {
+		h.states = map[string]string{}
+	}
+	for i, c := range s.o.Checks {
+		state, prev := checkState(errs[i]), cmp.Or(h.states[c.Name], "ok")
+		h.states[c.Name] = state
+		switch {
+		case state == prev:
+		case state == "ok":
+			s.log.LogAttrs(ctx, slog.LevelInfo, "health check recovered", slog.String("check", c.Name))
+		default:
+			s.log.LogAttrs(ctx, slog.LevelWarn, "health check failed", slog.String("check", c.Name),
+				slog.String("state", state), slog.Bool("critical", c.Critical), slog.String("error", errs[i].Error()))
+		}
+	}
+	return errs
+}
 
+// checkState names the outcome of a check.
+func checkState(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrDegraded):
+		return "degraded"
+	}
+	return "error"
+}
+
+// health answers 200 healthy, 206 degraded or 503 unhealthy from the checks' results.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	errs := s.checkResults(r.Context())
 	body := healthBody{Status: "healthy", Timestamp: s.timestamp(), AuthMode: s.o.AuthMode,
 		Checks: map[string]string{}}
 	code := http.StatusOK
 	for i, c := range s.o.Checks {
-		err := errs[i]
-		state := "ok"
-		switch {
-		case err == nil:
-		case errors.Is(err, ErrDegraded):
-			state = "degraded"
-		default:
-			state = "error"
-		}
+		state := checkState(errs[i])
 		body.Checks[c.Name] = state
-		if err == nil {
-			continue
-		}
-		s.logger(r).LogAttrs(r.Context(), slog.LevelWarn, "health check failed",
-			slog.String("check", c.Name), slog.Bool("critical", c.Critical), slog.String("error", err.Error()))
-		if c.Critical && state == "error" {
+		switch {
+		case state == "ok":
+		case c.Critical && state == "error":
 			body.Status, code = "unhealthy", http.StatusServiceUnavailable
-		} else if code == http.StatusOK {
+		case code == http.StatusOK:
 			body.Status, code = "degraded", http.StatusPartialContent
 		}
 	}

@@ -187,3 +187,42 @@ func TestProbes(t *testing.T) {
 		})
 	}
 }
+
+// TestHealthCached: /api/v1/health reuses one run of the checks for healthTTL, and a failing
+// check is logged when its state changes, not on every run.
+func TestHealthCached(t *testing.T) {
+	now := fixedNow
+	var runs int
+	var fail bool
+	check := func(context.Context) error {
+		runs++
+		if fail {
+			return errors.New("refused")
+		}
+		return nil
+	}
+	s, logs := newTest(t, Options{Now: func() time.Time { return now }, Checks: []Check{{Name: "redis", Run: check}}})
+	get := func() int { return request{path: "/api/v1/health"}.do(t, s).Code }
+
+	if get() != 200 || get() != 200 || runs != 1 {
+		t.Fatalf("two requests within the TTL ran the checks %d times, want 1", runs)
+	}
+	fail = true
+	if code := get(); code != 200 || runs != 1 {
+		t.Errorf("within the TTL: status %d after %d runs; want the cached 200", code, runs)
+	}
+	for i := range 3 {
+		now = now.Add(healthTTL)
+		if code := get(); code != 206 || runs != 2+i {
+			t.Fatalf("after the TTL: status %d, %d runs; want 206 from a fresh run", code, runs)
+		}
+	}
+	if n := strings.Count(logs.String(), "health check failed"); n != 1 {
+		t.Errorf("a check failing on 3 runs logged %d times, want once (on the change)", n)
+	}
+	fail = false
+	now = now.Add(healthTTL)
+	if code := get(); code != 200 || !strings.Contains(logs.String(), "health check recovered") {
+		t.Errorf("after recovery: status %d, logs %s", code, logs)
+	}
+}

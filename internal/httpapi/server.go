@@ -87,6 +87,7 @@ type Server struct {
 	methods      []string        // every method some route answers, for Allow headers
 	metrics      *metrics        // private registry: two Servers in one process never collide
 	checkTimeout time.Duration
+	healthState  healthState
 	rateAudit    rateAudit // rate_limit_exceeded events written, per key and window
 	doc          *document
 	openapi      []byte

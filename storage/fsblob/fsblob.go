@@ -41,6 +41,7 @@ type Store struct {
 var (
 	_ storage.Blobs  = (*Store)(nil)
 	_ storage.Lister = (*Store)(nil)
+	_ storage.Pinger = (*Store)(nil)
 )
 
 // Open opens the store at root, creating the directory (0750) when missing, and sweeps
@@ -216,6 +217,18 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, storage.Inf
 		return nil, storage.Info{}, mapErr("get", key, err)
 	}
 	return f, info(key, fi), nil
+}
+
+// Ping checks that a file can be created in the root directory (a temporary file, removed
+// at once; a crash leaves it to the sweep like any other).
+func (s *Store) Ping(ctx context.Context) error {
+	name := tmpPrefix + "ping-" + rand.Text()
+	f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return fmt.Errorf("fsblob: %s not writable: %w", s.dir, err)
+	}
+	f.Close()
+	return s.root.Remove(name)
 }
 
 // Stat describes the object. It returns ErrInvalidKey, ErrNotExist (also for directories) or

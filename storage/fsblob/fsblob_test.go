@@ -304,3 +304,21 @@ func TestListBadPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestPingMissingDir: Ping reports a root directory that has gone away.
+func TestPingMissingDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "media")
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err == nil {
+		t.Error("Ping after the directory was removed = nil, want an error")
+	}
+}

@@ -70,6 +70,7 @@ type Store struct {
 var (
 	_ storage.Blobs  = (*Store)(nil)
 	_ storage.Lister = (*Store)(nil)
+	_ storage.Pinger = (*Store)(nil)
 )
 
 // ParseURL parses MEDIA_STORAGE_URL, s3://bucket[/prefix][?endpoint=&region=&ssl=&path_style=
@@ -192,6 +193,18 @@ func open(ctx context.Context, o Options, transport http.RoundTripper) (*Store, 
 		s.prefix = o.Prefix + "/"
 	}
 	return s, nil
+}
+
+// Ping checks that the bucket still exists and the credentials are accepted.
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("s3blob: bucket %s: %w", s.bucket, err)
+	}
+	if !ok {
+		return fmt.Errorf("s3blob: bucket %s does not exist", s.bucket)
+	}
+	return nil
 }
 
 // Put uploads r under key. Up to 1 MiB goes in one PUT; more is streamed as a multipart

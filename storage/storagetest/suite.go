@@ -62,6 +62,24 @@ func TestBlobs(t *testing.T, open func(t *testing.T) storage.Blobs, opts ...Opti
 	t.Run("Cancel", func(t *testing.T) { testCancel(t, open(t)) })
 	t.Run("Large", func(t *testing.T) { testLarge(t, open(t), cfg) })
 	t.Run("List", func(t *testing.T) { testList(t, open(t)) })
+	if _, ok := open(t).(storage.Pinger); ok {
+		t.Run("Ping", func(t *testing.T) { testPing(t, open(t)) })
+	}
+}
+
+// testPing: a usable store answers Ping with nil, and pinging leaves no object behind.
+func testPing(t *testing.T, b storage.Blobs) {
+	ctx := t.Context()
+	for range 3 {
+		if err := b.(storage.Pinger).Ping(ctx); err != nil {
+			t.Fatalf("Ping on a usable store: %v", err)
+		}
+	}
+	if l, ok := b.(storage.Lister); ok {
+		for info, err := range l.List(ctx, "") {
+			t.Errorf("Ping left an object behind: %+v %v", info, err)
+		}
+	}
 }
 
 func testRoundTrip(t *testing.T, b storage.Blobs) {
