@@ -66,7 +66,7 @@ var mayImport = map[class][]class{
 var thirdParty = map[string]struct{ importers, tests []string }{
 	"github.com/go-jose/go-jose/v4":                                {importers: []string{"auth"}},
 	"golang.org/x/crypto":                                          {importers: []string{"auth"}},
-	"golang.org/x/text":                                            {importers: []string{"auth", "storage/sqlstore"}},
+	"golang.org/x/text":                                            {importers: []string{"auth", "storage/sqlstore", "media/plaintext"}},
 	"github.com/gabriel-vasile/mimetype":                           {importers: []string{"media/mimesniff"}},
 	"github.com/google/uuid":                                       {importers: []string{"internal/httpapi", "storage/sqlstore"}},
 	"github.com/gorilla/mux":                                       {importers: []string{"internal/httpapi"}},

@@ -1,0 +1,56 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// ErrUnsupported: no extractor handles the input's type (or the tool that would is not
+// installed). Permanent: retrying cannot help.
+var ErrUnsupported = errors.New("media: unsupported input")
+
+// Source is one input an Extractor reads.
+type Source struct {
+	Name        string // the client's file name (its extension decides among text types)
+	ContentType string // sniffed from the bytes
+	Size        int64  // bytes, or -1 when unknown
+	// Open returns the bytes from the start; an extractor may call it more than once.
+	Open func() (io.ReadCloser, error)
+	// MaxText bounds the extracted text in bytes; 0 means DefaultMaxText. More is ErrTooLarge.
+	MaxText int64
+}
+
+// DefaultMaxText is the extracted-text cap when Source.MaxText is 0.
+const DefaultMaxText = 64 << 20
+
+// Limit returns the text cap that applies to s.
+func (s Source) Limit() int64 {
+	if s.MaxText > 0 {
+		return s.MaxText
+	}
+	return DefaultMaxText
+}
+
+// Extracted is the text of a Source, as UTF-8 in Unicode NFC with "\n" line ends.
+type Extracted struct {
+	Text     string
+	Title    string            // a title found in the input (a first heading, <title>), or ""
+	Metadata map[string]string // what the format says about itself (encoding, page count, ...)
+	Sections []Section         // chapter or page boundaries, in order; nil when the format has none
+	Warnings []string          // what was lost or guessed, for the item's result
+}
+
+// Section is a chapter or page of an Extracted text.
+type Section struct {
+	Title  string
+	Offset int // byte offset of the section's start in Extracted.Text
+}
+
+// Extractor turns a Source into text. Implementations return errors wrapping ErrUnsupported
+// (a type they do not handle), ErrInvalid (corrupt, encrypted or otherwise unreadable input:
+// permanent), ErrTooLarge (over a limit: permanent), or another error for a failure a retry
+// may cure. They are safe for concurrent use and stop when ctx is done.
+type Extractor interface {
+	Extract(ctx context.Context, src Source) (*Extracted, error)
+}

@@ -1,0 +1,186 @@
+package plaintext
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/tldw-go/tldw/media"
+)
+
+// Extractor is the plain-text media.Extractor. The zero value is ready; it is safe for
+// concurrent use.
+type Extractor struct{}
+
+var _ media.Extractor = Extractor{}
+
+// extensions are the file name extensions read as text whatever the sniffer said, as long as
+// it said some kind of text (Markdown and source code sniff as text/plain).
+var extensions = map[string]bool{}
+
+func init() {
+	for _, e := range strings.Fields(`.txt .text .md .markdown .rst .adoc .org .tex .log .csv .tsv .json
+		.jsonl .ndjson .xml .yaml .yml .toml .ini .cfg .conf .srt .vtt .go .py .js .mjs .ts .tsx .jsx .java
+		.kt .c .h .cc .cpp .hpp .cs .rs .rb .php .pl .sh .bash .zsh .sql .css .scss .swift .scala .lua .r
+		.m .hs .ex .exs .erl .clj .dart .vue .svelte .proto .graphql .dockerfile .makefile .mk`) {
+		extensions[e] = true
+	}
+}
+
+// textTypes are sniffed types this extractor reads even without a known extension.
+var textTypes = map[string]bool{
+	"text/plain": true, "text/markdown": true, "text/x-markdown": true, "text/csv": true,
+	"text/tab-separated-values": true, "text/xml": true, "application/xml": true,
+	"application/json": true, "application/x-ndjson": true, "text/x-rst": true, "application/yaml": true,
+}
+
+// Handles reports whether the extractor reads src: a text type it knows, or some text/* type
+// under a text extension. HTML is not plain text (it has its own extractor).
+func (Extractor) Handles(src media.Source) bool {
+	ct, _, _ := mime.ParseMediaType(src.ContentType)
+	if textTypes[ct] {
+		return true
+	}
+	textish := strings.HasPrefix(ct, "text/") || ct == "" || ct == "application/octet-stream"
+	return textish && ct != "text/html" && extensions[strings.ToLower(path.Ext(src.Name))]
+}
+
+// Extract reads src as text. It returns errors wrapping media.ErrUnsupported (not a text
+// type, or binary data), media.ErrTooLarge (text over src.Limit()), or the reader's error.
+func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extracted, error) {
+	if !x.Handles(src) {
+		return nil, fmt.Errorf("%w: %s (%s) is not a plain-text format", media.ErrUnsupported, src.Name, src.ContentType)
+	}
+	rc, err := src.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	limit := src.Limit()
+	// UTF-16 doubles the bytes of the text it holds; anything more is over the limit anyway.
+	raw, err := io.ReadAll(io.LimitReader(ctxReader{ctx, rc}, 2*limit+2))
+	if err != nil {
+		return nil, err
+	}
+	text, enc, guessed, err := decode(raw, src.ContentType)
+	if err != nil {
+		return nil, err
+	}
+	text = normalize(text)
+	if int64(len(text)) > limit {
+		return nil, fmt.Errorf("%w: the text of %s is over the %d byte limit", media.ErrTooLarge, src.Name, limit)
+	}
+	out := &media.Extracted{Text: text, Title: title(text, path.Ext(src.Name)), Metadata: map[string]string{"encoding": enc}}
+	if guessed {
+		out.Warnings = append(out.Warnings, "character set not declared and not UTF-8: read as "+enc)
+	}
+	return out, nil
+}
+
+// decode returns raw as UTF-8, the encoding it was read as, and whether that was a guess.
+func decode(raw []byte, contentType string) (string, string, bool, error) {
+	var enc encoding.Encoding
+	name := ""
+	switch {
+	case bytes.HasPrefix(raw, []byte{0xEF, 0xBB, 0xBF}):
+		return string(raw[3:]), "utf-8", false, nil
+	case bytes.HasPrefix(raw, []byte{0xFF, 0xFE}):
+		enc, name = unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM), "utf-16le"
+	case bytes.HasPrefix(raw, []byte{0xFE, 0xFF}):
+		enc, name = unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM), "utf-16be"
+	}
+	if enc == nil && binary(raw) {
+		return "", "", false, fmt.Errorf("%w: binary data, not text", media.ErrUnsupported)
+	}
+	if enc == nil && utf8.Valid(raw) {
+		return string(raw), "utf-8", false, nil
+	}
+	guessed := false
+	if enc == nil {
+		_, params, _ := mime.ParseMediaType(contentType)
+		if cs := params["charset"]; cs != "" && !strings.EqualFold(cs, "utf-8") {
+			if e, err := htmlindex.Get(cs); err == nil {
+				enc, name = e, strings.ToLower(cs)
+			}
+		}
+	}
+	if enc == nil {
+		enc, name, guessed = charmap.Windows1252, "windows-1252", true
+	}
+	b, err := enc.NewDecoder().Bytes(raw)
+	if err != nil {
+		return "", "", false, fmt.Errorf("%w: not valid %s text", media.ErrInvalid, name)
+	}
+	return string(b), name, guessed, nil
+}
+
+// binary reports NUL bytes in the first 8 KiB: text in a BOM-less 8-bit or UTF-8 encoding
+// has none.
+func binary(raw []byte) bool {
+	return bytes.IndexByte(raw[:min(len(raw), 8<<10)], 0) >= 0
+}
+
+// normalize makes line ends "\n", drops control characters other than tab and newline (and
+// U+FEFF), and composes to NFC.
+func normalize(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\r':
+			return '\n'
+		case r == '\t' || r == '\n':
+			return r
+		case r < 0x20 || r == 0x7F || r == 0xFEFF:
+			return -1
+		}
+		return r
+	}, s)
+	return norm.NFC.String(s)
+}
+
+// title finds a document title: Markdown's first "# " heading, or reStructuredText's first
+// line underlined with "=".
+func title(text, ext string) string {
+	lines := strings.SplitN(text, "\n", 50)
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		switch strings.ToLower(ext) {
+		case ".md", ".markdown":
+			if t, ok := strings.CutPrefix(l, "# "); ok {
+				return strings.TrimSpace(t)
+			}
+		case ".rst":
+			if l != "" && i+1 < len(lines) {
+				u := strings.TrimSpace(lines[i+1])
+				if len(u) >= len(l) && strings.Trim(u, "=") == "" {
+					return l
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// ctxReader stops reading when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
