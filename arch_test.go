@@ -66,9 +66,11 @@ var mayImport = map[class][]class{
 var thirdParty = map[string]struct{ importers, tests []string }{
 	"github.com/go-jose/go-jose/v4":                                {importers: []string{"auth"}},
 	"golang.org/x/crypto":                                          {importers: []string{"auth"}},
-	"golang.org/x/text":                                            {importers: []string{"auth", "storage/sqlstore", "media/plaintext"}},
+	"golang.org/x/text":                                            {importers: []string{"auth", "media", "storage/sqlstore", "media/plaintext"}, tests: []string{"media/readability"}},
 	"github.com/gabriel-vasile/mimetype":                           {importers: []string{"media/mimesniff"}},
 	"github.com/google/uuid":                                       {importers: []string{"internal/httpapi", "storage/sqlstore"}},
+	"codeberg.org/readeck/go-readability/v2":                       {importers: []string{"media/readability"}},
+	"golang.org/x/net":                                             {importers: []string{"media/readability"}},
 	"github.com/gorilla/mux":                                       {importers: []string{"internal/httpapi"}},
 	"github.com/prometheus/client_golang":                          {importers: []string{"internal/httpapi"}},
 	"golang.org/x/sync":                                            {importers: []string{"internal/httpapi"}},

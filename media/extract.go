@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // ErrUnsupported: no extractor handles the input's type (or the tool that would is not
@@ -53,4 +56,38 @@ type Section struct {
 // may cure. They are safe for concurrent use and stop when ctx is done.
 type Extractor interface {
 	Extract(ctx context.Context, src Source) (*Extracted, error)
+}
+
+// NormalizeText is how every extractor finishes its text: "\n" line ends, no control
+// characters other than tab and newline (nor U+FEFF), Unicode NFC.
+func NormalizeText(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\r':
+			return '\n'
+		case r == '\t' || r == '\n':
+			return r
+		case r < 0x20 || r == 0x7F || r == 0xFEFF:
+			return -1
+		}
+		return r
+	}, s)
+	return norm.NFC.String(s)
+}
+
+// ContextReader returns a reader of r that fails with ctx's error once ctx is done, so a
+// long read (an extractor's input) stops on cancel.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/unicode"
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/tldw-go/tldw/media"
 )
@@ -69,7 +68,7 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 	defer rc.Close()
 	limit := src.Limit()
 	// UTF-16 doubles the bytes of the text it holds; anything more is over the limit anyway.
-	raw, err := io.ReadAll(io.LimitReader(ctxReader{ctx, rc}, 2*limit+2))
+	raw, err := io.ReadAll(io.LimitReader(media.ContextReader(ctx, rc), 2*limit+2))
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +76,7 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 	if err != nil {
 		return nil, err
 	}
-	text = normalize(text)
+	text = media.NormalizeText(text)
 	if int64(len(text)) > limit {
 		return nil, fmt.Errorf("%w: the text of %s is over the %d byte limit", media.ErrTooLarge, src.Name, limit)
 	}
@@ -131,24 +130,6 @@ func binary(raw []byte) bool {
 	return bytes.IndexByte(raw[:min(len(raw), 8<<10)], 0) >= 0
 }
 
-// normalize makes line ends "\n", drops control characters other than tab and newline (and
-// U+FEFF), and composes to NFC.
-func normalize(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case r == '\r':
-			return '\n'
-		case r == '\t' || r == '\n':
-			return r
-		case r < 0x20 || r == 0x7F || r == 0xFEFF:
-			return -1
-		}
-		return r
-	}, s)
-	return norm.NFC.String(s)
-}
-
 // title finds a document title: Markdown's first "# " heading, or reStructuredText's first
 // line underlined with "=".
 func title(text, ext string) string {
@@ -170,17 +151,4 @@ func title(text, ext string) string {
 		}
 	}
 	return ""
-}
-
-// ctxReader stops reading when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
