@@ -1,8 +1,6 @@
 package ooxml
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -15,13 +13,6 @@ import (
 	"strings"
 
 	"github.com/tldw-go/tldw/media"
-)
-
-// Limits on the zip container, checked before and while inflating.
-const (
-	maxParts    = 10_000  // entries in the zip
-	maxInflated = 1 << 30 // bytes of all XML parts read, inflated
-	maxRatio    = 200     // inflated/compressed size of one part
 )
 
 const (
@@ -79,14 +70,11 @@ func (Extractor) Extract(ctx context.Context, src media.Source) (*media.Extracte
 	if int64(len(raw)) > 4*src.Limit() {
 		return nil, fmt.Errorf("%w: %s is larger than this server reads for its text", media.ErrTooLarge, src.Name)
 	}
-	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+	zr, err := media.OpenZip(ctx, raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a readable %s (zip): %v", media.ErrInvalid, src.Name, k, err)
+		return nil, fmt.Errorf("%s (%s): %w", src.Name, k, err)
 	}
-	if len(zr.File) > maxParts {
-		return nil, fmt.Errorf("%w: %s has %d zip entries", media.ErrInvalid, src.Name, len(zr.File))
-	}
-	d := &doc{ctx: ctx, zr: zr, limit: src.Limit(), budget: maxInflated}
+	d := &doc{zip: zr, limit: src.Limit()}
 	switch k {
 	case "docx":
 		err = d.docx()
@@ -102,55 +90,12 @@ func (Extractor) Extract(ctx context.Context, src media.Source) (*media.Extracte
 
 // doc accumulates the text of one document.
 type doc struct {
-	ctx      context.Context
-	zr       *zip.Reader
+	zip      *media.Zip
 	limit    int64
-	budget   int64 // inflated bytes still allowed
 	text     strings.Builder
 	title    string
 	sections []media.Section
 }
-
-// open returns the named part, after checking its declared size and ratio; the reader
-// enforces the budget on the real bytes.
-func (d *doc) open(name string) (io.ReadCloser, error) {
-	for _, f := range d.zr.File {
-		if f.Name != name {
-			continue
-		}
-		if f.UncompressedSize64 > uint64(d.budget) ||
-			(f.CompressedSize64 > 0 && f.UncompressedSize64/f.CompressedSize64 > maxRatio && f.UncompressedSize64 > 1<<20) {
-			return nil, fmt.Errorf("%w: part %s inflates to %d bytes from %d: refusing a zip bomb", media.ErrInvalid, name, f.UncompressedSize64, f.CompressedSize64)
-		}
-		rc, err := f.Open()
-		if err != nil {
-			return nil, fmt.Errorf("%w: part %s: %v", media.ErrInvalid, name, err)
-		}
-		return &budgetReader{rc: rc, d: d, name: name}, nil
-	}
-	return nil, fmt.Errorf("%w: part %s missing", media.ErrInvalid, name)
-}
-
-// budgetReader fails once the document's inflated-bytes budget is spent.
-type budgetReader struct {
-	rc   io.ReadCloser
-	d    *doc
-	name string
-}
-
-func (b *budgetReader) Read(p []byte) (int, error) {
-	if err := b.d.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := b.rc.Read(p)
-	b.d.budget -= int64(n)
-	if b.d.budget < 0 {
-		return n, fmt.Errorf("%w: part %s inflates past the limit: refusing a zip bomb", media.ErrInvalid, b.name)
-	}
-	return n, err
-}
-
-func (b *budgetReader) Close() error { return b.rc.Close() }
 
 // write appends s, failing past the text cap.
 func (d *doc) write(s string) error {
@@ -164,7 +109,7 @@ func (d *doc) write(s string) error {
 // docx reads word/document.xml: w:t text, w:tab, w:br and w:cr inside paragraphs, a blank
 // line after each w:p; the first Title- or Heading1-styled paragraph is the title.
 func (d *doc) docx() error {
-	rc, err := d.open("word/document.xml")
+	rc, err := d.zip.Open("word/document.xml")
 	if err != nil {
 		return err
 	}
@@ -220,8 +165,8 @@ func (d *doc) docx() error {
 // pptx reads the slides in their number order: a:t text, a line per a:p, a section per slide.
 func (d *doc) pptx() error {
 	var slides []int
-	for _, f := range d.zr.File {
-		if n, ok := strings.CutPrefix(f.Name, "ppt/slides/slide"); ok {
+	for _, name := range d.zip.Names() {
+		if n, ok := strings.CutPrefix(name, "ppt/slides/slide"); ok {
 			if i, err := strconv.Atoi(strings.TrimSuffix(n, ".xml")); err == nil && strings.HasSuffix(n, ".xml") {
 				slides = append(slides, i)
 			}
@@ -242,7 +187,7 @@ func (d *doc) pptx() error {
 }
 
 func (d *doc) slide(name string) error {
-	rc, err := d.open(name)
+	rc, err := d.zip.Open(name)
 	if err != nil {
 		return err
 	}
