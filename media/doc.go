@@ -8,8 +8,14 @@
 // the user id: isolation is enforced in the store, and another user's item is ErrNotFound,
 // exactly like a missing one. Only [Store.ByIDAny] (admin reads) crosses users.
 //
-// The package imports only the standard library and the storage, quota and audit domain
-// packages. Content-type sniffing is an interface ([Sniffer]) implemented by
+// Processing is being built on two contracts: [Extractor] turns a [Source] into text
+// (adapters media/plaintext, media/readability for web pages, media/ooxml for DOCX/PPTX,
+// media/epub, media/email; [OpenZip] guards every zip container against bombs) and [Chunker]
+// cuts text into chunks with offsets ([TextChunker]). media/httpfetch downloads URLs behind
+// an SSRF guard. Each contract has its conformance suite in mediatest.
+//
+// The package imports only the standard library, golang.org/x/text (Unicode
+// normalisation) and the storage, quota and audit domain packages. Content-type sniffing is an interface ([Sniffer]) implemented by
 // media/mimesniff; the SQL store lives in storage/sqlstore; mediatest has an in-memory Store
 // and the conformance suite every Store runs.
 package media
