@@ -15,7 +15,7 @@
 // an SSRF guard. Each contract has its conformance suite in mediatest.
 //
 // The package imports only the standard library, golang.org/x/text (Unicode
-// normalisation) and the storage, quota and audit domain packages. Content-type sniffing is an interface ([Sniffer]) implemented by
-// media/mimesniff; the SQL store lives in storage/sqlstore; mediatest has an in-memory Store
+// normalisation) and the storage, quota and audit domain packages. Content-type sniffing is
+// an interface ([Sniffer]) implemented by media/mimesniff; the SQL store lives in storage/sqlstore; mediatest has an in-memory Store
 // and the conformance suite every Store runs.
 package media
