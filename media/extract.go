@@ -3,8 +3,11 @@ package media
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
+
+	"github.com/tldw-go/tldw/storage"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -76,18 +79,22 @@ func NormalizeText(s string) string {
 	return norm.NFC.String(s)
 }
 
-// ContextReader returns a reader of r that fails with ctx's error once ctx is done, so a
-// long read (an extractor's input) stops on cancel.
-func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
+// ReadSource reads all of src, refusing with ErrTooLarge an input of more than factor times
+// its text limit (markup and compression make inputs larger than their text; beyond such a
+// factor the text would be over the limit anyway). The read stops when ctx is done.
+func ReadSource(ctx context.Context, src Source, factor int64) ([]byte, error) {
+	rc, err := src.Open()
+	if err != nil {
+		return nil, err
 	}
-	return c.r.Read(p)
+	defer rc.Close()
+	max := factor * src.Limit()
+	raw, err := io.ReadAll(io.LimitReader(storage.ContextReader(ctx, rc), max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > max {
+		return nil, fmt.Errorf("%w: %s is larger than this server reads for its text", ErrTooLarge, src.Name)
+	}
+	return raw, nil
 }

@@ -69,6 +69,22 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// ContextReader returns a reader of r that fails with ctx's error once ctx is done, so a
+// long copy (a Put, an extractor's read) stops on cancel.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
 // ValidKey reports whether key is acceptable, returning an ErrInvalidKey-wrapped error when
 // not.
 func ValidKey(key string) error {

@@ -45,17 +45,9 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 	if !x.Handles(src) {
 		return nil, fmt.Errorf("%w: %s (%s) is not e-mail", media.ErrUnsupported, src.Name, src.ContentType)
 	}
-	rc, err := src.Open()
+	raw, err := media.ReadSource(ctx, src, 4)
 	if err != nil {
 		return nil, err
-	}
-	defer rc.Close()
-	raw, err := io.ReadAll(io.LimitReader(media.ContextReader(ctx, rc), 4*src.Limit()+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(raw)) > 4*src.Limit() {
-		return nil, fmt.Errorf("%w: %s is larger than this server reads for its text", media.ErrTooLarge, src.Name)
 	}
 	msgs := [][]byte{raw}
 	if bytes.HasPrefix(raw, []byte("From ")) {

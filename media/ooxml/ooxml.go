@@ -56,19 +56,10 @@ func (Extractor) Extract(ctx context.Context, src media.Source) (*media.Extracte
 	if k == "" {
 		return nil, fmt.Errorf("%w: %s (%s) is not a Word or PowerPoint document", media.ErrUnsupported, src.Name, src.ContentType)
 	}
-	rc, err := src.Open()
+	// archive/zip needs random access: the document is read into memory.
+	raw, err := media.ReadSource(ctx, src, 4)
 	if err != nil {
 		return nil, err
-	}
-	defer rc.Close()
-	// archive/zip needs random access; documents are read into memory up to the text cap's
-	// worth of compressed bytes (text compresses, so this bounds no real document).
-	raw, err := io.ReadAll(io.LimitReader(media.ContextReader(ctx, rc), 4*src.Limit()+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(raw)) > 4*src.Limit() {
-		return nil, fmt.Errorf("%w: %s is larger than this server reads for its text", media.ErrTooLarge, src.Name)
 	}
 	zr, err := media.OpenZip(ctx, raw)
 	if err != nil {

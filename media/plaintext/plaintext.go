@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"mime"
 	"path"
 	"strings"
@@ -61,14 +60,8 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 	if !x.Handles(src) {
 		return nil, fmt.Errorf("%w: %s (%s) is not a plain-text format", media.ErrUnsupported, src.Name, src.ContentType)
 	}
-	rc, err := src.Open()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	limit := src.Limit()
-	// UTF-16 doubles the bytes of the text it holds; anything more is over the limit anyway.
-	raw, err := io.ReadAll(io.LimitReader(media.ContextReader(ctx, rc), 2*limit+2))
+	// UTF-16 doubles the bytes of the text it holds.
+	raw, err := media.ReadSource(ctx, src, 2)
 	if err != nil {
 		return nil, err
 	}
@@ -77,8 +70,8 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 		return nil, err
 	}
 	text = media.NormalizeText(text)
-	if int64(len(text)) > limit {
-		return nil, fmt.Errorf("%w: the text of %s is over the %d byte limit", media.ErrTooLarge, src.Name, limit)
+	if int64(len(text)) > src.Limit() {
+		return nil, fmt.Errorf("%w: the text of %s is over the %d byte limit", media.ErrTooLarge, src.Name, src.Limit())
 	}
 	out := &media.Extracted{Text: text, Title: title(text, path.Ext(src.Name)), Metadata: map[string]string{"encoding": enc}}
 	if guessed {

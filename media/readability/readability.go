@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"mime"
 	"path"
 	"strings"
@@ -47,18 +46,10 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 	if !x.Handles(src) {
 		return nil, fmt.Errorf("%w: %s (%s) is not HTML", media.ErrUnsupported, src.Name, src.ContentType)
 	}
-	rc, err := src.Open()
+	// Markup outweighs its text.
+	raw, err := media.ReadSource(ctx, src, 8)
 	if err != nil {
 		return nil, err
-	}
-	defer rc.Close()
-	// Markup outweighs its text; a page with more than 8× the text cap in bytes is over it.
-	raw, err := io.ReadAll(io.LimitReader(media.ContextReader(ctx, rc), 8*src.Limit()+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(raw)) > 8*src.Limit() {
-		return nil, fmt.Errorf("%w: %s is larger than this server reads for its text", media.ErrTooLarge, src.Name)
 	}
 	r, err := charset.NewReader(bytes.NewReader(raw), src.ContentType)
 	if err != nil {

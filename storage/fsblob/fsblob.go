@@ -138,7 +138,7 @@ func (s *Store) createTemp(dir, tmp string) (*os.File, error) {
 // fill copies at most maxSize bytes (unlimited when 0) into f, stamps its modification time
 // and syncs it.
 func (s *Store) fill(ctx context.Context, f *os.File, tmp string, r io.Reader, maxSize int64) (fs.FileInfo, error) {
-	src := io.Reader(ctxReader{ctx, r})
+	src := io.Reader(storage.ContextReader(ctx, r))
 	if maxSize > 0 {
 		src = io.LimitReader(src, maxSize+1)
 	}
@@ -431,19 +431,6 @@ func mapErr(op, key string, err error) error {
 		return fmt.Errorf("%w: %s", storage.ErrNotExist, key)
 	}
 	return fmt.Errorf("fsblob: %s %s: %w", op, key, err)
-}
-
-// ctxReader fails reads once ctx is done, so a cancelled Put stops streaming.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // copyBufSize is how much copyChunked writes at a time: large enough that a body arriving in

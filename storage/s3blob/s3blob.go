@@ -218,7 +218,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, o storage.PutO
 	if err := ctx.Err(); err != nil {
 		return storage.Info{}, fmt.Errorf("s3blob: put %s: %w", key, err)
 	}
-	src := &limitReader{r: ctxReader{ctx, r}, max: o.MaxSize}
+	src := &limitReader{r: storage.ContextReader(ctx, r), max: o.MaxSize}
 	ctype := contentType(key, o.ContentType)
 	opts := minio.PutObjectOptions{ContentType: ctype, PartSize: s.partSize}
 
@@ -355,17 +355,4 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		return 0, storage.ErrTooLarge
 	}
 	return n, err
-}
-
-// ctxReader fails reads once ctx is done, so a cancelled Put stops streaming.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -45,7 +45,7 @@ func (m *memStore) Put(ctx context.Context, key string, r io.Reader, o storage.P
 	if err := storage.ValidKey(key); err != nil {
 		return storage.Info{}, err
 	}
-	src := io.Reader(ctxReader{ctx, r})
+	src := io.Reader(storage.ContextReader(ctx, r))
 	if o.MaxSize > 0 {
 		src = io.LimitReader(src, o.MaxSize+1)
 	}
@@ -150,17 +150,4 @@ func contentType(key, given string) string {
 		return t
 	}
 	return "application/octet-stream"
-}
-
-// ctxReader fails reads once ctx is done, so a cancelled Put stops streaming.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
