@@ -313,7 +313,7 @@ func (s *Service) Unlock(ctx context.Context, p *Principal, id int64, m Meta) er
 	if err := requireOn(p, u, PermUsersDeactivate); err != nil {
 		return err
 	}
-	if err := s.o.Lockout.Reset(ctx, userLockKey(u.Username)); err != nil {
+	if err := s.o.Lockout.ResetTree(ctx, userLockKey(u.Username)); err != nil {
 		return fmt.Errorf("auth: clearing lockout: %w", err)
 	}
 	s.audit(ctx, m, actor(p, audit.Event{Action: audit.AccountUnlocked, TargetType: "user", TargetID: idString(id), Success: true}))
