@@ -245,13 +245,33 @@ func (s *Service) lockedUntil(ctx context.Context, now time.Time, keys ...string
 	return until, nil
 }
 
-// loginFailure counts a failed login against k (see lockKeys), audits it (and any lock it
-// caused) and returns the error for the client: *LockedError when this failure locked the
-// client out, else ErrUnauthenticated.
+// loginFailure counts a failed login against k (see countFailure), audits it and returns
+// the error for the client: *LockedError when this failure locked the client out, else
+// ErrUnauthenticated.
 func (s *Service) loginFailure(ctx context.Context, now time.Time, m Meta, u *User, login string, k lockKeys) error {
+	until, err := s.countFailure(ctx, now, m, u, login, k)
+	s.auditLoginFailed(ctx, m, u, login, "invalid_credentials")
+	return failureError(until, err, badCredentials())
+}
+
+// failureError is what a client gets for a wrong password: a store failure, *LockedError
+// when the failure locked it out (until is set), else wrong.
+func failureError(until time.Time, err, wrong error) error {
+	if err != nil {
+		return fmt.Errorf("auth: recording failed login: %w", err)
+	}
+	if !until.IsZero() {
+		return &LockedError{Until: until}
+	}
+	return wrong
+}
+
+// countFailure counts a wrong password against k (see lockKeys) and audits any lock it
+// caused. It returns the end of the lock the client is now under (k.ip or k.userIP), or zero.
+func (s *Service) countFailure(ctx context.Context, now time.Time, m Meta, u *User, login string, k lockKeys) (time.Time, error) {
 	userLocked, err := s.lockedUntil(ctx, now, k.user)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	var until time.Time
 	var storeErr error
@@ -287,14 +307,36 @@ func (s *Service) loginFailure(ctx context.Context, now time.Time, m Meta, u *Us
 			until = t
 		}
 	}
-	s.auditLoginFailed(ctx, m, u, login, "invalid_credentials")
-	if storeErr != nil {
-		return fmt.Errorf("auth: recording failed login: %w", storeErr)
+	return until, storeErr
+}
+
+// verifyCurrentPassword checks the current password p gave for a sensitive change to its
+// own account u (action names the change for the audit log). It goes through the lockout
+// like a login from m.IP: a locked-out client gets *LockedError before any check; a wrong
+// password is audited (action, success false) and counted like a failed login, and gives
+// ErrUnauthenticated, or *LockedError when it locked the client out. Other errors: ErrBusy,
+// store errors.
+func (s *Service) verifyCurrentPassword(ctx context.Context, p *Principal, u *User, password string, m Meta, action string) error {
+	now := s.now()
+	k := newLockKeys(userLockKey(u.Username), m.IP)
+	until, err := s.lockedUntil(ctx, now, k.ip, k.userIP)
+	if err != nil {
+		return err
 	}
 	if !until.IsZero() {
 		return &LockedError{Until: until}
 	}
-	return badCredentials()
+	ok, _, err := s.o.Hasher.Verify(ctx, password, u.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("auth: verifying password: %w", err)
+	}
+	if ok {
+		return nil
+	}
+	until, err = s.countFailure(ctx, now, m, u, u.Username, k)
+	s.audit(ctx, m, actor(p, audit.Event{Action: action, TargetType: "user", TargetID: idString(u.ID),
+		Success: false, Error: "current password is incorrect", Details: map[string]any{"reason": "invalid_current_password"}}))
+	return failureError(until, err, fmt.Errorf("%w: current password is incorrect", ErrUnauthenticated))
 }
 
 func (s *Service) resetLockout(ctx context.Context, keys ...string) {

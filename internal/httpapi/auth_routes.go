@@ -85,8 +85,8 @@ func (s *Server) accountRoutes() []route {
 			Responses: map[int]string{200: "User", 401: unauth},
 			Handler:   s.handleMe},
 		{Method: http.MethodPut, Path: "/api/v1/users/me", Tag: usersTag, Perm: write, Body: jsonType,
-			Summary:   "Change the caller's email ({\"email\"}; other fields are ignored)",
-			Responses: map[int]string{200: "User", 400: "Invalid email", 401: unauth, 409: "Email taken"},
+			Summary:   "Change the caller's email ({\"email\", \"current_password\"}; other fields are ignored)",
+			Responses: map[int]string{200: "User", 400: "Invalid email or current_password missing", 401: "Not authenticated or current password incorrect", 409: "Email taken", 429: "Locked after too many wrong passwords"},
 			Handler:   s.handleUpdateMe},
 		{Method: http.MethodPost, Path: "/api/v1/users/change-password", Tag: usersTag, Perm: write, AuthLimited: true, Body: jsonType,
 			Summary: "Change the caller's password; every other session is revoked",
@@ -446,16 +446,26 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleUpdateMe changes the caller's email; every other field of the body is ignored.
+// handleUpdateMe changes the caller's email, which needs current_password (400
+// current_password_required when absent, 401 invalid_credentials when wrong); every other
+// field of the body is ignored.
 func (s *Server) handleUpdateMe(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
-		Email *string `json:"email"`
+		Email           *string `json:"email"`
+		CurrentPassword string  `json:"current_password"`
 	}
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
 	}
-	u, err := s.o.Auth.UpdateMe(r.Context(), principalFrom(r.Context()), body.Email, s.meta(r))
-	if err != nil {
+	u, err := s.o.Auth.UpdateMe(r.Context(), principalFrom(r.Context()), body.Email, body.CurrentPassword, s.meta(r))
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return &Error{Status: http.StatusUnauthorized, Code: "invalid_credentials",
+			Detail: "Current password is incorrect", Err: err}
+	case errors.Is(err, auth.ErrCurrentPasswordRequired):
+		return &Error{Status: http.StatusBadRequest, Code: "current_password_required",
+			Detail: "current_password is required to change the email", Err: err}
+	case err != nil:
 		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, newUserBody(u))
