@@ -247,6 +247,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	if err := s.o.Users.UpdateUser(ctx, u); err != nil {
 		return storeErr("updating password", err)
 	}
+	s.invalidateUser(u.ID) // must_change_password is cached with the user
 	s.addHistory(ctx, u.ID, hash)
 	ids, err := s.o.Sessions.RevokeUserSessions(ctx, u.ID, p.SessionID, ReasonPasswordChanged, now)
 	s.invalidateSessions(ids...)

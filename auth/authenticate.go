@@ -97,7 +97,8 @@ func (s *Service) authJWT(ctx context.Context, token string) (*Principal, error)
 			s.log.WarnContext(ctx, "auth: touching session failed", slog.Int64("session_id", c.sessionID), slog.Any("error", err))
 		}
 	}
-	return &Principal{UserID: c.userID, Username: ue.username, Role: ue.role, SessionID: c.sessionID, Via: "jwt"}, nil
+	return &Principal{UserID: c.userID, Username: ue.username, Role: ue.role, SessionID: c.sessionID, Via: "jwt",
+		MustChangePassword: ue.mustChangePassword}, nil
 }
 
 // sessionState returns the cached state of session id, loading it when absent or stale.
@@ -132,7 +133,7 @@ func (s *Service) userState(ctx context.Context, id int64, now time.Time) (userE
 	if err != nil {
 		return userEntry{}, fmt.Errorf("auth: loading user: %w", err)
 	}
-	e := userEntry{username: u.Username, role: u.Role, active: u.IsActive, cachedAt: now}
+	e := userEntry{username: u.Username, role: u.Role, active: u.IsActive, mustChangePassword: u.MustChangePassword, cachedAt: now}
 	s.cache.putUser(gen, id, e)
 	return e, nil
 }
@@ -176,7 +177,8 @@ func (s *Service) authAPIKey(ctx context.Context, full string) (*Principal, erro
 		}
 	}
 	scopes := append(make([]Scope, 0, len(k.Scopes)), k.Scopes...)
-	return &Principal{UserID: k.UserID, Username: ue.username, Role: ue.role, APIKeyID: k.ID, Scopes: scopes, Via: "api_key"}, nil
+	return &Principal{UserID: k.UserID, Username: ue.username, Role: ue.role, APIKeyID: k.ID, Scopes: scopes, Via: "api_key",
+		MustChangePassword: ue.mustChangePassword}, nil
 }
 
 // MayAccessPath reports whether p may read the per-user media path uri (nginx auth_request).

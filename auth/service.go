@@ -82,6 +82,9 @@ type Principal struct {
 	APIKeyID  int64   // 0 unless authenticated by a personal API key
 	Scopes    []Scope // nil = all the role allows (JWT sessions)
 	Via       string  // "jwt", "api_key" or "single_user"
+	// MustChangePassword is set until the user changes a password an admin set: the HTTP
+	// gate then allows only changing it, reading the own account, refreshing and logging out.
+	MustChangePassword bool
 }
 
 // Can reports whether the principal holds p: its role must grant p, and an API key's scopes

@@ -41,7 +41,7 @@ func (s *Server) accountRoutes() []route {
 			Summary:   "Exchange a refresh token for a new token pair (the refresh token rotates)",
 			Responses: map[int]string{200: "Token object", 401: "Invalid or expired refresh token", 422: "Missing field"},
 			Handler:   s.handleRefresh},
-		{Method: http.MethodPost, Path: "/api/v1/auth/logout", Tag: authTag, Perm: read,
+		{Method: http.MethodPost, Path: "/api/v1/auth/logout", Tag: authTag, PendingOK: true, Perm: read,
 			Summary:   "End this session, or every session with an optional JSON body {\"all_devices\": true}",
 			Responses: map[int]string{200: "Logged out", 401: unauth},
 			Handler:   s.handleLogout},
@@ -50,7 +50,7 @@ func (s *Server) accountRoutes() []route {
 			Responses: map[int]string{200: "Registered", 400: "Registration disabled, invalid code or weak password",
 				403: "Not available in single-user mode", 409: "Username or email taken", 422: "Missing field"},
 			Handler: s.handleRegister},
-		{Method: http.MethodGet, Path: "/api/v1/auth/me", Tag: authTag, Perm: read,
+		{Method: http.MethodGet, Path: "/api/v1/auth/me", Tag: authTag, PendingOK: true, Perm: read,
 			Summary:   "The caller's account",
 			Responses: map[int]string{200: "User", 401: unauth},
 			Handler:   s.handleMe},
@@ -80,7 +80,7 @@ func (s *Server) accountRoutes() []route {
 			Responses: map[int]string{200: "JSON Web Key Set", 404: "No public keys (HS256)"},
 			Handler:   s.handleJWKS},
 
-		{Method: http.MethodGet, Path: "/api/v1/users/me", Tag: usersTag, Perm: read,
+		{Method: http.MethodGet, Path: "/api/v1/users/me", Tag: usersTag, PendingOK: true, Perm: read,
 			Summary:   "The caller's account",
 			Responses: map[int]string{200: "User", 401: unauth},
 			Handler:   s.handleMe},
@@ -88,7 +88,7 @@ func (s *Server) accountRoutes() []route {
 			Summary:   "Change the caller's email ({\"email\", \"current_password\"}; other fields are ignored)",
 			Responses: map[int]string{200: "User", 400: "Invalid email or current_password missing", 401: "Not authenticated or current password incorrect", 409: "Email taken", 429: "Locked after too many wrong passwords"},
 			Handler:   s.handleUpdateMe},
-		{Method: http.MethodPost, Path: "/api/v1/users/change-password", Tag: usersTag, Perm: write, AuthLimited: true, Body: jsonType,
+		{Method: http.MethodPost, Path: "/api/v1/users/change-password", Tag: usersTag, PendingOK: true, Perm: write, AuthLimited: true, Body: jsonType,
 			Summary: "Change the caller's password; every other session is revoked",
 			Responses: map[int]string{200: "Changed", 400: "Weak or reused password (errors lists each problem)",
 				401: "Current password is incorrect", 422: "Missing field"},
@@ -680,6 +680,9 @@ func (s *Server) verifyDecision(r *http.Request) (p *auth.Principal, status int)
 			s.logger(r).ErrorContext(r.Context(), "auth verify failed", "error", err)
 		}
 		return nil, http.StatusUnauthorized
+	}
+	if p.MustChangePassword {
+		return nil, http.StatusForbidden
 	}
 	uris := r.Header.Values("X-Original-URI")
 	if len(uris) == 0 {
