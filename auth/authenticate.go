@@ -26,10 +26,14 @@ const MaxAccessURIBytes = 8 << 10
 // too, the key is tried; if both fail the bearer's error is returned. The principal's role
 // and username come from the user record, never from the token's claims, so a role change
 // applies on the next request. API-key principals carry the key's scopes (never nil). In
-// single-user mode either header must hold SingleUserAPIKey (compared in constant time).
+// single-user mode either header must hold SingleUserAPIKey (compared in constant time),
+// and a client outside SingleUserIPs gets ErrClientNotAllowed.
 // Other errors are store failures.
 func (s *Service) Authenticate(ctx context.Context, bearer, apiKey string, m Meta) (*Principal, error) {
 	if s.o.SingleUser {
+		if err := s.singleUserClient(m); err != nil {
+			return nil, err
+		}
 		b, k := s.singleKeyMatches(bearer), s.singleKeyMatches(apiKey)
 		if b || k {
 			return &Principal{UserID: s.o.SingleUserID, Username: "single_user", Role: RoleAdmin, Via: "single_user"}, nil

@@ -102,6 +102,11 @@ func (s *Service) checkPassword(ctx context.Context, login, password string, m M
 	if err := s.checkLock(ctx, now, m, u, login, k); err != nil {
 		return nil, err
 	}
+	if s.o.SingleUser {
+		if err := s.singleUserClient(m); err != nil {
+			return nil, err
+		}
+	}
 	if s.o.SingleUser && s.singleKeyMatches(password) {
 		s.resetLockout(ctx, k.user, k.userIP)
 		return s.singleUser(ctx), nil
@@ -436,6 +441,9 @@ func (s *Service) enforceSessionCap(ctx context.Context, u *User, now time.Time,
 // is accepted as the refresh token and returned unchanged.
 func (s *Service) Refresh(ctx context.Context, refreshToken string, m Meta) (*TokenPair, error) {
 	if s.o.SingleUser {
+		if err := s.singleUserClient(m); err != nil {
+			return nil, err
+		}
 		if !s.singleKeyMatches(refreshToken) {
 			return nil, invalidRefresh()
 		}
@@ -596,6 +604,25 @@ func (s *Service) Logout(ctx context.Context, p *Principal, allDevices bool, m M
 	s.audit(ctx, m, actor(p, audit.Event{Action: audit.LogoutAll, TargetType: "user",
 		TargetID: idString(p.UserID), Success: true, Details: map[string]any{"sessions_revoked": len(ids)}}))
 	return nil
+}
+
+// singleUserClient returns ErrClientNotAllowed unless SingleUserIPs is empty or holds the
+// client address m.IP (the resolved client, behind trusted proxies); an unknown address is
+// refused when the list is set. Single-user mode has one credential for everything, so
+// every transport authenticates through Authenticate, Login or Refresh and meets this check.
+func (s *Service) singleUserClient(m Meta) error {
+	if len(s.o.SingleUserIPs) == 0 {
+		return nil
+	}
+	if a, err := netip.ParseAddr(m.IP); err == nil {
+		a = a.Unmap().WithZone("")
+		for _, p := range s.o.SingleUserIPs {
+			if p.Contains(a) {
+				return nil
+			}
+		}
+	}
+	return ErrClientNotAllowed
 }
 
 // singleKeyMatches compares v with SingleUserAPIKey in constant time (lengths included:

@@ -674,6 +674,9 @@ func (s *Server) verifyDecision(r *http.Request) (p *auth.Principal, status int)
 		}
 	}()
 	p, _, err := s.authenticate(r)
+	if errors.Is(err, auth.ErrForbidden) {
+		return nil, http.StatusForbidden // e.g. a client outside SINGLE_USER_ALLOWED_IPS
+	}
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) {

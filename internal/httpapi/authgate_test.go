@@ -3,10 +3,14 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tldw-go/tldw/auth"
+	"github.com/tldw-go/tldw/auth/authtest"
 )
 
 // TestMustChangePasswordGate: until the password is changed, a principal flagged
@@ -71,5 +75,77 @@ func TestMustChangePasswordGate(t *testing.T) {
 				t.Errorf("after the change: %s %s = %d, want 200", c.method, c.path, got)
 			}
 		}
+	}
+}
+
+// TestSingleUserAllowedIPs: in single-user mode a client outside SINGLE_USER_ALLOWED_IPS,
+// as resolved behind trusted proxies, is refused with 403 ip_not_allowed, even with the key.
+func TestSingleUserAllowedIPs(t *testing.T) {
+	const key = "single-user-key-0123456789abcdef"
+	st := authtest.NewMemory()
+	tokens, err := auth.NewTokens(auth.KeyConfig{Secret: []byte("test-signing-secret-0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := auth.NewService(auth.Options{
+		Users: st.Users, Sessions: st.Sessions, Codes: st.Codes, APIKeys: st.APIKeys,
+		Lockout: st.Lockout, Settings: st.Settings, Tokens: tokens,
+		Hasher:     auth.NewHasher(auth.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 2, time.Second),
+		SingleUser: true, SingleUserAPIKey: key, SingleUserID: 1,
+		SingleUserIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := newServer(Options{Auth: svc, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, peer, xff string
+		header          string
+		want            int
+	}{
+		{"allowed peer", "192.0.2.7:1234", "", "X-API-KEY", 200},
+		{"allowed peer, bearer", "192.0.2.7:1234", "", "Authorization", 200},
+		{"other peer", "198.51.100.7:1234", "", "X-API-KEY", 403},
+		{"forged forwarding from an untrusted peer", "198.51.100.7:1234", "192.0.2.7", "X-API-KEY", 403},
+		{"allowed client behind a trusted proxy", "10.1.2.3:1234", "192.0.2.7", "X-API-KEY", 200},
+		{"other client behind a trusted proxy", "10.1.2.3:1234", "198.51.100.7", "Authorization", 403},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, path := range []string{"/api/v1/users/me", "/api/v1/auth/verify"} {
+				req := httptest.NewRequest("GET", path, nil)
+				req.RemoteAddr = c.peer
+				if c.xff != "" {
+					req.Header.Set("X-Forwarded-For", c.xff)
+				}
+				if c.header == "Authorization" {
+					req.Header.Set("Authorization", "Bearer "+key)
+				} else {
+					req.Header.Set("X-API-KEY", key)
+				}
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, req)
+				if rec.Code != c.want {
+					t.Errorf("GET %s = %d %s, want %d", path, rec.Code, rec.Body, c.want)
+				}
+				if c.want == 403 && path == "/api/v1/users/me" && !strings.Contains(rec.Body.String(), `"code":"ip_not_allowed"`) {
+					t.Errorf("body = %s, want code ip_not_allowed", rec.Body)
+				}
+			}
+			// Logging in with the key is refused the same way.
+			req := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader("username=x&password="+key))
+			req.Header.Set("Content-Type", formCT)
+			req.RemoteAddr = c.peer
+			if c.xff != "" {
+				req.Header.Set("X-Forwarded-For", c.xff)
+			}
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			if rec.Code != c.want {
+				t.Errorf("login = %d %s, want %d", rec.Code, rec.Body, c.want)
+			}
+		})
 	}
 }
