@@ -11,6 +11,7 @@ import (
 
 	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/auth/authtest"
+	"github.com/tldw-go/tldw/quota"
 )
 
 // TestMustChangePasswordGate: until the password is changed, a principal flagged
@@ -147,5 +148,18 @@ func TestSingleUserAllowedIPs(t *testing.T) {
 				t.Errorf("login = %d %s, want %d", rec.Code, rec.Body, c.want)
 			}
 		})
+	}
+}
+
+// TestAuthRateLimitIPv6Bucket: the addresses of one IPv6 /64 share one AUTH_RATE_LIMIT
+// budget; the next /64 has its own.
+func TestAuthRateLimitIPv6Bucket(t *testing.T) {
+	ts := limitedServer(t, withHTTP(func(o *Options) { o.RateLimits.Auth = quota.Limit{N: 1, Per: time.Minute} }))
+	if rec := ts.loginFrom("[2001:db8:1:2::1]:4000", nil); rec.Code != http.StatusOK {
+		t.Fatalf("first address: %d %s", rec.Code, rec.Body)
+	}
+	want429(t, ts.loginFrom("[2001:db8:1:2:aaaa:bbbb:cccc:dddd]:4000", nil), "1")
+	if rec := ts.loginFrom("[2001:db8:1:3::1]:4000", nil); rec.Code != http.StatusOK {
+		t.Errorf("next /64: %d %s", rec.Code, rec.Body)
 	}
 }
