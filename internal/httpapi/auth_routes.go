@@ -34,7 +34,7 @@ func (s *Server) accountRoutes() []route {
 		{Method: http.MethodPost, Path: "/api/v1/auth/login", Tag: authTag, Public: true, AuthLimited: true, Body: formType,
 			Summary: "Log in with username (or email) and password; returns access and refresh tokens",
 			Responses: map[int]string{200: "Token object", 401: "Incorrect username or password",
-				403: "Account is inactive", 415: "Unsupported body type", 422: "Missing field",
+				403: "Account is inactive, or (cookie mode) a cross-site Origin/Referer", 415: "Unsupported body type", 422: "Missing field",
 				429: "Locked after too many failed attempts (Retry-After)", 503: "Busy, retry"},
 			Handler: s.handleLogin},
 		{Method: http.MethodPost, Path: "/api/v1/auth/refresh", Tag: authTag, Public: true, AuthLimited: true, Body: jsonType,
@@ -48,7 +48,7 @@ func (s *Server) accountRoutes() []route {
 		{Method: http.MethodPost, Path: "/api/v1/auth/register", Tag: authTag, Public: true, AuthLimited: true, Body: jsonType,
 			Summary: "Register an account (when registration is enabled; invite-only needs a registration code)",
 			Responses: map[int]string{200: "Registered", 400: "Registration disabled, invalid code or weak password",
-				403: "Not available in single-user mode", 409: "Username or email taken", 422: "Missing field"},
+				403: "Not available in single-user mode, or (cookie mode) a cross-site Origin/Referer", 409: "Username or email taken", 422: "Missing field"},
 			Handler: s.handleRegister},
 		{Method: http.MethodGet, Path: "/api/v1/auth/me", Tag: authTag, PendingOK: true, Perm: read,
 			Summary:   "The caller's account",
@@ -245,8 +245,12 @@ func rfc3339Ptr(t *time.Time) *string {
 
 // handleLogin accepts the OAuth2 password form (form-encoded or multipart; grant_type, scope,
 // client_id and client_secret are ignored) or a JSON object with username and password.
-// A wrong password and an unknown user get the same 401.
+// A wrong password and an unknown user get the same 401. In cookie mode a foreign Origin or
+// Referer is 403 csrf_failed (checkLoginOrigin), as for register.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkLoginOrigin(r); err != nil {
+		return err
+	}
 	username, password, err := s.loginForm(w, r)
 	if err != nil {
 		return err
@@ -408,6 +412,9 @@ type registeredBody struct {
 }
 
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkLoginOrigin(r); err != nil {
+		return err
+	}
 	var body registerRequestBody
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err

@@ -163,3 +163,83 @@ func TestAuthRateLimitIPv6Bucket(t *testing.T) {
 		t.Errorf("next /64: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestCookieModeOrigin: in cookie mode login and register refuse a foreign Origin or Referer
+// (login CSRF), and every origin check compares the scheme too.
+func TestCookieModeOrigin(t *testing.T) {
+	ts := newTestServer(t, withHTTP(func(o *Options) {
+		o.AuthCookies = true
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	}))
+	h := func(kv ...string) map[string]string {
+		m := map[string]string{"Content-Type": formCT}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	login := "username=alice&password=" + testPassword
+	register := `{"username":"newbie","email":"newbie@example.com","password":"Stable-Orbit-5820!"}`
+	for _, c := range []struct {
+		name   string
+		header map[string]string
+		want   int
+	}{
+		{"no Origin (non-browser client)", h(), 200},
+		{"same origin", h("Origin", "http://example.com"), 200},
+		{"same origin by Referer", h("Referer", "http://example.com/login"), 200},
+		{"cross-site form", h("Origin", "https://evil.example"), 403},
+		{"cross-site Referer", h("Referer", "https://evil.example/x"), 403},
+		{"null Origin", h("Origin", "null"), 403},
+		{"other scheme", h("Origin", "https://example.com"), 403},
+	} {
+		rec := ts.call(t, callerAnonymous, "POST", "/api/v1/auth/login", login, c.header)
+		if rec.Code != c.want || c.want == 403 && !strings.Contains(rec.Body.String(), `"code":"csrf_failed"`) {
+			t.Errorf("login, %s = %d %s, want %d", c.name, rec.Code, rec.Body, c.want)
+		}
+		if c.want == 403 {
+			c.header["Content-Type"] = "application/json"
+			if rec := ts.call(t, callerAnonymous, "POST", "/api/v1/auth/register", register, c.header); rec.Code != 403 {
+				t.Errorf("register, %s = %d %s, want 403", c.name, rec.Code, rec.Body)
+			}
+		}
+	}
+	if rec := ts.call(t, callerAnonymous, "POST", "/api/v1/auth/register", register,
+		map[string]string{"Origin": "http://example.com"}); rec.Code != 200 {
+		t.Errorf("same-origin register = %d %s", rec.Code, rec.Body)
+	}
+
+	// Behind a trusted TLS proxy the origin is https://example.com; http:// is foreign.
+	send := func(origin string) int {
+		req := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(login))
+		req.RemoteAddr = "10.0.0.2:5000"
+		req.Header.Set("Content-Type", formCT)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("Origin", origin)
+		rec := httptest.NewRecorder()
+		ts.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if got := send("https://example.com"); got != 200 {
+		t.Errorf("https origin behind a TLS proxy = %d, want 200", got)
+	}
+	if got := send("http://example.com"); got != 403 {
+		t.Errorf("http origin behind a TLS proxy = %d, want 403", got)
+	}
+
+	// Cookie-authenticated writes compare the scheme too.
+	rec := ts.call(t, callerAnonymous, "POST", "/api/v1/auth/login", login, h())
+	cookie := "tldw_access=" + setCookies(rec)["tldw_access"].Value
+	for _, c := range []struct { // the successful logout last
+		origin string
+		want   int
+	}{{"https://example.com", 403}, {"", 403}, {"http://example.com", 200}} {
+		hdr := map[string]string{"Cookie": cookie}
+		if c.origin != "" {
+			hdr["Referer"] = c.origin + "/page"
+		}
+		if got := status(t, ts, "POST", "/api/v1/auth/logout", "", hdr); got != c.want {
+			t.Errorf("logout by cookie with Referer %q = %d, want %d", c.origin, got, c.want)
+		}
+	}
+}
