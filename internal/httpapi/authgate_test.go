@@ -169,6 +169,7 @@ func TestAuthRateLimitIPv6Bucket(t *testing.T) {
 func TestCookieModeOrigin(t *testing.T) {
 	ts := newTestServer(t, withHTTP(func(o *Options) {
 		o.AuthCookies = true
+		o.AllowedOrigins = []string{"https://app.example"}
 		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	}))
 	h := func(kv ...string) map[string]string {
@@ -188,6 +189,7 @@ func TestCookieModeOrigin(t *testing.T) {
 		{"no Origin (non-browser client)", h(), 200},
 		{"same origin", h("Origin", "http://example.com"), 200},
 		{"same origin by Referer", h("Referer", "http://example.com/login"), 200},
+		{"origin in ALLOWED_ORIGINS", h("Origin", "https://app.example"), 200},
 		{"cross-site form", h("Origin", "https://evil.example"), 403},
 		{"cross-site Referer", h("Referer", "https://evil.example/x"), 403},
 		{"null Origin", h("Origin", "null"), 403},
