@@ -195,6 +195,35 @@ func TestChangePasswordWrongCurrentCounts(t *testing.T) {
 	wantErr(t, err, auth.ErrLocked) // the same client is locked out of logins too
 }
 
+// TestMustChangePasswordPrincipal: after an admin reset the user's next principal carries
+// MustChangePassword at once (the cached user state is dropped), until the change.
+func TestMustChangePasswordPrincipal(t *testing.T) {
+	e := newEnv(t, nil)
+	u := e.user("alice", auth.RoleUser)
+	e.user("root", auth.RoleAdmin)
+	if p := e.principal(e.login("alice").AccessToken); p.MustChangePassword {
+		t.Fatal("flag set before any reset")
+	}
+	rp := e.principal(e.login("root").AccessToken)
+	if err := e.svc.ResetPassword(ctx, rp, u.ID, pwNew, meta); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := e.svc.Login(ctx, "alice", pwNew, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.principal(pair.AccessToken)
+	if !p.MustChangePassword {
+		t.Fatal("principal after an admin reset lacks MustChangePassword")
+	}
+	if err := e.svc.ChangePassword(ctx, p, pwNew, pwNew2, meta); err != nil {
+		t.Fatal(err)
+	}
+	if e.principal(pair.AccessToken).MustChangePassword {
+		t.Error("MustChangePassword still set after the change")
+	}
+}
+
 func TestPasswordHistoryWindow(t *testing.T) {
 	e := newEnv(t, func(o *auth.Options) { o.Policy = auth.Policy{HistoryCount: 2} })
 	e.user("alice", auth.RoleUser)

@@ -289,6 +289,7 @@ func (s *Service) ResetPassword(ctx context.Context, p *Principal, id int64, pas
 	if err := s.o.Users.UpdateUser(ctx, u); err != nil {
 		return storeErr("resetting password", err)
 	}
+	s.invalidateUser(id) // must_change_password is cached with the user
 	s.addHistory(ctx, id, hash)
 	ids, err := s.o.Sessions.RevokeUserSessions(ctx, id, 0, ReasonPasswordReset, now)
 	s.invalidateSessions(ids...)

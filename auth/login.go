@@ -46,8 +46,10 @@ func invalidRefresh() error {
 // ErrInactive, ErrBusy.
 //
 // The lockout (see lockKeys) is checked before the password; a success resets only the
-// username's counters, never the client's. A hash made with old parameters is replaced. In single-user mode the password may also be SingleUserAPIKey, and the pair
-// returned carries the API key as both tokens (no session is created).
+// username's counters, never the client's. A hash made with old parameters is replaced. In
+// single-user mode the password may also be SingleUserAPIKey, and the pair returned carries
+// the API key as both tokens (no session is created); a client outside SingleUserIPs gets
+// ErrClientNotAllowed.
 func (s *Service) Login(ctx context.Context, login, password string, m Meta) (*TokenPair, error) {
 	u, err := s.checkPassword(ctx, login, password, m)
 	if err != nil {
@@ -99,13 +101,13 @@ func (s *Service) checkPassword(ctx context.Context, login, password string, m M
 	}
 	k := newLockKeys(user, m.IP)
 
-	if err := s.checkLock(ctx, now, m, u, login, k); err != nil {
-		return nil, err
-	}
 	if s.o.SingleUser {
 		if err := s.singleUserClient(m); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.checkLock(ctx, now, m, u, login, k); err != nil {
+		return nil, err
 	}
 	if s.o.SingleUser && s.singleKeyMatches(password) {
 		s.resetLockout(ctx, k.user, k.userIP)
