@@ -85,6 +85,7 @@ func (a *App) openAccounts() error {
 		SingleUser:       cfg.AuthMode == "single_user",
 		SingleUserAPIKey: cfg.SingleUserAPIKey.Reveal(),
 		SingleUserID:     cfg.SingleUserFixedID,
+		SingleUserIPs:    cfg.SingleUserAllowedIPs,
 		APIKeyPepper:     []byte(pepper),
 		Notify:           a.invalidationHook(),
 	})

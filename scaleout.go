@@ -297,6 +297,13 @@ func (l *failoverLockout) Reset(ctx context.Context, key string) error {
 	return nil
 }
 
+func (l *failoverLockout) ResetTree(ctx context.Context, key string) error {
+	if err := l.r.do(ctx, func(p *redisParts) error { return p.lockout.ResetTree(ctx, key) }); err != nil {
+		return l.sql.ResetTree(ctx, key)
+	}
+	return nil
+}
+
 // invalidationHook returns the accounts Service's Notify hook: publishing on Redis, or nil
 // without it.
 func (a *App) invalidationHook() func(sessionIDs []int64, userID int64) {

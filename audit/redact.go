@@ -75,15 +75,19 @@ func Redact(e Event) Event {
 }
 
 // CSVSafe neutralises spreadsheet formula injection in one CSV cell: a value starting with
-// '=', '+', '-', '@', a tab or a carriage return gets a leading apostrophe, so spreadsheet
-// programs show it as text instead of evaluating it. Other values are returned unchanged.
-// CSV quoting itself is left to encoding/csv.
+// '=', '+', '-', '@', a tab or a carriage return — or with any run of spaces, tabs, CRs and
+// LFs followed by one of '=', '+', '-', '@' (spreadsheets skip that whitespace) — gets a
+// leading apostrophe, so spreadsheet programs show it as text instead of evaluating it.
+// Other values are returned unchanged. CSV quoting itself is left to encoding/csv.
 func CSVSafe(s string) string {
 	if s == "" {
 		return s
 	}
 	switch s[0] {
 	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	if t := strings.TrimLeft(s, " \t\r\n"); t != "" && t != s && strings.ContainsRune("=+-@", rune(t[0])) {
 		return "'" + s
 	}
 	return s

@@ -173,9 +173,15 @@ func (s *Service) Me(ctx context.Context, p *Principal) (*User, error) {
 	return public(u), nil
 }
 
-// UpdateMe changes the principal's own email (account.write); nil leaves it unchanged.
-// Errors: ErrInvalid (bad email), ErrConflict (taken), ErrForbidden, ErrNotFound.
-func (s *Service) UpdateMe(ctx context.Context, p *Principal, email *string, m Meta) (*User, error) {
+// ErrCurrentPasswordRequired is the ErrInvalid of a sensitive change made without the
+// current password.
+var ErrCurrentPasswordRequired = fmt.Errorf("%w: current password is required", ErrInvalid)
+
+// UpdateMe changes the principal's own email (account.write); nil leaves it unchanged. A
+// change needs the current password, checked like ChangePassword's. Errors: ErrInvalid (bad
+// email; ErrCurrentPasswordRequired), ErrUnauthenticated (wrong current password),
+// *LockedError, ErrConflict (taken), ErrForbidden, ErrNotFound, ErrBusy.
+func (s *Service) UpdateMe(ctx context.Context, p *Principal, email *string, currentPassword string, m Meta) (*User, error) {
 	if err := require(p, PermAccountWrite); err != nil {
 		return nil, err
 	}
@@ -192,6 +198,14 @@ func (s *Service) UpdateMe(ctx context.Context, p *Principal, email *string, m M
 	}
 	if old, _ := CanonicalEmail(u.Email); old == ce && u.Email == norm.NFKC.String(strings.TrimSpace(*email)) {
 		return public(u), nil
+	}
+	if p.Via != "single_user" {
+		if currentPassword == "" {
+			return nil, ErrCurrentPasswordRequired
+		}
+		if err := s.verifyCurrentPassword(ctx, p, u, currentPassword, m, audit.UserUpdated); err != nil {
+			return nil, err
+		}
 	}
 	u.Email = norm.NFKC.String(strings.TrimSpace(*email))
 	u.UpdatedAt = s.now()
@@ -218,12 +232,8 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	if err != nil {
 		return storeErr("loading user", err)
 	}
-	ok, _, err := s.o.Hasher.Verify(ctx, current, u.PasswordHash)
-	if err != nil {
-		return fmt.Errorf("auth: verifying password: %w", err)
-	}
-	if !ok {
-		return fmt.Errorf("%w: current password is incorrect", ErrUnauthenticated)
+	if err := s.verifyCurrentPassword(ctx, p, u, current, m, audit.PasswordChanged); err != nil {
+		return err
 	}
 	if err := s.checkNewPassword(ctx, u, next); err != nil {
 		return err
@@ -237,6 +247,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	if err := s.o.Users.UpdateUser(ctx, u); err != nil {
 		return storeErr("updating password", err)
 	}
+	s.invalidateUser(u.ID) // must_change_password is cached with the user
 	s.addHistory(ctx, u.ID, hash)
 	ids, err := s.o.Sessions.RevokeUserSessions(ctx, u.ID, p.SessionID, ReasonPasswordChanged, now)
 	s.invalidateSessions(ids...)

@@ -169,6 +169,61 @@ func TestChangePassword(t *testing.T) {
 	}
 }
 
+// TestChangePasswordWrongCurrentCounts: a wrong current password is audited and counts
+// toward the lockout like a failed login; a locked-out client cannot keep guessing.
+func TestChangePasswordWrongCurrentCounts(t *testing.T) {
+	e := newEnv(t, nil)
+	u := e.user("alice", auth.RoleUser)
+	ap := e.principal(e.login("alice").AccessToken)
+	for i := range 5 {
+		err := e.svc.ChangePassword(ctx, ap, "Wrong-Password9x", pwNew, meta)
+		if i < 4 {
+			wantErr(t, err, auth.ErrUnauthenticated)
+		} else {
+			wantErr(t, err, auth.ErrLocked)
+		}
+	}
+	ev := e.lastEvent(audit.PasswordChanged)
+	if ev.Success || ev.UserID != u.ID || ev.Details["reason"] != "invalid_current_password" {
+		t.Errorf("password_changed after a wrong password = %+v", ev)
+	}
+	if n := len(e.sink.Find(audit.PasswordChanged)); n != 5 {
+		t.Errorf("%d password_changed events, want 5", n)
+	}
+	wantErr(t, e.svc.ChangePassword(ctx, ap, pwAlice, pwNew, meta), auth.ErrLocked)
+	_, err := e.svc.Login(ctx, "alice", pwAlice, meta)
+	wantErr(t, err, auth.ErrLocked) // the same client is locked out of logins too
+}
+
+// TestMustChangePasswordPrincipal: after an admin reset the user's next principal carries
+// MustChangePassword at once (the cached user state is dropped), until the change.
+func TestMustChangePasswordPrincipal(t *testing.T) {
+	e := newEnv(t, nil)
+	u := e.user("alice", auth.RoleUser)
+	e.user("root", auth.RoleAdmin)
+	if p := e.principal(e.login("alice").AccessToken); p.MustChangePassword {
+		t.Fatal("flag set before any reset")
+	}
+	rp := e.principal(e.login("root").AccessToken)
+	if err := e.svc.ResetPassword(ctx, rp, u.ID, pwNew, meta); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := e.svc.Login(ctx, "alice", pwNew, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.principal(pair.AccessToken)
+	if !p.MustChangePassword {
+		t.Fatal("principal after an admin reset lacks MustChangePassword")
+	}
+	if err := e.svc.ChangePassword(ctx, p, pwNew, pwNew2, meta); err != nil {
+		t.Fatal(err)
+	}
+	if e.principal(pair.AccessToken).MustChangePassword {
+		t.Error("MustChangePassword still set after the change")
+	}
+}
+
 func TestPasswordHistoryWindow(t *testing.T) {
 	e := newEnv(t, func(o *auth.Options) { o.Policy = auth.Policy{HistoryCount: 2} })
 	e.user("alice", auth.RoleUser)
@@ -196,16 +251,29 @@ func TestMeAndUpdateMe(t *testing.T) {
 		t.Fatalf("Me = %+v, %v", me, err)
 	}
 	mail := "Alice.New@Example.com"
-	me, err = e.svc.UpdateMe(ctx, ap, &mail, meta)
+	// The current password is required, and a wrong one is refused, audited and counted.
+	_, err = e.svc.UpdateMe(ctx, ap, &mail, "", meta)
+	wantErr(t, err, auth.ErrCurrentPasswordRequired)
+	_, err = e.svc.UpdateMe(ctx, ap, &mail, "Wrong-Password9x", meta)
+	wantErr(t, err, auth.ErrUnauthenticated)
+	if ev := e.lastEvent(audit.UserUpdated); ev.Success || ev.Details["reason"] != "invalid_current_password" {
+		t.Errorf("user_updated after a wrong password = %+v", ev)
+	}
+	if got, _ := e.svc.Me(ctx, ap); got.Email != u.Email {
+		t.Fatalf("email changed without the password: %q", got.Email)
+	}
+	me, err = e.svc.UpdateMe(ctx, ap, &mail, pwAlice, meta)
 	if err != nil || me.Email != mail || me.Role != auth.RoleUser {
 		t.Fatalf("UpdateMe = %+v, %v", me, err)
 	}
-	e.lastEvent(audit.UserUpdated)
+	if ev := e.lastEvent(audit.UserUpdated); !ev.Success {
+		t.Errorf("user_updated = %+v", ev)
+	}
 	taken := "BOB@example.com"
-	_, err = e.svc.UpdateMe(ctx, ap, &taken, meta)
+	_, err = e.svc.UpdateMe(ctx, ap, &taken, pwAlice, meta)
 	wantErr(t, err, auth.ErrConflict)
 	bad := "not an email"
-	_, err = e.svc.UpdateMe(ctx, ap, &bad, meta)
+	_, err = e.svc.UpdateMe(ctx, ap, &bad, pwAlice, meta)
 	wantErr(t, err, auth.ErrInvalid)
 	_, err = e.svc.Me(ctx, nil)
 	wantErr(t, err, auth.ErrUnauthenticated)

@@ -289,6 +289,7 @@ func (s *Service) ResetPassword(ctx context.Context, p *Principal, id int64, pas
 	if err := s.o.Users.UpdateUser(ctx, u); err != nil {
 		return storeErr("resetting password", err)
 	}
+	s.invalidateUser(id) // must_change_password is cached with the user
 	s.addHistory(ctx, id, hash)
 	ids, err := s.o.Sessions.RevokeUserSessions(ctx, id, 0, ReasonPasswordReset, now)
 	s.invalidateSessions(ids...)
@@ -313,7 +314,7 @@ func (s *Service) Unlock(ctx context.Context, p *Principal, id int64, m Meta) er
 	if err := requireOn(p, u, PermUsersDeactivate); err != nil {
 		return err
 	}
-	if err := s.o.Lockout.Reset(ctx, userLockKey(u.Username)); err != nil {
+	if err := s.o.Lockout.ResetTree(ctx, userLockKey(u.Username)); err != nil {
 		return fmt.Errorf("auth: clearing lockout: %w", err)
 	}
 	s.audit(ctx, m, actor(p, audit.Event{Action: audit.AccountUnlocked, TargetType: "user", TargetID: idString(id), Success: true}))

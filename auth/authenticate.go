@@ -26,10 +26,14 @@ const MaxAccessURIBytes = 8 << 10
 // too, the key is tried; if both fail the bearer's error is returned. The principal's role
 // and username come from the user record, never from the token's claims, so a role change
 // applies on the next request. API-key principals carry the key's scopes (never nil). In
-// single-user mode either header must hold SingleUserAPIKey (compared in constant time).
+// single-user mode either header must hold SingleUserAPIKey (compared in constant time),
+// and a client outside SingleUserIPs gets ErrClientNotAllowed.
 // Other errors are store failures.
 func (s *Service) Authenticate(ctx context.Context, bearer, apiKey string, m Meta) (*Principal, error) {
 	if s.o.SingleUser {
+		if err := s.singleUserClient(m); err != nil {
+			return nil, err
+		}
 		b, k := s.singleKeyMatches(bearer), s.singleKeyMatches(apiKey)
 		if b || k {
 			return &Principal{UserID: s.o.SingleUserID, Username: "single_user", Role: RoleAdmin, Via: "single_user"}, nil
@@ -97,7 +101,8 @@ func (s *Service) authJWT(ctx context.Context, token string) (*Principal, error)
 			s.log.WarnContext(ctx, "auth: touching session failed", slog.Int64("session_id", c.sessionID), slog.Any("error", err))
 		}
 	}
-	return &Principal{UserID: c.userID, Username: ue.username, Role: ue.role, SessionID: c.sessionID, Via: "jwt"}, nil
+	return &Principal{UserID: c.userID, Username: ue.username, Role: ue.role, SessionID: c.sessionID, Via: "jwt",
+		MustChangePassword: ue.mustChangePassword}, nil
 }
 
 // sessionState returns the cached state of session id, loading it when absent or stale.
@@ -132,7 +137,7 @@ func (s *Service) userState(ctx context.Context, id int64, now time.Time) (userE
 	if err != nil {
 		return userEntry{}, fmt.Errorf("auth: loading user: %w", err)
 	}
-	e := userEntry{username: u.Username, role: u.Role, active: u.IsActive, cachedAt: now}
+	e := userEntry{username: u.Username, role: u.Role, active: u.IsActive, mustChangePassword: u.MustChangePassword, cachedAt: now}
 	s.cache.putUser(gen, id, e)
 	return e, nil
 }
@@ -176,7 +181,8 @@ func (s *Service) authAPIKey(ctx context.Context, full string) (*Principal, erro
 		}
 	}
 	scopes := append(make([]Scope, 0, len(k.Scopes)), k.Scopes...)
-	return &Principal{UserID: k.UserID, Username: ue.username, Role: ue.role, APIKeyID: k.ID, Scopes: scopes, Via: "api_key"}, nil
+	return &Principal{UserID: k.UserID, Username: ue.username, Role: ue.role, APIKeyID: k.ID, Scopes: scopes, Via: "api_key",
+		MustChangePassword: ue.mustChangePassword}, nil
 }
 
 // MayAccessPath reports whether p may read the per-user media path uri (nginx auth_request).

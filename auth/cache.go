@@ -37,10 +37,11 @@ type sessionEntry struct {
 
 // userEntry is the cached state of one user.
 type userEntry struct {
-	username string
-	role     Role
-	active   bool
-	cachedAt time.Time
+	username           string
+	role               Role
+	active             bool
+	mustChangePassword bool
+	cachedAt           time.Time
 }
 
 func newLiveness(ttl time.Duration) *liveness {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -38,6 +39,10 @@ var (
 	// inactive").
 	ErrInactive = errors.New("auth: account inactive")
 )
+
+// ErrClientNotAllowed means single-user mode refused the client's address
+// (SingleUserIPs). It is an ErrForbidden.
+var ErrClientNotAllowed = fmt.Errorf("%w: client address not allowed", ErrForbidden)
 
 // PolicyError lists every way a password breaks the password policy, so a
 // client can show them all at once. It matches ErrInvalid under errors.Is.

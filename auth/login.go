@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -44,11 +45,11 @@ func invalidRefresh() error {
 // ErrUnauthenticated (unknown user or wrong password — indistinguishable), *LockedError,
 // ErrInactive, ErrBusy.
 //
-// The lockout is checked before the password; a failure counts against the username (the
-// account's canonical name, or the canonical login for unknown users, so both look alike)
-// and the client IP, and a success resets both. A hash made with old parameters is
-// replaced. In single-user mode the password may also be SingleUserAPIKey, and the pair
-// returned carries the API key as both tokens (no session is created).
+// The lockout (see lockKeys) is checked before the password; a success resets only the
+// username's counters, never the client's. A hash made with old parameters is replaced. In
+// single-user mode the password may also be SingleUserAPIKey, and the pair returned carries
+// the API key as both tokens (no session is created); a client outside SingleUserIPs gets
+// ErrClientNotAllowed.
 func (s *Service) Login(ctx context.Context, login, password string, m Meta) (*TokenPair, error) {
 	u, err := s.checkPassword(ctx, login, password, m)
 	if err != nil {
@@ -77,7 +78,8 @@ func canonicalLogin(login string) (string, error) {
 }
 
 // checkPassword is Login's credential check: lockout, lookup, verification (against a dummy
-// hash for unknown users), failure counting and auditing of failures, rehash and last-login.
+// hash for unknown users, in the same hashing slot, so a busy server answers both alike),
+// failure counting and auditing of failures, rehash and last-login.
 func (s *Service) checkPassword(ctx context.Context, login, password string, m Meta) (*User, error) {
 	now := s.now()
 	var u *User
@@ -91,47 +93,46 @@ func (s *Service) checkPassword(ctx context.Context, login, password string, m M
 			return nil, fmt.Errorf("auth: looking up user: %w", err)
 		}
 	}
-	var userKey, ipKey string
+	var user string
 	if u != nil {
-		userKey = userLockKey(u.Username)
+		user = userLockKey(u.Username)
 	} else if canonErr == nil {
-		userKey = "user:" + canon
+		user = "user:" + canon
 	}
-	if m.IP != "" {
-		ipKey = "ip:" + m.IP
-	}
+	k := newLockKeys(user, m.IP)
 
-	until, err := s.lockedUntil(ctx, now, userKey, ipKey)
-	if err != nil {
+	if s.o.SingleUser {
+		if err := s.singleUserClient(m); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.checkLock(ctx, now, m, u, login, k); err != nil {
 		return nil, err
 	}
-	if !until.IsZero() {
-		s.auditLoginFailed(ctx, m, u, login, "locked")
-		return nil, &LockedError{Until: until}
-	}
-
 	if s.o.SingleUser && s.singleKeyMatches(password) {
-		s.resetLockout(ctx, userKey, ipKey)
+		s.resetLockout(ctx, k.user, k.userIP)
 		return s.singleUser(ctx), nil
 	}
 	if u == nil {
 		if password != "" {
-			s.o.Hasher.VerifyDummy(ctx, password)
+			if err := s.o.Hasher.VerifyDummy(ctx, password); err != nil {
+				return nil, fmt.Errorf("auth: verifying password: %w", err)
+			}
 		}
-		return nil, s.loginFailure(ctx, now, m, nil, login, userKey, ipKey)
+		return nil, s.loginFailure(ctx, now, m, nil, login, k)
 	}
 	ok, rehash, err := s.o.Hasher.Verify(ctx, password, u.PasswordHash)
 	if err != nil {
 		return nil, fmt.Errorf("auth: verifying password of user %d: %w", u.ID, err)
 	}
 	if !ok {
-		return nil, s.loginFailure(ctx, now, m, u, login, userKey, ipKey)
+		return nil, s.loginFailure(ctx, now, m, u, login, k)
 	}
 	if !u.IsActive {
 		s.auditLoginFailed(ctx, m, u, login, "inactive")
 		return nil, fmt.Errorf("%w: account is inactive", ErrInactive)
 	}
-	s.resetLockout(ctx, userKey, ipKey)
+	s.resetLockout(ctx, k.user, k.userIP)
 
 	s.recordLogin(ctx, u, password, rehash, now)
 	return u, nil
@@ -174,6 +175,65 @@ func userLockKey(username string) string {
 	return "user:" + strings.ToLower(strings.TrimSpace(username))
 }
 
+// ClientBucket returns the form of a client IP that rate limits and the lockout count
+// under: an IPv4 address as it is, an IPv6 address as its /64 ("2001:db8:1:2::/64"), since
+// one host or customer usually holds a whole /64. A value that does not parse is returned
+// unchanged.
+func ClientBucket(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
+// lockKeys are the LockoutStore keys one login attempt counts against ("" = none):
+//
+//   - ip ("ip:<bucket>"): every login from the client. MaxLoginAttempts failures lock the
+//     client out of every account; a success does not reset it, so logging in to one's own
+//     account does not buy more guesses.
+//   - userIP ("user:<name>|ip:<bucket>"): the username from this client. MaxLoginAttempts
+//     failures lock this client out of this account (the hard lock).
+//   - user ("user:<name>"): the username from anywhere. MaxLoginAttempts failures lock it
+//     only softly (the slowdown): while it is locked, one more failure from any client
+//     locks that client out of the account, but a client that does not fail — the owner
+//     with the right password — still gets in, so nobody can lock an account forever.
+//
+// A success resets userIP and user.
+type lockKeys struct{ ip, userIP, user string }
+
+// newLockKeys returns the keys of a login as user (a "user:" key, or "") from ip.
+func newLockKeys(user, ip string) lockKeys {
+	var k lockKeys
+	if ip != "" {
+		k.ip = "ip:" + ClientBucket(ip)
+	}
+	k.user = user
+	if user != "" && k.ip != "" {
+		k.userIP = user + "|" + k.ip
+	}
+	return k
+}
+
+// checkLock returns *LockedError (audited) when the client is locked out of the account
+// (k.ip or k.userIP); the soft k.user lock never refuses on its own.
+func (s *Service) checkLock(ctx context.Context, now time.Time, m Meta, u *User, login string, k lockKeys) error {
+	until, err := s.lockedUntil(ctx, now, k.ip, k.userIP)
+	if err != nil {
+		return err
+	}
+	if !until.IsZero() {
+		s.auditLoginFailed(ctx, m, u, login, "locked")
+		return &LockedError{Until: until}
+	}
+	return nil
+}
+
 // lockedUntil returns the latest lock end among keys ("" keys are skipped), or zero.
 func (s *Service) lockedUntil(ctx context.Context, now time.Time, keys ...string) (time.Time, error) {
 	var until time.Time
@@ -192,41 +252,98 @@ func (s *Service) lockedUntil(ctx context.Context, now time.Time, keys ...string
 	return until, nil
 }
 
-// loginFailure counts a failed login against both keys, audits it (and a resulting lock)
-// and returns the error for the client: *LockedError when this failure locked a key.
-func (s *Service) loginFailure(ctx context.Context, now time.Time, m Meta, u *User, login, userKey, ipKey string) error {
-	var until time.Time
-	var storeErr error
-	for _, k := range []string{userKey, ipKey} {
-		if k == "" {
-			continue
-		}
-		t, err := s.o.Lockout.Fail(ctx, k, now, s.o.LockoutWindow, s.o.MaxLoginAttempts, s.o.LockoutDuration)
-		if err != nil {
-			storeErr = errors.Join(storeErr, err)
-			continue
-		}
-		if !t.IsZero() {
-			kind, _, _ := strings.Cut(k, ":")
-			e := audit.Event{Action: audit.AccountLocked, Username: truncate(login, 100), Success: true,
-				Details: map[string]any{"key": kind, "until": t.UTC().Format(time.RFC3339)}}
-			if u != nil {
-				e.UserID, e.Username, e.TargetType, e.TargetID = u.ID, u.Username, "user", idString(u.ID)
-			}
-			s.audit(ctx, m, e)
-			if t.After(until) {
-				until = t
-			}
-		}
-	}
+// loginFailure counts a failed login against k (see countFailure), audits it and returns
+// the error for the client: *LockedError when this failure locked the client out, else
+// ErrUnauthenticated.
+func (s *Service) loginFailure(ctx context.Context, now time.Time, m Meta, u *User, login string, k lockKeys) error {
+	until, err := s.countFailure(ctx, now, m, u, login, k)
 	s.auditLoginFailed(ctx, m, u, login, "invalid_credentials")
-	if storeErr != nil {
-		return fmt.Errorf("auth: recording failed login: %w", storeErr)
+	return failureError(until, err, badCredentials())
+}
+
+// failureError is what a client gets for a wrong password: a store failure, *LockedError
+// when the failure locked it out (until is set), else wrong.
+func failureError(until time.Time, err, wrong error) error {
+	if err != nil {
+		return fmt.Errorf("auth: recording failed login: %w", err)
 	}
 	if !until.IsZero() {
 		return &LockedError{Until: until}
 	}
-	return badCredentials()
+	return wrong
+}
+
+// countFailure counts a wrong password against k (see lockKeys) and audits any lock it
+// caused. It returns the end of the lock the client is now under (k.ip or k.userIP), or zero.
+func (s *Service) countFailure(ctx context.Context, now time.Time, m Meta, u *User, login string, k lockKeys) (time.Time, error) {
+	userLocked, err := s.lockedUntil(ctx, now, k.user)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var until time.Time
+	var storeErr error
+	for _, c := range []struct {
+		key, kind string
+		max       int
+	}{
+		{k.ip, "ip", s.o.MaxLoginAttempts},
+		{k.userIP, "user_ip", s.o.MaxLoginAttempts},
+		{k.user, "user", s.o.MaxLoginAttempts},
+	} {
+		if c.key == "" {
+			continue
+		}
+		if c.kind == "user_ip" && !userLocked.IsZero() {
+			c.max = 1 // the username is under attack: one failure locks this client out
+		}
+		t, err := s.o.Lockout.Fail(ctx, c.key, now, s.o.LockoutWindow, c.max, s.o.LockoutDuration)
+		if err != nil {
+			storeErr = errors.Join(storeErr, err)
+			continue
+		}
+		if t.IsZero() || c.kind == "user" && !userLocked.IsZero() {
+			continue // not locked, or the soft lock was already there
+		}
+		e := audit.Event{Action: audit.AccountLocked, Username: truncate(login, 100), Success: true,
+			Details: map[string]any{"key": c.kind, "until": t.UTC().Format(time.RFC3339)}}
+		if u != nil {
+			e.UserID, e.Username, e.TargetType, e.TargetID = u.ID, u.Username, "user", idString(u.ID)
+		}
+		s.audit(ctx, m, e)
+		if c.kind != "user" && t.After(until) {
+			until = t
+		}
+	}
+	return until, storeErr
+}
+
+// verifyCurrentPassword checks the current password p gave for a sensitive change to its
+// own account u (action names the change for the audit log). It goes through the lockout
+// like a login from m.IP: a locked-out client gets *LockedError before any check; a wrong
+// password is audited (action, success false) and counted like a failed login, and gives
+// ErrUnauthenticated, or *LockedError when it locked the client out. Other errors: ErrBusy,
+// store errors.
+func (s *Service) verifyCurrentPassword(ctx context.Context, p *Principal, u *User, password string, m Meta, action string) error {
+	now := s.now()
+	k := newLockKeys(userLockKey(u.Username), m.IP)
+	until, err := s.lockedUntil(ctx, now, k.ip, k.userIP)
+	if err != nil {
+		return err
+	}
+	if !until.IsZero() {
+		return &LockedError{Until: until}
+	}
+	ok, _, err := s.o.Hasher.Verify(ctx, password, u.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("auth: verifying password: %w", err)
+	}
+	if ok {
+		return nil
+	}
+	until, err = s.countFailure(ctx, now, m, u, u.Username, k)
+	s.audit(ctx, m, actor(p, audit.Event{Action: action, TargetType: "user", TargetID: idString(u.ID),
+		Success: false, Error: "current password is incorrect", Details: map[string]any{"reason": "invalid_current_password"}}))
+	return failureError(until, err, fmt.Errorf("%w: current password is incorrect", ErrUnauthenticated))
 }
 
 func (s *Service) resetLockout(ctx context.Context, keys ...string) {
@@ -326,6 +443,9 @@ func (s *Service) enforceSessionCap(ctx context.Context, u *User, now time.Time,
 // is accepted as the refresh token and returned unchanged.
 func (s *Service) Refresh(ctx context.Context, refreshToken string, m Meta) (*TokenPair, error) {
 	if s.o.SingleUser {
+		if err := s.singleUserClient(m); err != nil {
+			return nil, err
+		}
 		if !s.singleKeyMatches(refreshToken) {
 			return nil, invalidRefresh()
 		}
@@ -486,6 +606,25 @@ func (s *Service) Logout(ctx context.Context, p *Principal, allDevices bool, m M
 	s.audit(ctx, m, actor(p, audit.Event{Action: audit.LogoutAll, TargetType: "user",
 		TargetID: idString(p.UserID), Success: true, Details: map[string]any{"sessions_revoked": len(ids)}}))
 	return nil
+}
+
+// singleUserClient returns ErrClientNotAllowed unless SingleUserIPs is empty or holds the
+// client address m.IP (the resolved client, behind trusted proxies); an unknown address is
+// refused when the list is set. Single-user mode has one credential for everything, so
+// every transport authenticates through Authenticate, Login or Refresh and meets this check.
+func (s *Service) singleUserClient(m Meta) error {
+	if len(s.o.SingleUserIPs) == 0 {
+		return nil
+	}
+	if a, err := netip.ParseAddr(m.IP); err == nil {
+		a = a.Unmap().WithZone("")
+		for _, p := range s.o.SingleUserIPs {
+			if p.Contains(a) {
+				return nil
+			}
+		}
+	}
+	return ErrClientNotAllowed
 }
 
 // singleKeyMatches compares v with SingleUserAPIKey in constant time (lengths included:

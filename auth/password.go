@@ -215,20 +215,22 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 
 // VerifyDummy does the work of one verification with the current parameters
 // and discards the result. Call it when the user does not exist, so that a
-// failed login takes as long for unknown users as for known ones. It holds a
-// slot like Verify and silently gives up when none is free.
-func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
+// failed login takes as long for unknown users as for known ones. It takes a
+// slot like Verify and fails the same way when none is free (ErrBusy,
+// ctx.Err()), so a busy server answers unknown and known users alike.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	if len(password) > MaxPasswordBytes {
-		return
+		return nil
 	}
 	release, err := h.acquire(ctx)
 	if err != nil {
-		return
+		return err
 	}
 	defer release()
 	p := h.params
 	salt := make([]byte, p.SaltLen) // fixed all-zero salt: the result is never compared
 	_ = argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	return nil
 }
 
 func isBcrypt(s string) bool {

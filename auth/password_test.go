@@ -223,7 +223,9 @@ func TestHasherBusy(t *testing.T) {
 	if _, _, err := h.Verify(ctx, "pw", "$argon2id$v=19$m=1024,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); !errors.Is(err, ErrBusy) {
 		t.Fatalf("Verify with no free slot: err = %v, want ErrBusy", err)
 	}
-	h.VerifyDummy(ctx, "pw") // must give up, not block
+	if err := h.VerifyDummy(ctx, "pw"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("VerifyDummy with no free slot: err = %v, want ErrBusy", err)
+	}
 	// A cancelled context ends the wait early with ctx's error.
 	hw := NewHasher(testParams, 1, time.Hour)
 	hw.slots <- struct{}{}
@@ -237,7 +239,9 @@ func TestHasherBusy(t *testing.T) {
 	if _, err := h.Hash(ctx, "pw"); err != nil {
 		t.Fatal(err)
 	}
-	h.VerifyDummy(ctx, "pw")
+	if err := h.VerifyDummy(ctx, "pw"); err != nil {
+		t.Fatal(err)
+	}
 	if n := len(h.slots); n != 0 {
 		t.Fatalf("%d slots still held after calls returned", n)
 	}

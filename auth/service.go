@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -50,7 +51,10 @@ type Options struct {
 	SingleUser       bool   // AUTH_MODE=single_user
 	SingleUserAPIKey string // SINGLE_USER_API_KEY
 	SingleUserID     int64  // SINGLE_USER_FIXED_ID
-	APIKeyPepper     []byte // HMAC key for API-key hashes (kept like the JWT key)
+	// SingleUserIPs (SINGLE_USER_ALLOWED_IPS) are the client addresses (Meta.IP) single-user
+	// mode accepts; empty = any. Others get ErrClientNotAllowed.
+	SingleUserIPs []netip.Prefix
+	APIKeyPepper  []byte // HMAC key for API-key hashes (kept like the JWT key)
 
 	// RefreshSecret keys the HMAC that derives a session's successor refresh token from
 	// the presented one, so a replay inside the grace window gets the identical token back
@@ -82,6 +86,9 @@ type Principal struct {
 	APIKeyID  int64   // 0 unless authenticated by a personal API key
 	Scopes    []Scope // nil = all the role allows (JWT sessions)
 	Via       string  // "jwt", "api_key" or "single_user"
+	// MustChangePassword is set until the user changes a password an admin set: the HTTP
+	// gate then allows only changing it, reading the own account, refreshing and logging out.
+	MustChangePassword bool
 }
 
 // Can reports whether the principal holds p: its role must grant p, and an API key's scopes

@@ -231,6 +231,23 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 	}
 }
 
+// TestLoginBusyLooksAlike: with every hashing slot taken, an unknown user gets the same
+// ErrBusy as a known one (not a quick 401 that tells them apart).
+func TestLoginBusyLooksAlike(t *testing.T) {
+	h := auth.NewHasher(auth.Argon2Params{MemoryKiB: 1024, Time: 1}, 1, time.Nanosecond)
+	e := newEnv(t, func(o *auth.Options) { o.Hasher = h })
+	e.user("alice", auth.RoleUser)
+	release := auth.HoldHashingSlots(h)
+	defer release()
+	_, errKnown := e.svc.Login(ctx, "alice", "Wrong-Password9x", metaIP("198.51.100.1"))
+	_, errUnknown := e.svc.Login(ctx, "mallory", "Wrong-Password9x", metaIP("198.51.100.2"))
+	wantErr(t, errKnown, auth.ErrBusy)
+	wantErr(t, errUnknown, auth.ErrBusy)
+	if n := len(e.sink.Find(audit.LoginFailed)); n != 0 {
+		t.Errorf("a busy server counted %d failed logins", n)
+	}
+}
+
 func TestLoginInactive(t *testing.T) {
 	e := newEnv(t, nil)
 	u := e.user("alice", auth.RoleUser)
@@ -247,41 +264,65 @@ func TestLoginInactive(t *testing.T) {
 	}
 }
 
+// TestLockoutByUsername: failures from many clients lock the username only softly — a
+// client that has not failed still gets in with the right password, each further failure
+// locks out the client that made it — and one client's failures lock that client out hard.
 func TestLockoutByUsername(t *testing.T) {
 	e := newEnv(t, nil)
 	e.user("alice", auth.RoleUser)
 	start := e.clock.Now()
 	for i := range 5 {
-		_, err := e.svc.Login(ctx, "alice", "Wrong-Password9x", metaIP("198.51.100."+string(rune('1'+i))))
-		if i < 4 {
-			wantErr(t, err, auth.ErrUnauthenticated)
-			continue
-		}
-		var le *auth.LockedError
-		if !errors.As(err, &le) || !errors.Is(err, auth.ErrLocked) {
-			t.Fatalf("5th failure: %v, want *LockedError", err)
-		}
-		if want := start.Add(15 * time.Minute); !le.Until.Equal(want) {
-			t.Errorf("Until = %v, want %v", le.Until, want)
-		}
+		_, err := e.svc.Login(ctx, "alice", "Wrong-Password9x", metaIP("198.51.100."+strconv.Itoa(i+1)))
+		wantErr(t, err, auth.ErrUnauthenticated) // no client has failed 5 times
 	}
 	ev := e.lastEvent(audit.AccountLocked)
 	if ev.Details["key"] != "user" {
 		t.Errorf("account_locked details = %v", ev.Details)
 	}
-	// The lock is checked before the password: the right one is refused too, from any IP.
-	e.clock.Advance(14 * time.Minute)
-	_, err := e.svc.Login(ctx, "alice", pwAlice, metaIP("192.0.2.99"))
+	// The owner, who has not failed, gets in: 5 bad logins cannot keep an account locked.
+	if _, err := e.svc.Login(ctx, "alice", pwAlice, metaIP("192.0.2.99")); err != nil {
+		t.Fatalf("correct password from a clean client while the username is under attack: %v", err)
+	}
+	// Under attack again: one more failure locks the failing client out of the account...
+	for i := range 5 {
+		_, _ = e.svc.Login(ctx, "alice", "Wrong-Password9x", metaIP("198.51.100."+strconv.Itoa(i+1)))
+	}
+	_, err := e.svc.Login(ctx, "alice", "Wrong-Password9x", metaIP("198.51.100.77"))
 	var le *auth.LockedError
+	if !errors.As(err, &le) || !le.Until.Equal(start.Add(15*time.Minute)) {
+		t.Fatalf("failure while the username is locked: %v, want LockedError until %v", err, start.Add(15*time.Minute))
+	}
+	if ev := e.lastEvent(audit.AccountLocked); ev.Details["key"] != "user_ip" {
+		t.Errorf("account_locked details = %v, want key user_ip", ev.Details)
+	}
+	// ... even with the right password, while a clean client still gets in.
+	e.clock.Advance(14 * time.Minute)
+	_, err = e.svc.Login(ctx, "alice", pwAlice, metaIP("198.51.100.77"))
 	if !errors.As(err, &le) || le.Until.Sub(e.clock.Now()) != time.Minute {
-		t.Fatalf("login while locked: %v, want LockedError with 1m left", err)
+		t.Fatalf("login from the locked client: %v, want LockedError with 1m left", err)
 	}
 	if ev := e.lastEvent(audit.LoginFailed); ev.Details["reason"] != "locked" {
 		t.Errorf("login_failed reason = %v, want locked", ev.Details["reason"])
 	}
-	e.clock.Advance(time.Minute)
 	if _, err := e.svc.Login(ctx, "alice", pwAlice, metaIP("192.0.2.99")); err != nil {
+		t.Fatalf("login from a clean client: %v", err)
+	}
+	e.clock.Advance(time.Minute)
+	if _, err := e.svc.Login(ctx, "alice", pwAlice, metaIP("198.51.100.77")); err != nil {
 		t.Fatalf("login after the lock ended: %v", err)
+	}
+
+	// One client's own failures lock it out of the account (hard), not other clients.
+	for i := range 5 {
+		_, err := e.svc.Login(ctx, "alice", "Wrong-Password9x", metaIP("198.51.100.200"))
+		if i == 4 {
+			wantErr(t, err, auth.ErrLocked)
+		}
+	}
+	_, err = e.svc.Login(ctx, "alice", pwAlice, metaIP("198.51.100.200"))
+	wantErr(t, err, auth.ErrLocked)
+	if _, err := e.svc.Login(ctx, "alice", pwAlice, metaIP("192.0.2.99")); err != nil {
+		t.Fatalf("another client must not be locked: %v", err)
 	}
 }
 
@@ -302,21 +343,62 @@ func TestLockoutByIP(t *testing.T) {
 	}
 }
 
+// TestLockoutIPv6Bucket: addresses of one IPv6 /64 count as one client.
+func TestLockoutIPv6Bucket(t *testing.T) {
+	e := newEnv(t, nil)
+	e.user("alice", auth.RoleUser)
+	for i := range 5 {
+		_, err := e.svc.Login(ctx, "ghost"+strconv.Itoa(i), "Wrong-Password9x", metaIP("2001:db8:1:2::"+strconv.Itoa(i+1)))
+		if i == 4 {
+			wantErr(t, err, auth.ErrLocked)
+		}
+	}
+	_, err := e.svc.Login(ctx, "alice", pwAlice, metaIP("2001:db8:1:2:ffff::9"))
+	wantErr(t, err, auth.ErrLocked)
+	if _, err := e.svc.Login(ctx, "alice", pwAlice, metaIP("2001:db8:1:3::1")); err != nil {
+		t.Fatalf("the next /64 must not be locked: %v", err)
+	}
+}
+
+func TestClientBucket(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1":            "192.0.2.1",
+		"::ffff:192.0.2.1":     "192.0.2.1",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2::1%eth0": "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::":  "2001:db8:1:2::/64",
+		"not an address":       "not an address",
+		"":                     "",
+	} {
+		if got := auth.ClientBucket(in); got != want {
+			t.Errorf("ClientBucket(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestLockoutResetOnSuccess: a success resets the username's counters only. Interleaving
+// logins to one's own account does not reset the client's counter, so spraying other
+// usernames stays limited to MaxLoginAttempts failures per client.
 func TestLockoutResetOnSuccess(t *testing.T) {
 	e := newEnv(t, nil)
 	e.user("alice", auth.RoleUser)
-	fail := func() error {
+	e.user("mallory", auth.RoleUser)
+	sprayer := metaIP("198.51.100.9")
+	for i := range 4 {
 		_, err := e.svc.Login(ctx, "alice", "Wrong-Password9x", meta)
-		return err
+		wantErr(t, err, auth.ErrUnauthenticated)
+		_, err = e.svc.Login(ctx, "victim"+strconv.Itoa(i), "Wrong-Password9x", sprayer)
+		wantErr(t, err, auth.ErrUnauthenticated)
+		if _, err := e.svc.Login(ctx, "mallory", pwAlice, sprayer); err != nil {
+			t.Fatalf("own login: %v", err)
+		}
 	}
-	for range 4 {
-		wantErr(t, fail(), auth.ErrUnauthenticated)
-	}
+	_, err := e.svc.Login(ctx, "victim9", "Wrong-Password9x", sprayer)
+	wantErr(t, err, auth.ErrLocked) // the 5th failure from this client, successes in between
 	e.login("alice")
 	for range 4 {
-		if err := fail(); errors.Is(err, auth.ErrLocked) {
-			t.Fatal("a success must reset the failure count")
-		}
+		_, err := e.svc.Login(ctx, "alice", "Wrong-Password9x", metaIP("192.0.2.50"))
+		wantErr(t, err, auth.ErrUnauthenticated) // alice's own count started afresh
 	}
 }
 
@@ -325,9 +407,10 @@ func TestUnlock(t *testing.T) {
 	u := e.user("alice", auth.RoleUser)
 	e.user("mod", auth.RoleModerator)
 	for i := range 5 {
-		_, _ = e.svc.Login(ctx, "alice", "Wrong-Password9x", metaIP("198.51.100."+string(rune('1'+i))))
+		_, _ = e.svc.Login(ctx, "alice", "Wrong-Password9x", metaIP("198.51.100."+strconv.Itoa(i+1)))
 	}
-	_, err := e.svc.Login(ctx, "alice", pwAlice, metaIP("192.0.2.1"))
+	_, _ = e.svc.Login(ctx, "alice", "Wrong-Password9x", metaIP("198.51.100.1")) // locks this client out of alice
+	_, err := e.svc.Login(ctx, "alice", pwAlice, metaIP("198.51.100.1"))
 	wantErr(t, err, auth.ErrLocked)
 
 	modP := e.principal(e.login("mod").AccessToken)
@@ -335,7 +418,7 @@ func TestUnlock(t *testing.T) {
 	if err := e.svc.Unlock(ctx, modP, u.ID, meta); err != nil {
 		t.Fatalf("moderator unlock: %v", err)
 	}
-	if _, err := e.svc.Login(ctx, "alice", pwAlice, metaIP("192.0.2.1")); err != nil {
+	if _, err := e.svc.Login(ctx, "alice", pwAlice, metaIP("198.51.100.1")); err != nil {
 		t.Fatalf("login after unlock: %v", err)
 	}
 	if ev := e.lastEvent(audit.AccountUnlocked); ev.TargetID != "1" || ev.Username != "mod" {

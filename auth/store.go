@@ -157,16 +157,24 @@ type APIKeyStore interface {
 	TouchAPIKey(ctx context.Context, id int64, now time.Time) error
 }
 
-// LockoutStore counts failed logins per key ("user:<canonical>" or "ip:<addr>"). The SQL
-// implementation serves one replica set through the database; a Redis one shares it faster.
+// LockoutStore counts failed logins per key. The Service's keys are "ip:<bucket>" (a
+// client: an IPv4 address, or the /64 of an IPv6 one, see ClientBucket), "user:<canonical>"
+// (a username from anywhere) and "user:<canonical>|ip:<bucket>" (a username from one
+// client); keys are independent. The SQL implementation serves one replica set through the
+// database; a Redis one shares it faster.
 type LockoutStore interface {
-	// Fail records a failure at now. When the failures within window reach max, the key is
-	// locked until now+lockFor, which is returned (zero time while not locked).
+	// Fail records a failure at now. When the failures within window reach max (≥ 1; with 1
+	// this failure locks), the key is locked until now+lockFor, which is returned (zero
+	// time while not locked), and counting starts afresh. A failure while the key is locked
+	// changes nothing and returns the current lock's end.
 	Fail(ctx context.Context, key string, now time.Time, window time.Duration, max int, lockFor time.Duration) (lockedUntil time.Time, err error)
 	// LockedUntil returns the lock's end, or the zero time when key is not locked at now.
 	LockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error)
-	// Reset clears failures and any lock of key.
+	// Reset clears failures and any lock of key alone.
 	Reset(ctx context.Context, key string) error
+	// ResetTree clears key and every key that starts with key+"|" (an account's username
+	// key and its per-client keys: an admin unlock).
+	ResetTree(ctx context.Context, key string) error
 }
 
 // SettingsStore keeps small runtime settings (the registration toggle) by key.

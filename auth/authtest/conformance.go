@@ -985,6 +985,49 @@ func testLockout(t *testing.T, s Stores) {
 	fail(ip, at(21*time.Minute), zero)
 	fail(ip, at(22*time.Minute), at(37*time.Minute))
 	locked(ip, at(23*time.Minute), at(37*time.Minute))
+
+	// A failure during a lock changes nothing: the lock does not grow, and no failure is
+	// left over once it ends.
+	fail(ip, at(30*time.Minute), at(37*time.Minute))
+	fail(ip, at(38*time.Minute), zero)
+	fail(ip, at(39*time.Minute), zero)
+	fail(ip, at(40*time.Minute), at(55*time.Minute))
+
+	// max 1: the first failure locks.
+	const bob, bobClient, bob6 = "user:bob", "user:bob|ip:192.0.2.1", "user:bob|ip:2001:db8:1:2::/64"
+	if got, err := s.Lockout.Fail(ctx, bobClient, at(0), window, 1, lockFor); err != nil || !got.Equal(at(lockFor)) {
+		t.Errorf("Fail(max 1) = %v, %v; want %v", got, err, at(lockFor))
+	}
+	fail(bob6, at(0), zero)
+	fail(bob, at(0), zero)
+	locked(bob, at(time.Minute), zero) // a username's per-client keys are keys of their own
+
+	// Reset clears one key; ResetTree a key and its per-client keys, nothing else.
+	const bobby, bobbyClient = "user:bobby", "user:bobby|ip:192.0.2.1"
+	for _, k := range []string{bobby, bobbyClient} {
+		if _, err := s.Lockout.Fail(ctx, k, at(0), window, 1, lockFor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Lockout.Reset(ctx, bob); err != nil {
+		t.Fatalf("Reset: %v", err)
+	}
+	locked(bobClient, at(time.Minute), at(lockFor))
+	if _, err := s.Lockout.Fail(ctx, bob, at(time.Minute), window, 1, lockFor); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Lockout.ResetTree(ctx, bob); err != nil {
+		t.Fatalf("ResetTree: %v", err)
+	}
+	locked(bob, at(2*time.Minute), zero)
+	locked(bobClient, at(2*time.Minute), zero)
+	fail(bob6, at(2*time.Minute), zero) // its earlier failure is gone: this is the first
+	fail(bob6, at(3*time.Minute), zero)
+	locked(bobby, at(2*time.Minute), at(lockFor))
+	locked(bobbyClient, at(2*time.Minute), at(lockFor))
+	if err := s.Lockout.ResetTree(ctx, "user:never-failed"); err != nil {
+		t.Errorf("ResetTree(unknown key): %v", err)
+	}
 }
 
 func testSettings(t *testing.T, s Stores) {

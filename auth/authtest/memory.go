@@ -730,7 +730,8 @@ type lockState struct {
 
 // Fail records a failure of key at now. Failures older than window no longer count; when
 // those within it reach max (≥ 1), key is locked until now+lockFor and its count starts
-// afresh. It returns the lock's end while key is locked at now, else the zero time.
+// afresh. A failure while key is locked changes nothing. It returns the lock's end while
+// key is locked at now, else the zero time.
 func (m *MemLockout) Fail(ctx context.Context, key string, now time.Time, window time.Duration, max int, lockFor time.Duration) (time.Time, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -742,13 +743,14 @@ func (m *MemLockout) Fail(ctx context.Context, key string, now time.Time, window
 		st = &lockState{}
 		m.m[key] = st
 	}
+	if st.until.After(now) {
+		return st.until, nil
+	}
 	cutoff := now.Add(-window)
 	st.fails = slices.DeleteFunc(st.fails, func(t time.Time) bool { return !t.After(cutoff) })
 	st.fails = append(st.fails, now)
 	if max > 0 && len(st.fails) >= max {
 		st.until, st.fails = now.Add(lockFor), nil
-	}
-	if st.until.After(now) {
 		return st.until, nil
 	}
 	return time.Time{}, nil
@@ -769,6 +771,18 @@ func (m *MemLockout) Reset(ctx context.Context, key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.m, key)
+	return nil
+}
+
+// ResetTree forgets key and every key that starts with key+"|".
+func (m *MemLockout) ResetTree(ctx context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k := range m.m {
+		if k == key || strings.HasPrefix(k, key+"|") {
+			delete(m.m, k)
+		}
+	}
 	return nil
 }
 

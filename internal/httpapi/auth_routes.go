@@ -34,23 +34,23 @@ func (s *Server) accountRoutes() []route {
 		{Method: http.MethodPost, Path: "/api/v1/auth/login", Tag: authTag, Public: true, AuthLimited: true, Body: formType,
 			Summary: "Log in with username (or email) and password; returns access and refresh tokens",
 			Responses: map[int]string{200: "Token object", 401: "Incorrect username or password",
-				403: "Account is inactive", 415: "Unsupported body type", 422: "Missing field",
+				403: "Account is inactive, or (cookie mode) a cross-site Origin/Referer", 415: "Unsupported body type", 422: "Missing field",
 				429: "Locked after too many failed attempts (Retry-After)", 503: "Busy, retry"},
 			Handler: s.handleLogin},
 		{Method: http.MethodPost, Path: "/api/v1/auth/refresh", Tag: authTag, Public: true, AuthLimited: true, Body: jsonType,
 			Summary:   "Exchange a refresh token for a new token pair (the refresh token rotates)",
 			Responses: map[int]string{200: "Token object", 401: "Invalid or expired refresh token", 422: "Missing field"},
 			Handler:   s.handleRefresh},
-		{Method: http.MethodPost, Path: "/api/v1/auth/logout", Tag: authTag, Perm: read,
+		{Method: http.MethodPost, Path: "/api/v1/auth/logout", Tag: authTag, PendingOK: true, Perm: read,
 			Summary:   "End this session, or every session with an optional JSON body {\"all_devices\": true}",
 			Responses: map[int]string{200: "Logged out", 401: unauth},
 			Handler:   s.handleLogout},
 		{Method: http.MethodPost, Path: "/api/v1/auth/register", Tag: authTag, Public: true, AuthLimited: true, Body: jsonType,
 			Summary: "Register an account (when registration is enabled; invite-only needs a registration code)",
 			Responses: map[int]string{200: "Registered", 400: "Registration disabled, invalid code or weak password",
-				403: "Not available in single-user mode", 409: "Username or email taken", 422: "Missing field"},
+				403: "Not available in single-user mode, or (cookie mode) a cross-site Origin/Referer", 409: "Username or email taken", 422: "Missing field"},
 			Handler: s.handleRegister},
-		{Method: http.MethodGet, Path: "/api/v1/auth/me", Tag: authTag, Perm: read,
+		{Method: http.MethodGet, Path: "/api/v1/auth/me", Tag: authTag, PendingOK: true, Perm: read,
 			Summary:   "The caller's account",
 			Responses: map[int]string{200: "User", 401: unauth},
 			Handler:   s.handleMe},
@@ -80,15 +80,15 @@ func (s *Server) accountRoutes() []route {
 			Responses: map[int]string{200: "JSON Web Key Set", 404: "No public keys (HS256)"},
 			Handler:   s.handleJWKS},
 
-		{Method: http.MethodGet, Path: "/api/v1/users/me", Tag: usersTag, Perm: read,
+		{Method: http.MethodGet, Path: "/api/v1/users/me", Tag: usersTag, PendingOK: true, Perm: read,
 			Summary:   "The caller's account",
 			Responses: map[int]string{200: "User", 401: unauth},
 			Handler:   s.handleMe},
 		{Method: http.MethodPut, Path: "/api/v1/users/me", Tag: usersTag, Perm: write, Body: jsonType,
-			Summary:   "Change the caller's email ({\"email\"}; other fields are ignored)",
-			Responses: map[int]string{200: "User", 400: "Invalid email", 401: unauth, 409: "Email taken"},
+			Summary:   "Change the caller's email ({\"email\", \"current_password\"}; other fields are ignored)",
+			Responses: map[int]string{200: "User", 400: "Invalid email or current_password missing", 401: "Not authenticated or current password incorrect", 409: "Email taken", 429: "Locked after too many wrong passwords"},
 			Handler:   s.handleUpdateMe},
-		{Method: http.MethodPost, Path: "/api/v1/users/change-password", Tag: usersTag, Perm: write, AuthLimited: true, Body: jsonType,
+		{Method: http.MethodPost, Path: "/api/v1/users/change-password", Tag: usersTag, PendingOK: true, Perm: write, AuthLimited: true, Body: jsonType,
 			Summary: "Change the caller's password; every other session is revoked",
 			Responses: map[int]string{200: "Changed", 400: "Weak or reused password (errors lists each problem)",
 				401: "Current password is incorrect", 422: "Missing field"},
@@ -245,8 +245,12 @@ func rfc3339Ptr(t *time.Time) *string {
 
 // handleLogin accepts the OAuth2 password form (form-encoded or multipart; grant_type, scope,
 // client_id and client_secret are ignored) or a JSON object with username and password.
-// A wrong password and an unknown user get the same 401.
+// A wrong password and an unknown user get the same 401. In cookie mode a foreign Origin or
+// Referer is 403 csrf_failed (checkLoginOrigin), as for register.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkLoginOrigin(r); err != nil {
+		return err
+	}
 	username, password, err := s.loginForm(w, r)
 	if err != nil {
 		return err
@@ -408,6 +412,9 @@ type registeredBody struct {
 }
 
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkLoginOrigin(r); err != nil {
+		return err
+	}
 	var body registerRequestBody
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
@@ -446,16 +453,26 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleUpdateMe changes the caller's email; every other field of the body is ignored.
+// handleUpdateMe changes the caller's email, which needs current_password (400
+// current_password_required when absent, 401 invalid_credentials when wrong); every other
+// field of the body is ignored.
 func (s *Server) handleUpdateMe(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
-		Email *string `json:"email"`
+		Email           *string `json:"email"`
+		CurrentPassword string  `json:"current_password"`
 	}
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
 	}
-	u, err := s.o.Auth.UpdateMe(r.Context(), principalFrom(r.Context()), body.Email, s.meta(r))
-	if err != nil {
+	u, err := s.o.Auth.UpdateMe(r.Context(), principalFrom(r.Context()), body.Email, body.CurrentPassword, s.meta(r))
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return &Error{Status: http.StatusUnauthorized, Code: "invalid_credentials",
+			Detail: "Current password is incorrect", Err: err}
+	case errors.Is(err, auth.ErrCurrentPasswordRequired):
+		return &Error{Status: http.StatusBadRequest, Code: "current_password_required",
+			Detail: "current_password is required to change the email", Err: err}
+	case err != nil:
 		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, newUserBody(u))
@@ -664,12 +681,18 @@ func (s *Server) verifyDecision(r *http.Request) (p *auth.Principal, status int)
 		}
 	}()
 	p, _, err := s.authenticate(r)
+	if errors.Is(err, auth.ErrForbidden) {
+		return nil, http.StatusForbidden // e.g. a client outside SINGLE_USER_ALLOWED_IPS
+	}
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
 			s.logger(r).ErrorContext(r.Context(), "auth verify failed", "error", err)
 		}
 		return nil, http.StatusUnauthorized
+	}
+	if p.MustChangePassword {
+		return nil, http.StatusForbidden
 	}
 	uris := r.Header.Values("X-Original-URI")
 	if len(uris) == 0 {

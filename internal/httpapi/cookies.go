@@ -13,7 +13,8 @@ import (
 // HttpOnly cookies, and the gate accepts the access cookie when no header credential is
 // sent. Because browsers attach cookies to cross-site requests, an unsafe request
 // authenticated by cookie must carry X-CSRF-Token equal to the (script-readable) CSRF cookie
-// — the double-submit pattern — or an Origin header naming this host.
+// — the double-submit pattern — or an Origin (else Referer) header naming this origin, scheme
+// included. Login and register refuse a foreign Origin or Referer (login CSRF).
 
 // Base cookie names; with SecureCookies they get the __Host- prefix (Secure, Path=/, no
 // Domain), which needs HTTPS, so plain-HTTP setups use the bare names.
@@ -77,8 +78,8 @@ func (s *Server) clearAuthCookies(w http.ResponseWriter) {
 }
 
 // checkCSRF accepts an unsafe cookie-authenticated request when X-CSRF-Token equals the CSRF
-// cookie (compared in constant time) or the Origin header names the request's host.
-// Otherwise errCSRF.
+// cookie (compared in constant time) or the request names a trusted origin (see
+// originCheck). Otherwise errCSRF.
 func (s *Server) checkCSRF(r *http.Request) error {
 	if h := r.Header.Get(csrfHeader); h != "" {
 		if c, err := r.Cookie(s.cookieName(csrfCookie)); err == nil && c.Value != "" &&
@@ -87,10 +88,70 @@ func (s *Server) checkCSRF(r *http.Request) error {
 		}
 		return errCSRF
 	}
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
-		if u, err := url.Parse(o); err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
-			return nil
-		}
+	if s.originCheck(r) == originTrusted {
+		return nil
 	}
 	return errCSRF
+}
+
+// checkLoginOrigin guards login and register in cookie mode against login CSRF (a
+// cross-site form that logs the victim in to the attacker's account): a request naming a
+// foreign origin is errCSRF. One naming none passes — browsers name the origin of every
+// cross-site POST, and non-browser clients need no cookies.
+func (s *Server) checkLoginOrigin(r *http.Request) error {
+	if s.o.AuthCookies && s.originCheck(r) == originForeign {
+		return errCSRF
+	}
+	return nil
+}
+
+// originResult is what a request's Origin (or, without it, Referer) header says.
+type originResult int
+
+const (
+	originAbsent  originResult = iota // neither header
+	originTrusted                     // this server's origin, or one in AllowedOrigins
+	originForeign                     // anything else, including "null" and garbage
+)
+
+// originCheck compares the Origin header, or without it the Referer, with this server's
+// origin — scheme and host, so http://host does not pass for https://host — and with the
+// exact entries of AllowedOrigins (the CORS allowlist).
+func (s *Server) originCheck(r *http.Request) originResult {
+	v := r.Header.Get("Origin")
+	if v == "" {
+		v = r.Header.Get("Referer")
+		if v == "" {
+			return originAbsent
+		}
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return originForeign
+	}
+	origin := strings.ToLower(u.Scheme + "://" + u.Host)
+	if origin == strings.ToLower(s.requestScheme(r)+"://"+r.Host) {
+		return originTrusted
+	}
+	for _, o := range s.o.AllowedOrigins {
+		if o != "*" && strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return originTrusted
+		}
+	}
+	return originForeign
+}
+
+// requestScheme is "https" when r came over TLS, or through a trusted proxy whose
+// X-Forwarded-Proto says so; else "http".
+func (s *Server) requestScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	if peer, ok := parseHop(r.RemoteAddr); ok && s.trustedProxy(peer) {
+		proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+		if p := strings.ToLower(strings.TrimSpace(proto)); p == "https" || p == "http" {
+			return p
+		}
+	}
+	return "http"
 }

@@ -74,6 +74,8 @@ var (
 	errNotAuthenticated = &Error{Status: http.StatusUnauthorized, Code: "not_authenticated", Detail: "Not authenticated"}
 	errBadCredentials   = &Error{Status: http.StatusUnauthorized, Code: "not_authenticated", Detail: "Could not validate credentials"}
 	errPermission       = &Error{Status: http.StatusForbidden, Code: "forbidden", Detail: "Not enough permissions"}
+	errPasswordChange   = &Error{Status: http.StatusForbidden, Code: "password_change_required",
+		Detail: "Password change required: change the password first (POST /api/v1/users/change-password)"}
 )
 
 // credentialsFrom reads r's credentials: an Authorization Bearer value (other schemes are
@@ -139,8 +141,10 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, credentials, er
 // gate returns rt's handler behind the authentication gate. Public routes pass through.
 // Every other route needs a principal (401 with WWW-Authenticate: Bearer otherwise) that
 // holds rt.Perm (403 otherwise, audited as access_denied); a principal authenticated by
-// cookie must also prove an unsafe request is not cross-site (403 csrf_failed). The
-// principal is put in the request context for principalFrom. label is the route template.
+// cookie must also prove an unsafe request is not cross-site (403 csrf_failed). A principal
+// that must change its password reaches only the routes marked PendingOK (403
+// password_change_required otherwise), whatever its credential. The principal is put in
+// the request context for principalFrom. label is the route template.
 func (s *Server) gate(rt route, label string) handlerFunc {
 	if rt.Public {
 		return rt.Handler
@@ -150,6 +154,9 @@ func (s *Server) gate(rt route, label string) handlerFunc {
 		p, c, err := s.authenticate(r)
 		if err != nil {
 			return err
+		}
+		if p.MustChangePassword && !rt.PendingOK {
+			return errPasswordChange
 		}
 		if rt.Perm != "" && !p.Can(rt.Perm) {
 			s.auditDenied(r, p, label, rt.Perm)

@@ -16,7 +16,8 @@ import (
 
 // RateLimits are the request rate policies, enforced through Options.Limiter.
 //
-//   - Auth (AUTH_RATE_LIMIT) applies per client IP (key "ip:<addr>") to the routes marked
+//   - Auth (AUTH_RATE_LIMIT) applies per client (key "ip:<addr>", an IPv6 address by its
+//     /64: auth.ClientBucket, as the lockout counts) to the routes marked
 //     AuthLimited — login, register, refresh, change-password, reset-password — before
 //     the credential is looked at.
 //   - API (API_RATE_LIMIT) applies to every other authenticated route, after the gate, per
@@ -56,7 +57,7 @@ func (s *Server) limited(rt route, label string) handlerFunc {
 			if ip == "" { // no peer address (not TCP): nothing to key on, as for lockout
 				return next(w, r)
 			}
-			if err := s.rateLimit(w, r, "auth", "ip:"+ip, rl.Auth, label, nil); err != nil {
+			if err := s.rateLimit(w, r, "auth", "ip:"+auth.ClientBucket(ip), rl.Auth, label, nil); err != nil {
 				return err
 			}
 			return next(w, r)
@@ -82,7 +83,7 @@ func (s *Server) limited(rt route, label string) handlerFunc {
 		h := rt.Handler
 		return func(w http.ResponseWriter, r *http.Request) error {
 			if ip := s.clientIP(r); ip != "" {
-				if err := s.rateLimit(w, r, "api", "anon:ip:"+ip, rl.API, label, nil); err != nil {
+				if err := s.rateLimit(w, r, "api", "anon:ip:"+auth.ClientBucket(ip), rl.API, label, nil); err != nil {
 					return err
 				}
 			}

@@ -26,6 +26,7 @@ type route struct {
 	TrailingSlash bool            // also serve Path+"/" (clients call collections both ways)
 	AnyHost       bool            // exempt from TrustedHosts (probes and scrapers use IPs)
 	AuthLimited   bool            // AUTH_RATE_LIMIT per client IP instead of API_RATE_LIMIT (ratelimit.go)
+	PendingOK     bool            // open to a principal that must change its password (principal.go)
 	Query         []param         // documented query parameters
 	Body          string          // request media type ("" = no body)
 	Produces      string          // media type of successful responses; "" = application/json

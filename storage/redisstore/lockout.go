@@ -2,7 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -115,6 +117,43 @@ func (l *Lockout) Reset(ctx context.Context, key string) error {
 		return unavailable("reset lockout", err)
 	}
 	return nil
+}
+
+// ResetTree clears key and every key that starts with key+"|" (found with SCAN; it is an
+// admin's unlock, not a per-login call). It returns ErrUnavailable-wrapped errors only.
+func (l *Lockout) ResetTree(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, l.c.timeout)
+	defer cancel()
+	keys := []string{l.key(key)}
+	match := globEscape(l.key(key)+"|") + "*"
+	for cursor := uint64(0); ; {
+		e, err := l.c.c.Do(ctx, l.c.c.B().Scan().Cursor(cursor).Match(match).Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			return unavailable("reset lockout", err)
+		}
+		keys = append(keys, e.Elements...)
+		if cursor = e.Cursor; cursor == 0 {
+			break
+		}
+	}
+	for ks := range slices.Chunk(keys, 500) {
+		if err := l.c.c.Do(ctx, l.c.c.B().Del().Key(ks...).Build()).Error(); err != nil {
+			return unavailable("reset lockout", err)
+		}
+	}
+	return nil
+}
+
+// globEscape quotes the SCAN MATCH metacharacters of s.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`\*?[]^`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // micros turns a script's microsecond time into a UTC time; 0 is the zero time.

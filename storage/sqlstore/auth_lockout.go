@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
@@ -88,5 +89,14 @@ func (l *Lockout) LockedUntil(ctx context.Context, key string, now time.Time) (t
 // Reset clears key's failures and any lock. It returns database errors only.
 func (l *Lockout) Reset(ctx context.Context, key string) error {
 	_, err := l.db.bun.NewRaw(`DELETE FROM login_attempts WHERE key = ?`, key).Exec(ctx)
+	return authErr("reset lockout", "lockout", err)
+}
+
+// ResetTree clears key and every key that starts with key+"|". It returns database errors
+// only.
+func (l *Lockout) ResetTree(ctx context.Context, key string) error {
+	under := key + "|"
+	_, err := l.db.bun.NewRaw(`DELETE FROM login_attempts WHERE key = ? OR substr(key, 1, ?) = ?`,
+		key, utf8.RuneCountInString(under), under).Exec(ctx)
 	return authErr("reset lockout", "lockout", err)
 }
