@@ -85,7 +85,6 @@ func configKeys() []entry {
 	group("Redis",
 		dsnKey("REDIS_URL", "RedisURL", "redis://, rediss:// or unix:// URL; empty = no Redis (single replica).", func(c *Config) *DSN { return &c.RedisURL }),
 		intKey("REDIS_MAX_CONNECTIONS", "RedisMaxConnections", "Maximum Redis connections.", func(c *Config) *int { return &c.RedisMaxConnections }),
-		durKey("CACHE_TTL_SECONDS", "CacheTTL", "Seconds cached lookups live.", time.Second, func(c *Config) *time.Duration { return &c.CacheTTL }),
 		durKey("SESSION_CACHE_TTL", "SessionCacheTTL", "Seconds cached session checks live.", time.Second, func(c *Config) *time.Duration { return &c.SessionCacheTTL }),
 	)
 	group("JWT Security",
@@ -164,7 +163,7 @@ func configKeys() []entry {
 	)
 	group("Storage",
 		strKey("MEDIA_STORAGE_PATH", "MediaStoragePath", "Directory for media files; empty = <TLDW_DATA_DIR>/media.", func(c *Config) *string { return &c.MediaStoragePath }),
-		strKey("MEDIA_STORAGE_URL", "MediaStorageURL", "Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.", func(c *Config) *string { return &c.MediaStorageURL }),
+		urlKey("MEDIA_STORAGE_URL", "MediaStorageURL", "Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.", func(c *Config) *string { return &c.MediaStorageURL }),
 		strKey("TEMP_PATH", "TempPath", "Directory for temporary files; empty = <TLDW_DATA_DIR>/temp.", func(c *Config) *string { return &c.TempPath }),
 		intKey("MAX_UPLOAD_SIZE_MB", "MaxUploadSizeMB", "Largest upload in MB.", func(c *Config) *int64 { return &c.MaxUploadSizeMB }),
 		strKey("S3_ENDPOINT", "S3Endpoint", "host[:port] of the S3 API when MEDIA_STORAGE_URL is s3:// (empty = AWS; MinIO, R2 ...).", func(c *Config) *string { return &c.S3Endpoint }),
@@ -235,6 +234,14 @@ func strKey(key, field, meaning string, p func(*Config) *string) entry {
 	return entry{Key: key, Field: field, Meaning: meaning,
 		parse:  func(c *Config, v string) error { *p(c) = v; return nil },
 		format: func(c *Config) string { return *p(c) }}
+}
+
+// urlKey is a strKey for URLs that may embed credentials: formatted with the password
+// redacted.
+func urlKey(key, field, meaning string, p func(*Config) *string) entry {
+	e := strKey(key, field, meaning, p)
+	e.format = func(c *Config) string { return redactURL(*p(c)) }
+	return e
 }
 
 // lowerKey is a strKey for enumerations: values are lower-cased; Validate checks them.
