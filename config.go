@@ -765,6 +765,8 @@ func checkStorageURL(s string) error {
 	switch {
 	case err != nil:
 		return errors.New("is not a valid URL")
+	case u.User != nil:
+		return errors.New("must not carry credentials (use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	case u.Scheme == "file" && u.Path != "":
 		return nil
 	case u.Scheme == "s3" && u.Host != "":

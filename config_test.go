@@ -99,7 +99,7 @@ var everyKey = map[string]string{
 	"CORS_ALLOW_CREDENTIALS":                "true",
 	"DISABLE_CORS":                          "1",
 	"MEDIA_STORAGE_PATH":                    "/var/lib/tldw/media",
-	"MEDIA_STORAGE_URL":                     "s3://AKIAEXAMPLE:s3cret-url-pw@tldw-media/prod",
+	"MEDIA_STORAGE_URL":                     "s3://tldw-media/prod",
 	"TEMP_PATH":                             "/var/lib/tldw/temp",
 	"MAX_UPLOAD_SIZE_MB":                    "2048",
 	"LOG_LEVEL":                             "warning",
@@ -202,7 +202,7 @@ func everyKeyConfig() Config {
 		DisableCORS:          true,
 
 		MediaStoragePath: "/var/lib/tldw/media",
-		MediaStorageURL:  "s3://AKIAEXAMPLE:s3cret-url-pw@tldw-media/prod",
+		MediaStorageURL:  "s3://tldw-media/prod",
 		TempPath:         "/var/lib/tldw/temp",
 		MaxUploadSizeMB:  2048,
 
@@ -370,7 +370,8 @@ func TestFromEnvMalformed(t *testing.T) {
 		{"SERVER_MAX_HEADER_BYTES", "2147483647", `SERVER_MAX_HEADER_BYTES must be from 1024`},
 		{"ARGON2_MEMORY_COST", "4000000000", `ARGON2_MEMORY_COST must be from 8192 to 4194304`},
 		{"PASSWORD_MIN_LENGTH", "5000", `PASSWORD_MIN_LENGTH must be from 8 to 128`},
-		{"MEDIA_STORAGE_URL", "ftp://user:s3cret@x/y", `MEDIA_STORAGE_URL: "ftp://user:REDACTED@x/y" is not a storage URL`},
+		{"MEDIA_STORAGE_URL", "ftp://user:s3cret@x/y", `MEDIA_STORAGE_URL: "ftp://user:REDACTED@x/y" must not carry credentials`},
+		{"MEDIA_STORAGE_URL", "s3://AKIA:s3cret@bucket/p", `MEDIA_STORAGE_URL: "s3://AKIA:REDACTED@bucket/p" must not carry credentials`},
 		{"ALLOWED_ORIGINS", "https://user:s3cret@x.example", `ALLOWED_ORIGINS: "https://user:REDACTED@x.example" is not an origin`},
 		{"SHUTDOWN_DELAY_SECONDS", "-1", `SHUTDOWN_DELAY_SECONDS must not be negative`},
 		{"METRICS_TOKEN", "short", `METRICS_TOKEN must be at least 16 characters`},
@@ -769,6 +770,21 @@ func TestDatabaseAndPaths(t *testing.T) {
 	}
 }
 
+// TestRedactedStorageURL: a MEDIA_STORAGE_URL with credentials (rejected by Validate, but
+// printed by check-config) shows its password redacted.
+func TestRedactedStorageURL(t *testing.T) {
+	c := DefaultConfig()
+	c.MediaStorageURL = "s3://AKIAEXAMPLE:s3cret-url-pw@tldw-media/prod"
+	for _, e := range c.Redacted() {
+		if e.Key == "MEDIA_STORAGE_URL" && e.Value != "s3://AKIAEXAMPLE:REDACTED@tldw-media/prod" {
+			t.Errorf("Redacted MEDIA_STORAGE_URL = %q", e.Value)
+		}
+	}
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("Validate = %v, want a redacted rejection", err)
+	}
+}
+
 func TestRedacted(t *testing.T) {
 	keys := configKeys()
 	entries := everyKeyConfig().Redacted()
@@ -790,7 +806,6 @@ func TestRedacted(t *testing.T) {
 		"TLDW_ADMIN_PASSWORD":         "REDACTED",
 		"DATABASE_URL":                "postgresql://tldw_user:REDACTED@db.internal/tldw_multiuser",
 		"REDIS_URL":                   "redis://:REDACTED@cache:6379/1",
-		"MEDIA_STORAGE_URL":           "s3://AKIAEXAMPLE:REDACTED@tldw-media/prod",
 		"AUTH_RATE_LIMIT":             "10/second",
 		"ACCESS_TOKEN_EXPIRE_MINUTES": "60",
 		"REFRESH_TOKEN_EXPIRE_DAYS":   "30",
@@ -805,7 +820,7 @@ func TestRedacted(t *testing.T) {
 
 	// Without secrets, the printed values read back to the same configuration.
 	c := everyKeyConfig()
-	c.DatabaseURL, c.RedisURL, c.MediaStorageURL = "postgres://u@db/tldw", "redis://cache:6379/0", "s3://tldw-media/prod"
+	c.DatabaseURL, c.RedisURL = "postgres://u@db/tldw", "redis://cache:6379/0"
 	c.JWTSecretKey, c.JWTPreviousSecretKeys, c.SingleUserAPIKey, c.MetricsToken, c.AdminPassword, c.AuditHMACKey, c.S3SecretKey, c.APIKeyPepper = "", nil, "", "", "", "", "", ""
 	c.AuthMode = "multi_user"
 	back := map[string]string{}
