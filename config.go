@@ -49,7 +49,7 @@ const (
 //	DATABASE_URL            DatabaseURL          -     sqlite:PATH, sqlite:///PATH, sqlite::memory:, postgres:// or postgresql:// URL; empty = sqlite:<TLDW_DATA_DIR>/tldw.db.
 //	DATABASE_POOL_SIZE      DatabasePoolSize     20    Maximum open database connections. Alias: DATABASE_POOL_MAX_SIZE.
 //	DATABASE_MAX_OVERFLOW   DatabaseMaxOverflow  10    Extra connections allowed above the pool size under load.
-//	DATABASE_POOL_MIN_SIZE  DatabasePoolMinSize  5     Connections kept open when idle.
+//	DATABASE_POOL_MIN_SIZE  DatabasePoolMinSize  5     PostgreSQL connections kept open when idle (SQLite ignores it).
 //	TLDW_AUTO_MIGRATE       AutoMigrate          true  Apply pending schema migrations at startup.
 //
 //	# Redis
@@ -128,7 +128,7 @@ const (
 //
 //	# Security settings
 //	SECURE_COOKIES           SecureCookies          false                                       Mark cookies Secure (set true behind TLS). Alias: SESSION_COOKIE_SECURE.
-//	SESSION_COOKIE_HTTPONLY  SessionCookieHTTPOnly  true                                        Mark cookies HttpOnly.
+//	SESSION_COOKIE_HTTPONLY  SessionCookieHTTPOnly  true                                        Must be true: session cookies are always HttpOnly (false is rejected).
 //	SESSION_COOKIE_SAMESITE  SessionCookieSameSite  lax                                         strict, lax or none (none needs SECURE_COOKIES=true).
 //	AUTH_COOKIES             AuthCookies            false                                       Also accept and set login cookies for browser clients.
 //	TRUSTED_HOSTS            TrustedHosts           -                                           Comma-separated Host header values accepted; empty = any.

@@ -79,7 +79,7 @@ func configKeys() []entry {
 		dsnKey("DATABASE_URL", "DatabaseURL", "sqlite:PATH, sqlite:///PATH, sqlite::memory:, postgres:// or postgresql:// URL; empty = sqlite:<TLDW_DATA_DIR>/tldw.db.", func(c *Config) *DSN { return &c.DatabaseURL }),
 		intKey("DATABASE_POOL_SIZE", "DatabasePoolSize", "Maximum open database connections.", func(c *Config) *int { return &c.DatabasePoolSize }).alias("DATABASE_POOL_MAX_SIZE"),
 		intKey("DATABASE_MAX_OVERFLOW", "DatabaseMaxOverflow", "Extra connections allowed above the pool size under load.", func(c *Config) *int { return &c.DatabaseMaxOverflow }),
-		intKey("DATABASE_POOL_MIN_SIZE", "DatabasePoolMinSize", "Connections kept open when idle.", func(c *Config) *int { return &c.DatabasePoolMinSize }),
+		intKey("DATABASE_POOL_MIN_SIZE", "DatabasePoolMinSize", "PostgreSQL connections kept open when idle (SQLite ignores it).", func(c *Config) *int { return &c.DatabasePoolMinSize }),
 		boolKey("TLDW_AUTO_MIGRATE", "AutoMigrate", "Apply pending schema migrations at startup.", func(c *Config) *bool { return &c.AutoMigrate }),
 	)
 	group("Redis",
@@ -202,7 +202,7 @@ func configKeys() []entry {
 	)
 	group("Security settings",
 		boolKey("SECURE_COOKIES", "SecureCookies", "Mark cookies Secure (set true behind TLS).", func(c *Config) *bool { return &c.SecureCookies }).alias("SESSION_COOKIE_SECURE"),
-		boolKey("SESSION_COOKIE_HTTPONLY", "SessionCookieHTTPOnly", "Mark cookies HttpOnly.", func(c *Config) *bool { return &c.SessionCookieHTTPOnly }),
+		boolKey("SESSION_COOKIE_HTTPONLY", "SessionCookieHTTPOnly", "Must be true: session cookies are always HttpOnly (false is rejected).", func(c *Config) *bool { return &c.SessionCookieHTTPOnly }),
 		lowerKey("SESSION_COOKIE_SAMESITE", "SessionCookieSameSite", "strict, lax or none (none needs SECURE_COOKIES=true).", func(c *Config) *string { return &c.SessionCookieSameSite }),
 		boolKey("AUTH_COOKIES", "AuthCookies", "Also accept and set login cookies for browser clients.", func(c *Config) *bool { return &c.AuthCookies }),
 		listKey("TRUSTED_HOSTS", "TrustedHosts", "Comma-separated Host header values accepted; empty = any.", func(c *Config) *[]string { return &c.TrustedHosts }),
