@@ -83,7 +83,8 @@ func run(ctx context.Context, args []string, h host) int {
 }
 
 // loadConfig reads the env file (if any) under the real environment and applies --addr.
-// It prints a warning for each unknown or unsupported key.
+// It prints a warning for each unknown or unsupported key and each [tldw.Config.Warnings]
+// of a valid configuration, so that serve shows them at start as check-config does.
 func loadConfig(h host, o options) (tldw.Config, error) {
 	path, required := o.envFile, true
 	if path == "" {
@@ -110,7 +111,13 @@ func loadConfig(h host, o options) (tldw.Config, error) {
 	if o.addr != "" {
 		cfg.Addr = o.addr
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(h.stderr, "warning: %s\n", w)
+	}
+	return cfg, nil
 }
 
 // readEnvFile parses a .env file with godotenv. A parse error names the line (and the key

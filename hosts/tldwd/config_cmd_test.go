@@ -73,9 +73,10 @@ func TestEnvFileUnknownKeysWarn(t *testing.T) {
 		t.Errorf("a known key was warned about:\n%s", errs)
 	}
 
-	// serve reads the configuration the same way (loadConfig), so it warns too.
-	s := startServer(t, map[string]string{"TLDW_DATA_DIR": dir, "SENTRY_DSN": "x", "LOG_LEVEL": "ERROR"})
-	if errs := s.stderr.String(); !strings.Contains(errs, "warning: SENTRY_DSN is not supported") {
+	// serve reads the configuration the same way (loadConfig), so it warns too, including
+	// Config.Warnings.
+	s := startServer(t, map[string]string{"TLDW_DATA_DIR": dir, "SENTRY_DSN": "x", "LOG_LEVEL": "ERROR", "RATE_LIMIT_ENABLED": "false"})
+	if errs := s.stderr.String(); !strings.Contains(errs, "warning: SENTRY_DSN is not supported") || !strings.Contains(errs, "warning: RATE_LIMIT_ENABLED=false") {
 		t.Errorf("serve stderr lacks the warnings:\n%s", errs)
 	}
 }
