@@ -106,7 +106,9 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 
 // New wraps a pool the embedder already owns. Close on the result does not
 // close db; the embedder does. Migrate returns an error for a dialect other
-// than SQLite or PostgreSQL.
+// than SQLite or PostgreSQL. A PostgreSQL pool must run every connection with
+// standard_conforming_strings=on (the default), as Open's pools do: bun
+// interpolates arguments into the SQL text.
 func New(db *bun.DB, logger *slog.Logger) *DB {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
