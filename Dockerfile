@@ -5,7 +5,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/tldwd ./hosts/tldwd \
- && mkdir -p /out/data && chown 10001:10001 /out/data
+ && mkdir -p -m 0700 /out/data && chown 10001:10001 /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/tldwd /usr/local/bin/tldwd

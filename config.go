@@ -14,6 +14,15 @@ import (
 	"unicode/utf8"
 )
 
+// MaxStorageMB is the largest size in MB a configuration key (quota, upload, free disk)
+// accepts: 1 PiB, so that byte counts, and sums of thousands of them, stay within int64.
+const MaxStorageMB = 1 << 30
+
+const (
+	maxConns = 10_000 // largest pool size a key accepts
+	maxDays  = 36_500 // largest number of days a key accepts (100 years)
+)
+
 // Config is the whole configuration of an [App]. Build it with [DefaultConfig] or [FromEnv],
 // adjust fields if needed, and check it with [Config.Validate]. A Config is a plain value:
 // copying it is safe, and it is safe for concurrent reads.
@@ -40,13 +49,12 @@ import (
 //	DATABASE_URL            DatabaseURL          -     sqlite:PATH, sqlite:///PATH, sqlite::memory:, postgres:// or postgresql:// URL; empty = sqlite:<TLDW_DATA_DIR>/tldw.db.
 //	DATABASE_POOL_SIZE      DatabasePoolSize     20    Maximum open database connections. Alias: DATABASE_POOL_MAX_SIZE.
 //	DATABASE_MAX_OVERFLOW   DatabaseMaxOverflow  10    Extra connections allowed above the pool size under load.
-//	DATABASE_POOL_MIN_SIZE  DatabasePoolMinSize  5     Connections kept open when idle.
+//	DATABASE_POOL_MIN_SIZE  DatabasePoolMinSize  5     PostgreSQL connections kept open when idle (SQLite ignores it).
 //	TLDW_AUTO_MIGRATE       AutoMigrate          true  Apply pending schema migrations at startup.
 //
 //	# Redis
 //	REDIS_URL              RedisURL             -     redis://, rediss:// or unix:// URL; empty = no Redis (single replica).
 //	REDIS_MAX_CONNECTIONS  RedisMaxConnections  50    Maximum Redis connections.
-//	CACHE_TTL_SECONDS      CacheTTL             300   Seconds cached lookups live.
 //	SESSION_CACHE_TTL      SessionCacheTTL      3600  Seconds cached session checks live.
 //
 //	# JWT Security
@@ -120,7 +128,7 @@ import (
 //
 //	# Security settings
 //	SECURE_COOKIES           SecureCookies          false                                       Mark cookies Secure (set true behind TLS). Alias: SESSION_COOKIE_SECURE.
-//	SESSION_COOKIE_HTTPONLY  SessionCookieHTTPOnly  true                                        Mark cookies HttpOnly.
+//	SESSION_COOKIE_HTTPONLY  SessionCookieHTTPOnly  true                                        Must be true: session cookies are always HttpOnly (false is rejected).
 //	SESSION_COOKIE_SAMESITE  SessionCookieSameSite  lax                                         strict, lax or none (none needs SECURE_COOKIES=true).
 //	AUTH_COOKIES             AuthCookies            false                                       Also accept and set login cookies for browser clients.
 //	TRUSTED_HOSTS            TrustedHosts           -                                           Comma-separated Host header values accepted; empty = any.
@@ -157,7 +165,6 @@ type Config struct {
 
 	RedisURL            DSN
 	RedisMaxConnections int
-	CacheTTL            time.Duration
 	SessionCacheTTL     time.Duration
 
 	JWTSecretKey          Secret
@@ -262,7 +269,6 @@ func DefaultConfig() Config {
 		AutoMigrate:         true,
 
 		RedisMaxConnections: 50,
-		CacheTTL:            300 * time.Second,
 		SessionCacheTTL:     3600 * time.Second,
 
 		JWTAlgorithm:        "HS256",
@@ -368,6 +374,11 @@ func (c Config) Validate() error {
 			bad("%s must be at least %d (got %d)", key, min, n)
 		}
 	}
+	within := func(key string, n, min, max int64) {
+		if n < min || n > max {
+			bad("%s must be from %d to %d (got %d)", key, min, max, n)
+		}
+	}
 
 	// Server
 	if c.AuthMode != "multi_user" && c.AuthMode != "single_user" {
@@ -383,7 +394,7 @@ func (c Config) Validate() error {
 	positive("SERVER_READ_TIMEOUT_SECONDS", c.ReadTimeout)
 	positive("SERVER_WRITE_TIMEOUT_SECONDS", c.WriteTimeout)
 	positive("SERVER_IDLE_TIMEOUT_SECONDS", c.IdleTimeout)
-	atLeast("SERVER_MAX_HEADER_BYTES", int64(c.MaxHeaderBytes), 1024)
+	within("SERVER_MAX_HEADER_BYTES", int64(c.MaxHeaderBytes), 1024, 64<<20)
 	if c.ShutdownDelay < 0 {
 		bad("SHUTDOWN_DELAY_SECONDS must not be negative")
 	}
@@ -395,13 +406,15 @@ func (c Config) Validate() error {
 	if c.DatabaseKind() == "" {
 		bad("DATABASE_URL: %q is not a supported database URL (want sqlite:PATH, sqlite:///PATH, sqlite::memory:, postgres://... or postgresql://...)", c.DatabaseURL)
 	} else if s := c.DatabaseURL.Reveal(); c.DatabaseKind() == "postgres" {
-		if _, err := url.Parse(s); err != nil {
+		if u, err := url.Parse(s); err != nil {
 			bad("DATABASE_URL: %q is not a valid URL", c.DatabaseURL)
+		} else if !validPort(u.Port()) {
+			bad("DATABASE_URL: port %q is not a number from 1 to 65535", u.Port())
 		}
 	}
-	atLeast("DATABASE_POOL_SIZE", int64(c.DatabasePoolSize), 1)
-	atLeast("DATABASE_MAX_OVERFLOW", int64(c.DatabaseMaxOverflow), 0)
-	atLeast("DATABASE_POOL_MIN_SIZE", int64(c.DatabasePoolMinSize), 0)
+	within("DATABASE_POOL_SIZE", int64(c.DatabasePoolSize), 1, maxConns)
+	within("DATABASE_MAX_OVERFLOW", int64(c.DatabaseMaxOverflow), 0, maxConns)
+	within("DATABASE_POOL_MIN_SIZE", int64(c.DatabasePoolMinSize), 0, maxConns)
 	if c.DatabasePoolSize >= 1 && c.DatabasePoolMinSize > c.DatabasePoolSize {
 		bad("DATABASE_POOL_MIN_SIZE (%d) must not exceed DATABASE_POOL_SIZE (%d)", c.DatabasePoolMinSize, c.DatabasePoolSize)
 	}
@@ -414,10 +427,11 @@ func (c Config) Validate() error {
 			bad("REDIS_URL: %q is not a valid URL", c.RedisURL)
 		case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
 			bad("REDIS_URL: %q is not a Redis URL (want redis://, rediss:// or unix://)", c.RedisURL)
+		case !validPort(u.Port()):
+			bad("REDIS_URL: port %q is not a number from 1 to 65535", u.Port())
 		}
 	}
-	atLeast("REDIS_MAX_CONNECTIONS", int64(c.RedisMaxConnections), 1)
-	positive("CACHE_TTL_SECONDS", c.CacheTTL)
+	within("REDIS_MAX_CONNECTIONS", int64(c.RedisMaxConnections), 1, maxConns)
 	positive("SESSION_CACHE_TTL", c.SessionCacheTTL)
 
 	// JWT
@@ -467,20 +481,20 @@ func (c Config) Validate() error {
 	if c.DefaultUserRole != "user" && c.DefaultUserRole != "moderator" {
 		bad("DEFAULT_USER_ROLE: %q is not allowed (want user or moderator)", c.DefaultUserRole)
 	}
-	atLeast("DEFAULT_STORAGE_QUOTA_MB", c.DefaultStorageQuotaMB, 0)
-	atLeast("REGISTRATION_CODE_DEFAULT_EXPIRY_DAYS", int64(c.RegistrationCodeDefaultExpiryDays), 1)
-	atLeast("REGISTRATION_CODE_DEFAULT_MAX_USES", int64(c.RegistrationCodeDefaultMaxUses), 1)
-	atLeast("MAX_BATCH_REGISTRATION_CODES", int64(c.MaxBatchRegistrationCodes), 1)
+	within("DEFAULT_STORAGE_QUOTA_MB", c.DefaultStorageQuotaMB, 0, MaxStorageMB)
+	within("REGISTRATION_CODE_DEFAULT_EXPIRY_DAYS", int64(c.RegistrationCodeDefaultExpiryDays), 1, maxDays)
+	within("REGISTRATION_CODE_DEFAULT_MAX_USES", int64(c.RegistrationCodeDefaultMaxUses), 1, 1_000_000)
+	within("MAX_BATCH_REGISTRATION_CODES", int64(c.MaxBatchRegistrationCodes), 1, 10_000)
 
 	// Passwords and lockout
-	atLeast("PASSWORD_MIN_LENGTH", int64(c.PasswordMinLength), 8)
-	atLeast("ARGON2_MEMORY_COST", int64(c.Argon2MemoryKiB), 8192)
-	atLeast("ARGON2_TIME_COST", int64(c.Argon2Time), 1)
+	within("PASSWORD_MIN_LENGTH", int64(c.PasswordMinLength), 8, 128)
+	within("ARGON2_MEMORY_COST", int64(c.Argon2MemoryKiB), 8192, 4<<20)
+	within("ARGON2_TIME_COST", int64(c.Argon2Time), 1, 100)
 	atLeast("ARGON2_PARALLELISM", int64(c.Argon2Parallelism), 1)
-	atLeast("PASSWORD_HISTORY_RETENTION_COUNT", int64(c.PasswordHistoryCount), 0)
-	atLeast("MAX_LOGIN_ATTEMPTS", int64(c.MaxLoginAttempts), 1)
+	within("PASSWORD_HISTORY_RETENTION_COUNT", int64(c.PasswordHistoryCount), 0, 100)
+	within("MAX_LOGIN_ATTEMPTS", int64(c.MaxLoginAttempts), 1, 1000)
 	positive("LOCKOUT_DURATION_MINUTES", c.LockoutDuration)
-	atLeast("MAX_SESSIONS_PER_USER", int64(c.MaxSessionsPerUser), 1)
+	within("MAX_SESSIONS_PER_USER", int64(c.MaxSessionsPerUser), 1, 10_000)
 
 	// Rate limiting
 	checkRate(&errs, "AUTH_RATE_LIMIT", c.AuthRateLimit)
@@ -501,17 +515,17 @@ func (c Config) Validate() error {
 			continue
 		}
 		if err := checkOrigin(o); err != nil {
-			bad("ALLOWED_ORIGINS: %q is not an origin: %v", o, err)
+			bad("ALLOWED_ORIGINS: %q is not an origin: %v", redactUserinfo(o), err)
 		}
 	}
 
 	// Storage
 	if c.MediaStorageURL != "" {
 		if err := checkStorageURL(c.MediaStorageURL); err != nil {
-			bad("MEDIA_STORAGE_URL: %q %v", c.MediaStorageURL, err)
+			bad("MEDIA_STORAGE_URL: %q %v", redactURL(c.MediaStorageURL), err)
 		}
 	}
-	atLeast("MAX_UPLOAD_SIZE_MB", c.MaxUploadSizeMB, 1)
+	within("MAX_UPLOAD_SIZE_MB", c.MaxUploadSizeMB, 1, MaxStorageMB)
 
 	// Logging
 	if c.LogFormat != "text" && c.LogFormat != "json" {
@@ -520,7 +534,7 @@ func (c Config) Validate() error {
 	if c.AuditLogFormat != "text" && c.AuditLogFormat != "json" {
 		bad("AUDIT_LOG_FORMAT: %q is not a format (want text or json)", c.AuditLogFormat)
 	}
-	atLeast("AUDIT_LOG_RETENTION_DAYS", int64(c.AuditLogRetentionDays), 0)
+	within("AUDIT_LOG_RETENTION_DAYS", int64(c.AuditLogRetentionDays), 0, maxDays)
 	if c.AuditCheckpointInterval < time.Second {
 		bad("AUDIT_CHECKPOINT_INTERVAL_SECONDS must be at least 1")
 	}
@@ -532,6 +546,9 @@ func (c Config) Validate() error {
 	}
 
 	// Security settings
+	if !c.SessionCookieHTTPOnly {
+		bad("SESSION_COOKIE_HTTPONLY=false is not supported: session cookies are always HttpOnly so page scripts cannot read them; remove the key")
+	}
 	switch c.SessionCookieSameSite {
 	case "strict", "lax":
 	case "none":
@@ -543,7 +560,7 @@ func (c Config) Validate() error {
 	}
 	for _, h := range c.TrustedHosts {
 		if h == "" || strings.ContainsAny(h, "/ \t@") {
-			bad("TRUSTED_HOSTS: %q is not a host name (want host, host:port or *.domain)", h)
+			bad("TRUSTED_HOSTS: %q is not a host name (want host, host:port or *.domain)", redactUserinfo(h))
 		}
 	}
 	if c.CSPDirectives == "" {
@@ -555,7 +572,7 @@ func (c Config) Validate() error {
 	if n := utf8.RuneCountInString(c.MetricsToken.Reveal()); n > 0 && n < 16 {
 		bad("METRICS_TOKEN must be at least 16 characters (got %d)", n)
 	}
-	atLeast("HEALTH_MIN_FREE_DISK_MB", c.HealthMinFreeDiskMB, 0)
+	within("HEALTH_MIN_FREE_DISK_MB", c.HealthMinFreeDiskMB, 0, MaxStorageMB)
 
 	return errors.Join(errs...)
 }
@@ -692,6 +709,15 @@ func checkPrefixes(errs *[]error, key string, ps []netip.Prefix) {
 	}
 }
 
+// validPort reports whether a URL's port is empty or a number from 1 to 65535.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
+}
+
 // checkHostPort checks "host:port" with a numeric port; the host may be empty (all interfaces).
 func checkHostPort(addr string) error {
 	_, port, err := net.SplitHostPort(addr)
@@ -739,6 +765,8 @@ func checkStorageURL(s string) error {
 	switch {
 	case err != nil:
 		return errors.New("is not a valid URL")
+	case u.User != nil:
+		return errors.New("must not carry credentials (use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	case u.Scheme == "file" && u.Path != "":
 		return nil
 	case u.Scheme == "s3" && u.Host != "":

@@ -79,13 +79,12 @@ func configKeys() []entry {
 		dsnKey("DATABASE_URL", "DatabaseURL", "sqlite:PATH, sqlite:///PATH, sqlite::memory:, postgres:// or postgresql:// URL; empty = sqlite:<TLDW_DATA_DIR>/tldw.db.", func(c *Config) *DSN { return &c.DatabaseURL }),
 		intKey("DATABASE_POOL_SIZE", "DatabasePoolSize", "Maximum open database connections.", func(c *Config) *int { return &c.DatabasePoolSize }).alias("DATABASE_POOL_MAX_SIZE"),
 		intKey("DATABASE_MAX_OVERFLOW", "DatabaseMaxOverflow", "Extra connections allowed above the pool size under load.", func(c *Config) *int { return &c.DatabaseMaxOverflow }),
-		intKey("DATABASE_POOL_MIN_SIZE", "DatabasePoolMinSize", "Connections kept open when idle.", func(c *Config) *int { return &c.DatabasePoolMinSize }),
+		intKey("DATABASE_POOL_MIN_SIZE", "DatabasePoolMinSize", "PostgreSQL connections kept open when idle (SQLite ignores it).", func(c *Config) *int { return &c.DatabasePoolMinSize }),
 		boolKey("TLDW_AUTO_MIGRATE", "AutoMigrate", "Apply pending schema migrations at startup.", func(c *Config) *bool { return &c.AutoMigrate }),
 	)
 	group("Redis",
 		dsnKey("REDIS_URL", "RedisURL", "redis://, rediss:// or unix:// URL; empty = no Redis (single replica).", func(c *Config) *DSN { return &c.RedisURL }),
 		intKey("REDIS_MAX_CONNECTIONS", "RedisMaxConnections", "Maximum Redis connections.", func(c *Config) *int { return &c.RedisMaxConnections }),
-		durKey("CACHE_TTL_SECONDS", "CacheTTL", "Seconds cached lookups live.", time.Second, func(c *Config) *time.Duration { return &c.CacheTTL }),
 		durKey("SESSION_CACHE_TTL", "SessionCacheTTL", "Seconds cached session checks live.", time.Second, func(c *Config) *time.Duration { return &c.SessionCacheTTL }),
 	)
 	group("JWT Security",
@@ -164,7 +163,7 @@ func configKeys() []entry {
 	)
 	group("Storage",
 		strKey("MEDIA_STORAGE_PATH", "MediaStoragePath", "Directory for media files; empty = <TLDW_DATA_DIR>/media.", func(c *Config) *string { return &c.MediaStoragePath }),
-		strKey("MEDIA_STORAGE_URL", "MediaStorageURL", "Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.", func(c *Config) *string { return &c.MediaStorageURL }),
+		urlKey("MEDIA_STORAGE_URL", "MediaStorageURL", "Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.", func(c *Config) *string { return &c.MediaStorageURL }),
 		strKey("TEMP_PATH", "TempPath", "Directory for temporary files; empty = <TLDW_DATA_DIR>/temp.", func(c *Config) *string { return &c.TempPath }),
 		intKey("MAX_UPLOAD_SIZE_MB", "MaxUploadSizeMB", "Largest upload in MB.", func(c *Config) *int64 { return &c.MaxUploadSizeMB }),
 		strKey("S3_ENDPOINT", "S3Endpoint", "host[:port] of the S3 API when MEDIA_STORAGE_URL is s3:// (empty = AWS; MinIO, R2 ...).", func(c *Config) *string { return &c.S3Endpoint }),
@@ -203,7 +202,7 @@ func configKeys() []entry {
 	)
 	group("Security settings",
 		boolKey("SECURE_COOKIES", "SecureCookies", "Mark cookies Secure (set true behind TLS).", func(c *Config) *bool { return &c.SecureCookies }).alias("SESSION_COOKIE_SECURE"),
-		boolKey("SESSION_COOKIE_HTTPONLY", "SessionCookieHTTPOnly", "Mark cookies HttpOnly.", func(c *Config) *bool { return &c.SessionCookieHTTPOnly }),
+		boolKey("SESSION_COOKIE_HTTPONLY", "SessionCookieHTTPOnly", "Must be true: session cookies are always HttpOnly (false is rejected).", func(c *Config) *bool { return &c.SessionCookieHTTPOnly }),
 		lowerKey("SESSION_COOKIE_SAMESITE", "SessionCookieSameSite", "strict, lax or none (none needs SECURE_COOKIES=true).", func(c *Config) *string { return &c.SessionCookieSameSite }),
 		boolKey("AUTH_COOKIES", "AuthCookies", "Also accept and set login cookies for browser clients.", func(c *Config) *bool { return &c.AuthCookies }),
 		listKey("TRUSTED_HOSTS", "TrustedHosts", "Comma-separated Host header values accepted; empty = any.", func(c *Config) *[]string { return &c.TrustedHosts }),
@@ -235,6 +234,14 @@ func strKey(key, field, meaning string, p func(*Config) *string) entry {
 	return entry{Key: key, Field: field, Meaning: meaning,
 		parse:  func(c *Config, v string) error { *p(c) = v; return nil },
 		format: func(c *Config) string { return *p(c) }}
+}
+
+// urlKey is a strKey for URLs that may embed credentials: formatted with the password
+// redacted.
+func urlKey(key, field, meaning string, p func(*Config) *string) entry {
+	e := strKey(key, field, meaning, p)
+	e.format = func(c *Config) string { return redactURL(*p(c)) }
+	return e
 }
 
 // lowerKey is a strKey for enumerations: values are lower-cased; Validate checks them.

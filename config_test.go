@@ -59,7 +59,6 @@ var everyKey = map[string]string{
 	"TLDW_AUTO_MIGRATE":                     "no",
 	"REDIS_URL":                             "redis://:s3cret-redis-pw@cache:6379/1",
 	"REDIS_MAX_CONNECTIONS":                 "10",
-	"CACHE_TTL_SECONDS":                     "60",
 	"SESSION_CACHE_TTL":                     "120",
 	"JWT_SECRET_KEY":                        "0123456789abcdef0123456789abcdef-jwt",
 	"JWT_ALGORITHM":                         "eddsa",
@@ -116,7 +115,7 @@ var everyKey = map[string]string{
 	"AWS_SECRET_ACCESS_KEY":                 "s3-secret-example-0123456789",
 	"AUDIT_HMAC_KEY":                        "audit-hmac-key-0123456789abcdefghijklmnop",
 	"SECURE_COOKIES":                        "yes",
-	"SESSION_COOKIE_HTTPONLY":               "false",
+	"SESSION_COOKIE_HTTPONLY":               "true",
 	"SESSION_COOKIE_SAMESITE":               "Strict",
 	"AUTH_COOKIES":                          "on",
 	"TRUSTED_HOSTS":                         "yourdomain.com,www.yourdomain.com",
@@ -153,7 +152,6 @@ func everyKeyConfig() Config {
 
 		RedisURL:            "redis://:s3cret-redis-pw@cache:6379/1",
 		RedisMaxConnections: 10,
-		CacheTTL:            time.Minute,
 		SessionCacheTTL:     2 * time.Minute,
 
 		JWTSecretKey:      "0123456789abcdef0123456789abcdef-jwt",
@@ -222,7 +220,7 @@ func everyKeyConfig() Config {
 		AuditHMACKey:            "audit-hmac-key-0123456789abcdefghijklmnop",
 
 		SecureCookies:         true,
-		SessionCookieHTTPOnly: false,
+		SessionCookieHTTPOnly: true,
 		SessionCookieSameSite: "strict",
 		AuthCookies:           true,
 		TrustedHosts:          []string{"yourdomain.com", "www.yourdomain.com"},
@@ -259,9 +257,13 @@ func TestFromEnvEveryKey(t *testing.T) {
 			}
 		}
 	}
-	// Every field must differ from its default, so the test sees each key take effect.
+	// Every field must differ from its default, so the test sees each key take effect
+	// (SessionCookieHTTPOnly has one valid value).
 	dv, wv := reflect.ValueOf(DefaultConfig()), reflect.ValueOf(want)
 	for i := range dv.NumField() {
+		if dv.Type().Field(i).Name == "SessionCookieHTTPOnly" {
+			continue
+		}
 		if reflect.DeepEqual(dv.Field(i).Interface(), wv.Field(i).Interface()) {
 			t.Errorf("everyKey leaves %s at its default; pick another value", dv.Type().Field(i).Name)
 		}
@@ -298,7 +300,7 @@ func TestKeyTableFields(t *testing.T) {
 			if changed && name != e.Field {
 				t.Errorf("%s changed %s, but the table says it sets %s", e.Key, name, e.Field)
 			}
-			if !changed && name == e.Field {
+			if !changed && name == e.Field && name != "SessionCookieHTTPOnly" { // its one valid value is the default
 				t.Errorf("%s=%q left %s unchanged", e.Key, everyKey[e.Key], name)
 			}
 		}
@@ -338,7 +340,7 @@ func TestFromEnvMalformed(t *testing.T) {
 		{"JWT_ALGORITHM", "none", `JWT_ALGORITHM: "none" is not supported`},
 		{"JWT_ALGORITHM", "RS256", `JWT_PRIVATE_KEY and JWT_PUBLIC_KEY are required when JWT_ALGORITHM=RS256`},
 		{"DEFAULT_USER_ROLE", "admin", `DEFAULT_USER_ROLE: "admin" is not allowed`},
-		{"DEFAULT_STORAGE_QUOTA_MB", "-1", `DEFAULT_STORAGE_QUOTA_MB must be at least 0`},
+		{"DEFAULT_STORAGE_QUOTA_MB", "-1", `DEFAULT_STORAGE_QUOTA_MB must be from 0 to`},
 		{"LOG_FORMAT", "xml", `LOG_FORMAT: "xml" is not a format`},
 		{"AUDIT_LOG_FORMAT", "csv", `AUDIT_LOG_FORMAT: "csv" is not a format`},
 		{"SESSION_COOKIE_SAMESITE", "sometimes", `SESSION_COOKIE_SAMESITE: "sometimes" is not allowed`},
@@ -347,13 +349,30 @@ func TestFromEnvMalformed(t *testing.T) {
 		{"ALLOWED_ORIGINS", "yourdomain.com", `ALLOWED_ORIGINS: "yourdomain.com" is not an origin`},
 		{"TRUSTED_HOSTS", "https://yourdomain.com", `TRUSTED_HOSTS: "https://yourdomain.com" is not a host name`},
 		{"MEDIA_STORAGE_URL", "ftp://x/y", `MEDIA_STORAGE_URL: "ftp://x/y" is not a storage URL`},
-		{"MAX_UPLOAD_SIZE_MB", "0", `MAX_UPLOAD_SIZE_MB must be at least 1`},
+		{"MAX_UPLOAD_SIZE_MB", "0", `MAX_UPLOAD_SIZE_MB must be from 1 to`},
 		{"TLDW_ADDR", "8000", `TLDW_ADDR: "8000" is not host:port`},
 		{"TLDW_ADDR", "localhost:http", `TLDW_ADDR: "localhost:http" is not host:port`},
 		{"DATABASE_POOL_MIN_SIZE", "50", `DATABASE_POOL_MIN_SIZE (50) must not exceed DATABASE_POOL_SIZE (20)`},
-		{"PASSWORD_MIN_LENGTH", "6", `PASSWORD_MIN_LENGTH must be at least 8 (got 6)`},
-		{"ARGON2_MEMORY_COST", "1024", `ARGON2_MEMORY_COST must be at least 8192`},
-		{"CACHE_TTL_SECONDS", "0", `CACHE_TTL_SECONDS must be greater than 0`},
+		{"PASSWORD_MIN_LENGTH", "6", `PASSWORD_MIN_LENGTH must be from 8 to 128 (got 6)`},
+		{"ARGON2_MEMORY_COST", "1024", `ARGON2_MEMORY_COST must be from 8192`},
+		{"SESSION_COOKIE_HTTPONLY", "false", `SESSION_COOKIE_HTTPONLY=false is not supported`},
+		{"DEFAULT_STORAGE_QUOTA_MB", "9223372036854775807", `DEFAULT_STORAGE_QUOTA_MB must be from 0 to 1073741824`},
+		{"DEFAULT_STORAGE_QUOTA_MB", "8796093022208", `DEFAULT_STORAGE_QUOTA_MB must be from 0`},
+		{"MAX_UPLOAD_SIZE_MB", "9223372036854775807", `MAX_UPLOAD_SIZE_MB must be from 1 to 1073741824`},
+		{"HEALTH_MIN_FREE_DISK_MB", "-5", `HEALTH_MIN_FREE_DISK_MB must be from 0`},
+		{"DATABASE_POOL_SIZE", "2147483647", `DATABASE_POOL_SIZE must be from 1 to 10000`},
+		{"DATABASE_MAX_OVERFLOW", "-1", `DATABASE_MAX_OVERFLOW must be from 0`},
+		{"REDIS_MAX_CONNECTIONS", "0", `REDIS_MAX_CONNECTIONS must be from 1`},
+		{"DATABASE_URL", "postgres://u:pw@db:99999/x", `DATABASE_URL: port "99999" is not a number from 1 to 65535`},
+		{"REDIS_URL", "redis://cache:0/0", `REDIS_URL: port "0" is not a number from 1 to 65535`},
+		{"AUDIT_LOG_RETENTION_DAYS", "1000000", `AUDIT_LOG_RETENTION_DAYS must be from 0 to 36500`},
+		{"REGISTRATION_CODE_DEFAULT_EXPIRY_DAYS", "1000000", `REGISTRATION_CODE_DEFAULT_EXPIRY_DAYS must be from 1 to 36500`},
+		{"SERVER_MAX_HEADER_BYTES", "2147483647", `SERVER_MAX_HEADER_BYTES must be from 1024`},
+		{"ARGON2_MEMORY_COST", "4000000000", `ARGON2_MEMORY_COST must be from 8192 to 4194304`},
+		{"PASSWORD_MIN_LENGTH", "5000", `PASSWORD_MIN_LENGTH must be from 8 to 128`},
+		{"MEDIA_STORAGE_URL", "ftp://user:s3cret@x/y", `MEDIA_STORAGE_URL: "ftp://user:REDACTED@x/y" must not carry credentials`},
+		{"MEDIA_STORAGE_URL", "s3://AKIA:s3cret@bucket/p", `MEDIA_STORAGE_URL: "s3://AKIA:REDACTED@bucket/p" must not carry credentials`},
+		{"ALLOWED_ORIGINS", "https://user:s3cret@x.example", `ALLOWED_ORIGINS: "https://user:REDACTED@x.example" is not an origin`},
 		{"SHUTDOWN_DELAY_SECONDS", "-1", `SHUTDOWN_DELAY_SECONDS must not be negative`},
 		{"METRICS_TOKEN", "short", `METRICS_TOKEN must be at least 16 characters`},
 	}
@@ -467,7 +486,7 @@ func TestFromEnvValues(t *testing.T) {
 			"LOG_LEVEL": "INFO", "LOG_FILE": "/var/log/tldw/app.log", "AUDIT_LOG_FILE": "/var/log/tldw/audit.log",
 			"SECURE_COOKIES": "true", "SESSION_COOKIE_HTTPONLY": "true", "SESSION_COOKIE_SAMESITE": "strict",
 			"TRUSTED_HOSTS": "yourdomain.com,www.yourdomain.com", "CSP_DIRECTIVES": `"default-src 'self'; script-src 'self' 'unsafe-inline'"`,
-			"DATABASE_POOL_SIZE": "20", "DATABASE_MAX_OVERFLOW": "10", "CACHE_TTL_SECONDS": "300", "SESSION_CACHE_TTL": "3600",
+			"DATABASE_POOL_SIZE": "20", "DATABASE_MAX_OVERFLOW": "10", "SESSION_CACHE_TTL": "3600",
 		}
 		cfg, err := FromEnv(env(guide))
 		if err != nil {
@@ -748,6 +767,21 @@ func TestDatabaseAndPaths(t *testing.T) {
 	c.MediaStoragePath, c.TempPath = "/m", "/t"
 	if c.MediaDir() != "/m" || c.TempDir() != "/t" {
 		t.Errorf("MediaDir %q TempDir %q", c.MediaDir(), c.TempDir())
+	}
+}
+
+// TestRedactedStorageURL: a MEDIA_STORAGE_URL with credentials (rejected by Validate, but
+// printed by check-config) shows its password redacted.
+func TestRedactedStorageURL(t *testing.T) {
+	c := DefaultConfig()
+	c.MediaStorageURL = "s3://AKIAEXAMPLE:s3cret-url-pw@tldw-media/prod"
+	for _, e := range c.Redacted() {
+		if e.Key == "MEDIA_STORAGE_URL" && e.Value != "s3://AKIAEXAMPLE:REDACTED@tldw-media/prod" {
+			t.Errorf("Redacted MEDIA_STORAGE_URL = %q", e.Value)
+		}
+	}
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("Validate = %v, want a redacted rejection", err)
 	}
 }
 

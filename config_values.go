@@ -122,6 +122,15 @@ func redactURL(s string) string {
 	return u.String()
 }
 
+// redactUserinfo is redactURL for values that are usually not URLs (origins, host names):
+// only a value with userinfo ("@") is redacted.
+func redactUserinfo(s string) string {
+	if strings.Contains(s, "@") {
+		return redactURL(s)
+	}
+	return s
+}
+
 // isSecretParam reports whether a query parameter name (or text) looks like it holds a secret.
 func isSecretParam(s string) bool {
 	s = strings.ToLower(s)

@@ -44,7 +44,8 @@ func openDB(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlstore.DB,
 		return nil, err
 	}
 	db, err := sqlstore.Open(ctx, cfg.ResolvedDatabaseURL(), sqlstore.Options{
-		PoolSize: cfg.DatabasePoolSize, MaxOverflow: cfg.DatabaseMaxOverflow, Logger: logger,
+		PoolSize: cfg.DatabasePoolSize, MaxOverflow: cfg.DatabaseMaxOverflow, MinConns: cfg.DatabasePoolMinSize,
+		Logger: logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tldw: open database: %w", err)

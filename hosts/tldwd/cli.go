@@ -8,8 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"regexp"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/joho/godotenv"
@@ -79,12 +83,14 @@ func run(ctx context.Context, args []string, h host) int {
 }
 
 // loadConfig reads the env file (if any) under the real environment and applies --addr.
+// It prints a warning for each unknown or unsupported key and each [tldw.Config.Warnings]
+// of a valid configuration, so that serve shows them at start as check-config does.
 func loadConfig(h host, o options) (tldw.Config, error) {
 	path, required := o.envFile, true
 	if path == "" {
 		path, required = ".env", false
 	}
-	file, err := godotenv.Read(path)
+	file, err := readEnvFile(path)
 	if err != nil && (required || !errors.Is(err, fs.ErrNotExist)) {
 		return tldw.Config{}, fmt.Errorf("env file: %w", err)
 	}
@@ -95,6 +101,9 @@ func loadConfig(h host, o options) (tldw.Config, error) {
 		v, ok := file[k]
 		return v, ok
 	}
+	for _, w := range tldw.EnvWarnings(lookup, slices.Sorted(maps.Keys(file))) {
+		fmt.Fprintf(h.stderr, "warning: %s\n", w)
+	}
 	cfg, err := tldw.FromEnv(lookup)
 	if err != nil {
 		return cfg, err
@@ -102,7 +111,56 @@ func loadConfig(h host, o options) (tldw.Config, error) {
 	if o.addr != "" {
 		cfg.Addr = o.addr
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(h.stderr, "warning: %s\n", w)
+	}
+	return cfg, nil
+}
+
+// readEnvFile parses a .env file with godotenv. A parse error names the line (and the key
+// it belongs to) but never the text: godotenv's own message quotes the rest of the file,
+// secrets included.
+func readEnvFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	env, err := godotenv.UnmarshalBytes(b)
+	if err == nil {
+		return env, nil
+	}
+	// The bad line is the one after the longest prefix of lines that still parses.
+	lines := strings.SplitAfter(string(b), "\n")
+	ok := 0
+	for k := len(lines) - 1; k > 0; k-- {
+		if _, err := godotenv.Unmarshal(strings.Join(lines[:k], "")); err == nil {
+			ok = k
+			break
+		}
+	}
+	if key := envKey(lines[ok]); key != "" {
+		return nil, fmt.Errorf("%s: line %d (%s) cannot be parsed; check its quoting", path, ok+1, key)
+	}
+	for i := ok - 1; i >= 0; i-- {
+		if key := envKey(lines[i]); key != "" {
+			return nil, fmt.Errorf("%s: line %d is not KEY=VALUE (it follows %s on line %d; a value must stay on one line unless quoted)", path, ok+1, key, i+1)
+		}
+	}
+	return nil, fmt.Errorf("%s: line %d is not KEY=VALUE", path, ok+1)
+}
+
+// envKeyLine matches the start of a KEY=VALUE line of a .env file.
+var envKeyLine = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*[=:]`)
+
+// envKey returns the key a .env line assigns, or "".
+func envKey(line string) string {
+	if m := envKeyLine.FindStringSubmatch(line); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // reopenOnHangup reopens the app's log files on SIGHUP, as logrotate's postrotate expects.

@@ -54,7 +54,8 @@ func migrate(ctx context.Context, h host, o options, args []string) int {
 	return 0
 }
 
-// checkConfig prints the effective configuration with secrets redacted, then warnings.
+// checkConfig prints the effective configuration with secrets redacted (loadConfig prints
+// the warnings).
 // It exits 2 when the configuration is invalid.
 func checkConfig(_ context.Context, h host, o options, _ []string) int {
 	cfg, err := loadConfig(h, o)
@@ -65,10 +66,7 @@ func checkConfig(_ context.Context, h host, o options, _ []string) int {
 	for _, e := range cfg.Redacted() {
 		fmt.Fprintf(h.stdout, "%s=%s\n", e.Key, e.Value)
 	}
-	for _, w := range cfg.Warnings() {
-		fmt.Fprintf(h.stderr, "warning: %s\n", w)
-	}
-	fmt.Fprintln(h.stderr, "configuration is valid")
+	fmt.Fprintln(h.stderr, "configuration is valid") // loadConfig printed the warnings
 	return 0
 }
 

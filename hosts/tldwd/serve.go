@@ -43,8 +43,12 @@ func serve(ctx context.Context, h host, o options, args []string) int {
 		return 1
 	}
 	addr := ln.Addr().String()
-	fmt.Fprintf(h.stdout, "tldw %s listening on http://%s (database: %s, data: %s, ready in %s)\n",
-		tldw.Version(), addr, app.DatabaseKind(), cfg.DataDir, time.Since(start).Round(time.Millisecond))
+	profile := ""
+	if cfg.Profile != "" {
+		profile = ", profile: " + cfg.Profile
+	}
+	fmt.Fprintf(h.stdout, "tldw %s listening on http://%s (database: %s, data: %s%s, ready in %s)\n",
+		tldw.Version(), addr, app.DatabaseKind(), cfg.DataDir, profile, time.Since(start).Round(time.Millisecond))
 	if h.listening != nil {
 		h.listening(addr)
 	}

@@ -2,12 +2,15 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun/migrate"
 )
 
@@ -88,6 +91,12 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 		defer unlock()
+		if err := db.checkCreatePrivilege(ctx); err != nil {
+			if st, serr := db.MigrationStatus(ctx); serr == nil && st.Current {
+				return nil, nil // nothing to create
+			}
+			return nil, err
+		}
 		db.createExtensions(ctx)
 	}
 	if err := m.Init(ctx); err != nil {
@@ -114,7 +123,7 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 // lock is released by the returned function, or by the server if the process
 // dies. Holding it needs a second connection for the migrations themselves.
 func (db *DB) lockPostgres(ctx context.Context) (unlock func(), err error) {
-	if n := db.bun.Stats().MaxOpenConnections; n > 0 && n < minPostgresConns {
+	if n := db.Stats().MaxOpenConnections; n > 0 && n < minPostgresConns {
 		return nil, fmt.Errorf("%w: Migrate on postgres needs a pool of at least %d connections", ErrInvalid, minPostgresConns)
 	}
 	tx, err := db.bun.BeginTx(ctx, nil)
@@ -126,6 +135,43 @@ func (db *DB) lockPostgres(ctx context.Context) (unlock func(), err error) {
 		return nil, fmt.Errorf("sqlstore: migration lock: %w", err)
 	}
 	return func() { _ = tx.Rollback() }, nil
+}
+
+// plainIdent matches identifiers PostgreSQL reads unchanged without quotes.
+var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// checkCreatePrivilege fails with the statement that fixes it when the role may not create
+// tables in its schema: since PostgreSQL 15 GRANT ALL PRIVILEGES ON DATABASE no longer
+// covers the public schema, and migrating would fail with "permission denied for schema".
+func (db *DB) checkCreatePrivilege(ctx context.Context) error {
+	var (
+		user, database string
+		schema         sql.NullString
+		ok             bool
+	)
+	err := db.bun.QueryRowContext(ctx, `SELECT current_user, current_database(), current_schema(),
+		coalesce(has_schema_privilege(coalesce(current_schema(), 'public'), 'CREATE'), false)`).Scan(&user, &database, &schema, &ok)
+	if err != nil {
+		return fmt.Errorf("sqlstore: check schema privileges: %w", err)
+	}
+	if ok {
+		return nil
+	}
+	name := schema.String
+	if !schema.Valid {
+		name = "public"
+	}
+	ident := func(s string) string {
+		if plainIdent.MatchString(s) {
+			return s
+		}
+		return pgx.Identifier{s}.Sanitize()
+	}
+	return fmt.Errorf("sqlstore: role %s may not create tables in schema %s of database %s "+
+		"(PostgreSQL 15 and later no longer let GRANT ALL PRIVILEGES ON DATABASE do that); "+
+		"as the database owner or a superuser run: GRANT CREATE ON SCHEMA %s TO %s; "+
+		"or make the role own the database: ALTER DATABASE %s OWNER TO %s;",
+		ident(user), ident(name), ident(database), ident(name), ident(user), ident(database), ident(user))
 }
 
 // createExtensions creates the PostgreSQL extensions tldw uses where allowed.

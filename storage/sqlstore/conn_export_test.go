@@ -1,0 +1,4 @@
+package sqlstore
+
+// CheckConformingStrings exports checkConformingStrings to the tests.
+var CheckConformingStrings = checkConformingStrings
