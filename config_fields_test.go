@@ -22,8 +22,6 @@ var (
 // unreadExempt lists Config fields allowed to be read nowhere else, with the reason.
 var unreadExempt = map[string]string{
 	"SessionCookieHTTPOnly": "Validate rejects false: session cookies are always HttpOnly",
-	// TEMPORARY: wired by the auth-gate branch; remove when it is merged.
-	"SingleUserAllowedIPs": "wired by the auth-gate branch",
 }
 
 // TestConfigFieldsAreRead fails when a field of tldw.Config is read nowhere in the module's
