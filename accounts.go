@@ -70,6 +70,7 @@ func (a *App) openAccounts() error {
 		RefreshTTL:         cfg.RefreshTokenExpire,
 		RotateRefresh:      cfg.RotateRefreshTokens,
 		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		MaxAPIKeysPerUser:  cfg.MaxAPIKeysPerUser,
 		MaxLoginAttempts:   cfg.MaxLoginAttempts,
 		LockoutDuration:    cfg.LockoutDuration,
 		SessionCacheTTL:    cfg.SessionCacheTTL,
