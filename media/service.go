@@ -209,6 +209,10 @@ func (s *Service) Upload(ctx context.Context, u Upload) (*Result, error) {
 		return nil, fmt.Errorf("%w (%w): no storage left", ErrQuotaExceeded, quota.ErrExceeded)
 	}
 	res, err := s.Ledger.Reserve(ctx, sub, quota.ResourceStorage, want, s.ttl())
+	if stepped && errors.Is(err, quota.ErrExceeded) {
+		// Other uploads hold the first step's room: start empty and grow by what arrives.
+		res, err = s.Ledger.Reserve(ctx, sub, quota.ResourceStorage, 0, s.ttl())
+	}
 	if errors.Is(err, quota.ErrExceeded) {
 		s.auditQuota(ctx, u.Actor, want, remaining)
 		return nil, fmt.Errorf("%w (%w): concurrent uploads used the remaining storage", ErrQuotaExceeded, quota.ErrExceeded)
