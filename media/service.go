@@ -163,9 +163,9 @@ func (s *Service) audit(ctx context.Context, a Actor, e audit.Event) {
 // size under a quota, reserveStep, extended in doubling steps as the bytes arrive, so that
 // parallel uploads do not each hold the whole allowance), hashes and sniffs while streaming,
 // stores the blob under a server-generated key, and records the item and commits the
-// reservation to the actual size in one Ledger.Locked step. When the user already has the same content it returns the
-// existing item (OutcomeDuplicate), or with u.Overwrite updates its metadata
-// (OutcomeOverwritten); the new copy is discarded either way.
+// reservation to the actual size in one Ledger.Locked step. When the user already has the
+// same content it returns the existing item (OutcomeDuplicate), or with u.Overwrite updates
+// its metadata (OutcomeOverwritten); the new copy is discarded either way.
 //
 // Errors: ErrInvalid (media type, empty file, field limits), ErrTooLarge (past
 // MaxUploadBytes), ErrQuotaExceeded (also quota.ErrExceeded; audited as quota_exceeded),
