@@ -70,6 +70,7 @@ func (a *App) openAccounts() error {
 		RefreshTTL:         cfg.RefreshTokenExpire,
 		RotateRefresh:      cfg.RotateRefreshTokens,
 		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		MaxAPIKeysPerUser:  cfg.MaxAPIKeysPerUser,
 		MaxLoginAttempts:   cfg.MaxLoginAttempts,
 		LockoutDuration:    cfg.LockoutDuration,
 		SessionCacheTTL:    cfg.SessionCacheTTL,
@@ -96,7 +97,23 @@ func (a *App) openAccounts() error {
 	if a.redis != nil {
 		a.redis.startInvalidation(svc)
 	}
+	a.every(authPruneInterval, a.pruneAuth)
 	return nil
+}
+
+// authPruneInterval is how often ended authentication rows are pruned.
+const authPruneInterval = time.Hour
+
+// pruneAuth deletes login attempts, sessions, API keys and registration codes that ended
+// more than AUTH_RETENTION_DAYS ago (sqlstore.DB.PruneAuth), so those tables do not grow
+// forever. Every replica may run it; the deletes are idempotent.
+func (a *App) pruneAuth(ctx context.Context) {
+	cutoff := a.Now().Add(-time.Duration(a.Config.AuthRetentionDays) * 24 * time.Hour)
+	if n, err := a.db.PruneAuth(ctx, cutoff); err != nil && ctx.Err() == nil {
+		a.Logger.Error("auth prune", "err", err)
+	} else if n > 0 {
+		a.Logger.Info("auth prune removed ended rows", "count", n, "before", cutoff)
+	}
 }
 
 // newTokens builds the JWT issuer and verifier from the JWT_* keys.

@@ -93,11 +93,13 @@ const (
 //	MAX_LOGIN_ATTEMPTS                MaxLoginAttempts      5      Failed logins before a lockout.
 //	LOCKOUT_DURATION_MINUTES          LockoutDuration       15     Lockout length in minutes.
 //	MAX_SESSIONS_PER_USER             MaxSessionsPerUser    20     Active sessions per user; the oldest is ended beyond this.
+//	MAX_API_KEYS_PER_USER             MaxAPIKeysPerUser     20     Live (not revoked, not expired) API keys per user; creating more is refused.
+//	AUTH_RETENTION_DAYS               AuthRetentionDays     30     Days login attempts and ended sessions, API keys and registration codes are kept.
 //
 //	# Rate Limiting
 //	RATE_LIMIT_ENABLED       RateLimitEnabled  true        Enforce request rate limits.
 //	AUTH_RATE_LIMIT          AuthRateLimit     5/minute    Per-IP limit on login, registration, token refresh and password changes (N/second|minute|hour|day).
-//	API_RATE_LIMIT           APIRateLimit      100/minute  Per-user (or per-API-key) limit on other authenticated API calls (N/second|minute|hour|day).
+//	API_RATE_LIMIT           APIRateLimit      100/minute  Per-user limit on other authenticated API calls, shared by all of a user's sessions and API keys (N/second|minute|hour|day).
 //	TRUSTED_PROXIES          TrustedProxies    -           Comma-separated IPs/CIDRs whose X-Forwarded-For / X-Real-IP is trusted.
 //	RATE_LIMIT_EXEMPT_ROLES  RateLimitExempt   -           Comma-separated roles (admin, moderator, service, user) exempt from API_RATE_LIMIT.
 //
@@ -201,6 +203,8 @@ type Config struct {
 	MaxLoginAttempts     int
 	LockoutDuration      time.Duration
 	MaxSessionsPerUser   int
+	MaxAPIKeysPerUser    int
+	AuthRetentionDays    int
 
 	RateLimitEnabled bool
 	AuthRateLimit    Rate
@@ -295,6 +299,8 @@ func DefaultConfig() Config {
 		MaxLoginAttempts:     5,
 		LockoutDuration:      15 * time.Minute,
 		MaxSessionsPerUser:   20,
+		MaxAPIKeysPerUser:    20,
+		AuthRetentionDays:    30,
 
 		RateLimitEnabled: true,
 		AuthRateLimit:    Rate{N: 5, Per: time.Minute},
@@ -495,6 +501,8 @@ func (c Config) Validate() error {
 	within("MAX_LOGIN_ATTEMPTS", int64(c.MaxLoginAttempts), 1, 1000)
 	positive("LOCKOUT_DURATION_MINUTES", c.LockoutDuration)
 	within("MAX_SESSIONS_PER_USER", int64(c.MaxSessionsPerUser), 1, 10_000)
+	within("MAX_API_KEYS_PER_USER", int64(c.MaxAPIKeysPerUser), 1, 10_000)
+	within("AUTH_RETENTION_DAYS", int64(c.AuthRetentionDays), 1, maxDays)
 
 	// Rate limiting
 	checkRate(&errs, "AUTH_RATE_LIMIT", c.AuthRateLimit)

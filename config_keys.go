@@ -148,11 +148,13 @@ func configKeys() []entry {
 		intKey("MAX_LOGIN_ATTEMPTS", "MaxLoginAttempts", "Failed logins before a lockout.", func(c *Config) *int { return &c.MaxLoginAttempts }),
 		durKey("LOCKOUT_DURATION_MINUTES", "LockoutDuration", "Lockout length in minutes.", time.Minute, func(c *Config) *time.Duration { return &c.LockoutDuration }),
 		intKey("MAX_SESSIONS_PER_USER", "MaxSessionsPerUser", "Active sessions per user; the oldest is ended beyond this.", func(c *Config) *int { return &c.MaxSessionsPerUser }),
+		intKey("MAX_API_KEYS_PER_USER", "MaxAPIKeysPerUser", "Live (not revoked, not expired) API keys per user; creating more is refused.", func(c *Config) *int { return &c.MaxAPIKeysPerUser }),
+		intKey("AUTH_RETENTION_DAYS", "AuthRetentionDays", "Days login attempts and ended sessions, API keys and registration codes are kept.", func(c *Config) *int { return &c.AuthRetentionDays }),
 	)
 	group("Rate Limiting",
 		boolKey("RATE_LIMIT_ENABLED", "RateLimitEnabled", "Enforce request rate limits.", func(c *Config) *bool { return &c.RateLimitEnabled }),
 		rateKey("AUTH_RATE_LIMIT", "AuthRateLimit", "Per-IP limit on login, registration, token refresh and password changes (N/second|minute|hour|day).", func(c *Config) *Rate { return &c.AuthRateLimit }),
-		rateKey("API_RATE_LIMIT", "APIRateLimit", "Per-user (or per-API-key) limit on other authenticated API calls (N/second|minute|hour|day).", func(c *Config) *Rate { return &c.APIRateLimit }),
+		rateKey("API_RATE_LIMIT", "APIRateLimit", "Per-user limit on other authenticated API calls, shared by all of a user's sessions and API keys (N/second|minute|hour|day).", func(c *Config) *Rate { return &c.APIRateLimit }),
 		prefixKey("TRUSTED_PROXIES", "TrustedProxies", "Comma-separated IPs/CIDRs whose X-Forwarded-For / X-Real-IP is trusted.", func(c *Config) *[]netip.Prefix { return &c.TrustedProxies }),
 		listKey("RATE_LIMIT_EXEMPT_ROLES", "RateLimitExempt", "Comma-separated roles (admin, moderator, service, user) exempt from API_RATE_LIMIT.", func(c *Config) *[]string { return &c.RateLimitExempt }),
 	)

@@ -91,6 +91,8 @@ var everyKey = map[string]string{
 	"MAX_LOGIN_ATTEMPTS":                    "3",
 	"LOCKOUT_DURATION_MINUTES":              "30",
 	"MAX_SESSIONS_PER_USER":                 "5",
+	"MAX_API_KEYS_PER_USER":                 "6",
+	"AUTH_RETENTION_DAYS":                   "9",
 	"RATE_LIMIT_ENABLED":                    "0",
 	"AUTH_RATE_LIMIT":                       "10/second",
 	"API_RATE_LIMIT":                        "1000/hour",
@@ -190,6 +192,8 @@ func everyKeyConfig() Config {
 		MaxLoginAttempts:     3,
 		LockoutDuration:      30 * time.Minute,
 		MaxSessionsPerUser:   5,
+		MaxAPIKeysPerUser:    6,
+		AuthRetentionDays:    9,
 
 		RateLimitEnabled: false,
 		AuthRateLimit:    Rate{N: 10, Per: time.Second},

@@ -53,14 +53,20 @@ func keyScopesAllowed(p *Principal, scopes []Scope) error {
 //
 // scopes default to [read]; unknown scopes are ErrInvalid. The new key's scopes must lie
 // within the creator's: admin scope only for admins, and an API-key principal cannot mint
-// a broader key (ErrForbidden). expiresIn 0 means DefaultAPIKeyExpiry; negative is
-// ErrInvalid. Needs account.write. Not available in single-user mode (ErrForbidden).
+// a broader key (ErrForbidden). A request authenticated by an API key without the admin
+// scope cannot create keys at all (ErrKeyCannotMint), and a user holds at most
+// MaxAPIKeysPerUser live keys (ErrAPIKeyLimit), so keys cannot multiply a user's access or
+// rate budget. expiresIn 0 means DefaultAPIKeyExpiry; negative is ErrInvalid. Needs
+// account.write. Not available in single-user mode (ErrForbidden).
 func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, name string, scopes []Scope, expiresIn time.Duration, m Meta) (*APIKey, string, error) {
 	if err := require(p, PermAccountWrite); err != nil {
 		return nil, "", err
 	}
 	if s.o.SingleUser || p.UserID <= 0 {
 		return nil, "", fmt.Errorf("%w: personal API keys need a user account", ErrForbidden)
+	}
+	if p.APIKeyID != 0 && !slices.Contains(p.Scopes, ScopeAdmin) {
+		return nil, "", fmt.Errorf("%w: only an admin-scoped API key may create API keys; sign in to create one", ErrKeyCannotMint)
 	}
 	name = strings.TrimSpace(name)
 	if len(name) > maxAPIKeyName {
@@ -93,6 +99,13 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, name string, s
 		return nil, "", err
 	}
 	now := s.now()
+	// keyMu makes the count and the insert one step on this replica; across replicas
+	// the cap can be overshot by at most the creations racing in one store round trip.
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	if err := s.checkKeyCap(ctx, p.UserID, now); err != nil {
+		return nil, "", err
+	}
 	exp := now.Add(expiresIn)
 	k := &APIKey{KeyID: id, UserID: p.UserID, Name: name, Prefix: APIKeyPrefix + id,
 		Hash: HashAPIKeySecret(s.o.APIKeyPepper, secret), Scopes: clean, ExpiresAt: &exp, CreatedAt: now}
@@ -103,6 +116,25 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, name string, s
 		Success: true, Details: map[string]any{"key_prefix": k.Prefix, "scopes": scopeStrings(clean),
 			"expires_at": exp.Format(time.RFC3339)}}))
 	return publicKey(k), full, nil
+}
+
+// checkKeyCap returns ErrAPIKeyLimit when userID already holds MaxAPIKeysPerUser live
+// (not revoked, not expired at now) keys.
+func (s *Service) checkKeyCap(ctx context.Context, userID int64, now time.Time) error {
+	keys, err := s.o.APIKeys.ListAPIKeys(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("auth: listing API keys: %w", err)
+	}
+	live := 0
+	for _, k := range keys {
+		if k.RevokedAt == nil && (k.ExpiresAt == nil || now.Before(*k.ExpiresAt)) {
+			live++
+		}
+	}
+	if live >= s.o.MaxAPIKeysPerUser {
+		return fmt.Errorf("%w: at most %d live API keys per user; revoke one first", ErrAPIKeyLimit, s.o.MaxAPIKeysPerUser)
+	}
+	return nil
 }
 
 func scopeStrings(scopes []Scope) []any {

@@ -272,11 +272,14 @@ func TestAPIKeyScopesWithinCreator(t *testing.T) {
 
 	_, writeKey, _ := e.svc.CreateAPIKey(ctx, alice, "", []auth.Scope{auth.ScopeWrite}, 0, meta)
 	writeP, _ := e.svc.Authenticate(ctx, "", writeKey, meta)
-	if _, _, err := e.svc.CreateAPIKey(ctx, writeP, "", []auth.Scope{auth.ScopeRead}, 0, meta); err != nil {
-		t.Errorf("a write key may mint a narrower key: %v", err)
-	}
+	_, _, err = e.svc.CreateAPIKey(ctx, writeP, "", []auth.Scope{auth.ScopeRead}, 0, meta)
+	wantErr(t, err, auth.ErrKeyCannotMint) // only admin-scoped keys mint keys
 	_, _, err = e.svc.CreateAPIKey(ctx, writeP, "", []auth.Scope{auth.ScopeAdmin}, 0, meta)
 	wantErr(t, err, auth.ErrForbidden)
+	adminP, _ := e.svc.Authenticate(ctx, "", adminKey, meta)
+	if _, _, err := e.svc.CreateAPIKey(ctx, adminP, "", []auth.Scope{auth.ScopeRead}, 0, meta); err != nil {
+		t.Errorf("an admin-scoped key may mint a key: %v", err)
+	}
 
 	// A write key of an admin cannot mint (or rotate) an admin key either.
 	_, adminWrite, _ := e.svc.CreateAPIKey(ctx, admin, "", []auth.Scope{auth.ScopeWrite}, 0, meta)

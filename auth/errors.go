@@ -38,6 +38,13 @@ var (
 	// ErrInactive means the account is disabled. It maps to 403 ("Account is
 	// inactive").
 	ErrInactive = errors.New("auth: account inactive")
+
+	// ErrAPIKeyLimit refines ErrConflict: the user already holds MaxAPIKeysPerUser live
+	// API keys. It maps to 409 api_key_limit.
+	ErrAPIKeyLimit = fmt.Errorf("%w: api key limit", ErrConflict)
+	// ErrKeyCannotMint refines ErrForbidden: a request authenticated by an API key without
+	// the admin scope tried to create an API key. It maps to 403 api_key_cannot_mint.
+	ErrKeyCannotMint = fmt.Errorf("%w: api key cannot mint", ErrForbidden)
 )
 
 // ErrClientNotAllowed means single-user mode refused the client's address

@@ -35,6 +35,7 @@ type Options struct {
 	RefreshGrace       time.Duration // reuse grace window, default 10s
 	RotateRefresh      bool          // ROTATE_REFRESH_TOKENS; false keeps one refresh token per session (tldw.Config defaults to true)
 	MaxSessionsPerUser int           // default 20
+	MaxAPIKeysPerUser  int           // live API keys per user (MAX_API_KEYS_PER_USER), default 20
 	MaxLoginAttempts   int           // default 5
 	LockoutDuration    time.Duration // default 15m
 	LockoutWindow      time.Duration // failures counted within; default = LockoutDuration
@@ -173,6 +174,7 @@ const (
 	DefaultRefreshTTL         = 7 * 24 * time.Hour
 	DefaultRefreshGrace       = 10 * time.Second
 	DefaultMaxSessionsPerUser = 20
+	DefaultMaxAPIKeysPerUser  = 20
 	DefaultMaxLoginAttempts   = 5
 	DefaultLockoutDuration    = 15 * time.Minute
 	DefaultSessionCacheTTL    = 5 * time.Minute
@@ -196,6 +198,8 @@ type Service struct {
 	// adminMu serialises the last-active-admin check with the update it guards (on this
 	// replica; across replicas the window is one store round trip).
 	adminMu sync.Mutex
+	// keyMu serialises the API-key cap check with the insert it guards (see CreateAPIKey).
+	keyMu sync.Mutex
 }
 
 // NewService checks o, fills defaults and returns a Service. ErrInvalid when a required part
@@ -231,7 +235,7 @@ func NewService(o Options) (*Service, error) {
 			problems = append(problems, d.name+" must not be negative")
 		}
 	}
-	if o.MaxSessionsPerUser < 0 || o.MaxLoginAttempts < 0 || o.CodeDefaultMaxUses < 0 || o.MaxBatchCodes < 0 {
+	if o.MaxSessionsPerUser < 0 || o.MaxAPIKeysPerUser < 0 || o.MaxLoginAttempts < 0 || o.CodeDefaultMaxUses < 0 || o.MaxBatchCodes < 0 {
 		problems = append(problems, "counts must not be negative")
 	}
 	if o.DefaultQuotaMB != nil && *o.DefaultQuotaMB < 0 {
@@ -273,6 +277,7 @@ func NewService(o Options) (*Service, error) {
 		}
 	}
 	setInt(&o.MaxSessionsPerUser, DefaultMaxSessionsPerUser)
+	setInt(&o.MaxAPIKeysPerUser, DefaultMaxAPIKeysPerUser)
 	setInt(&o.MaxLoginAttempts, DefaultMaxLoginAttempts)
 	setInt(&o.CodeDefaultMaxUses, DefaultCodeMaxUses)
 	setInt(&o.MaxBatchCodes, DefaultMaxBatchCodes)

@@ -94,9 +94,9 @@ func (s *Service) Restore(ctx context.Context, a Actor, id int64) error {
 }
 
 // DeletePermanent removes the actor's item, trashed or not, and its file, and frees its
-// bytes from the quota. ErrNotFound when it is not the actor's. Once the row is gone the
-// call succeeds; a file or ledger update that fails afterwards is logged (reconciliation
-// repairs the usage).
+// bytes from the quota. ErrNotFound when it is not the actor's. The row and the usage change
+// together (one Ledger.Locked step, so a recalculation never sees one without the other);
+// once they are done the call succeeds, and a file that fails to go is logged.
 func (s *Service) DeletePermanent(ctx context.Context, a Actor, id int64) error {
 	it, err := s.Store.ByID(ctx, a.UserID, id)
 	if err != nil {
@@ -106,15 +106,22 @@ func (s *Service) DeletePermanent(ctx context.Context, a Actor, id int64) error 
 }
 
 func (s *Service) deletePermanent(ctx context.Context, a Actor, it *Item) error {
-	if err := s.Store.Delete(ctx, it.UserID, it.ID); err != nil {
-		return fmt.Errorf("media: delete item %d: %w", it.ID, err)
+	sub := subject(it.UserID)
+	err := s.Ledger.Locked(ctx, sub, quota.ResourceStorage, func(ctx context.Context) error {
+		if err := s.Store.Delete(ctx, it.UserID, it.ID); err != nil {
+			return fmt.Errorf("media: delete item %d: %w", it.ID, err)
+		}
+		if err := s.Ledger.Add(ctx, sub, quota.ResourceStorage, -it.Size); err != nil {
+			return fmt.Errorf("media: free storage: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	// The row is gone: finish even if the caller gives up now.
 	ctx = context.WithoutCancel(ctx)
 	s.deleteBlob(ctx, it.BlobKey)
-	if err := s.Ledger.Add(ctx, subject(it.UserID), quota.ResourceStorage, -it.Size); err != nil {
-		s.log().ErrorContext(ctx, "media: free storage", "id", it.ID, "bytes", it.Size, "error", err)
-	}
 	s.audit(ctx, a, audit.Event{Action: audit.MediaDeleted, TargetType: "media",
 		TargetID: strconv.FormatInt(it.ID, 10), Success: true,
 		Details: map[string]any{"permanent": true, "size_bytes": it.Size}})

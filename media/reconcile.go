@@ -32,28 +32,41 @@ type Drift struct {
 
 // Reconcile recomputes the user's storage usage from their items (and, when Blobs is a
 // storage.Lister, checks the objects under "<user_id>/" against them) and reports the drift
-// from the ledger. With fix, a non-zero Delta is applied to the ledger (Ledger.Add). An
-// upload that has stored its item but not yet committed shows as transient drift, so fix is
-// best run when the user is idle. Errors are backend errors, wrapped.
+// from the ledger. With fix, a non-zero Delta is applied to the ledger (Ledger.Add). Usage
+// and items are read (and fixed) in one Ledger.Locked step, which uploads and deletes take
+// to change an item row and its usage together, so the result is consistent while they
+// run. Errors are backend errors, wrapped.
 func (s *Service) Reconcile(ctx context.Context, userID int64, fix bool) (Drift, error) {
 	if userID <= 0 {
 		return Drift{}, fmt.Errorf("%w: no user", ErrInvalid)
 	}
 	d := Drift{UserID: userID}
-	u, err := s.Usage(ctx, userID)
+	var sizes map[string]int64
+	err := s.Ledger.Locked(ctx, subject(userID), quota.ResourceStorage, func(ctx context.Context) error {
+		u, err := s.Usage(ctx, userID)
+		if err != nil {
+			return err
+		}
+		d.Recorded, d.Reserved, d.Limit = u.Used, u.Reserved, u.Limit
+		if sizes, err = s.Store.Sizes(ctx, userID); err != nil {
+			return fmt.Errorf("media: reconcile: %w", err)
+		}
+		d.Items = len(sizes)
+		for _, n := range sizes {
+			d.Actual += n
+		}
+		d.Delta = d.Actual - d.Recorded
+		if fix && d.Delta != 0 {
+			if err := s.Ledger.Add(ctx, subject(userID), quota.ResourceStorage, d.Delta); err != nil {
+				return fmt.Errorf("media: reconcile: correct usage: %w", err)
+			}
+			d.Fixed = true
+		}
+		return nil
+	})
 	if err != nil {
 		return Drift{}, err
 	}
-	d.Recorded, d.Reserved, d.Limit = u.Used, u.Reserved, u.Limit
-	sizes, err := s.Store.Sizes(ctx, userID)
-	if err != nil {
-		return Drift{}, fmt.Errorf("media: reconcile: %w", err)
-	}
-	d.Items = len(sizes)
-	for _, n := range sizes {
-		d.Actual += n
-	}
-	d.Delta = d.Actual - d.Recorded
 	if l, ok := s.Blobs.(storage.Lister); ok {
 		d.Listed = true
 		seen := 0
@@ -69,12 +82,6 @@ func (s *Service) Reconcile(ctx context.Context, userID int64, fix bool) (Drift,
 			}
 		}
 		d.Missing = len(sizes) - seen
-	}
-	if fix && d.Delta != 0 {
-		if err := s.Ledger.Add(ctx, subject(userID), quota.ResourceStorage, d.Delta); err != nil {
-			return d, fmt.Errorf("media: reconcile: correct usage: %w", err)
-		}
-		d.Fixed = true
 	}
 	return d, nil
 }

@@ -158,12 +158,14 @@ func (s *Service) audit(ctx context.Context, a Actor, e audit.Event) {
 	}
 }
 
-// Upload streams u.Body into a new item. It reserves quota before reading a byte (u.DeclaredSize,
-// else the smaller of MaxUploadBytes and the remaining allowance), hashes and sniffs while
-// streaming, stores the blob under a server-generated key, records the item and commits the
-// reservation to the actual size. When the user already has the same content it returns the
-// existing item (OutcomeDuplicate), or with u.Overwrite updates its metadata
-// (OutcomeOverwritten); the new copy is discarded either way.
+// Upload streams u.Body into a new item. It reserves quota before reading a byte
+// (u.DeclaredSize capped by MaxUploadBytes and the remaining allowance; for a body of unknown
+// size under a quota, reserveStep, extended in doubling steps as the bytes arrive, so that
+// parallel uploads do not each hold the whole allowance), hashes and sniffs while streaming,
+// stores the blob under a server-generated key, and records the item and commits the
+// reservation to the actual size in one Ledger.Locked step. When the user already has the
+// same content it returns the existing item (OutcomeDuplicate), or with u.Overwrite updates
+// its metadata (OutcomeOverwritten); the new copy is discarded either way.
 //
 // Errors: ErrInvalid (media type, empty file, field limits), ErrTooLarge (past
 // MaxUploadBytes), ErrQuotaExceeded (also quota.ErrExceeded; audited as quota_exceeded),
@@ -198,11 +200,19 @@ func (s *Service) Upload(ctx context.Context, u Upload) (*Result, error) {
 	if want < 0 {
 		want = 0 // unknown size, no cap, unlimited quota: commit measures
 	}
+	stepped := u.DeclaredSize < 0 && remaining >= 0
+	if stepped {
+		want = min(want, reserveStep)
+	}
 	if remaining == 0 {
 		s.auditQuota(ctx, u.Actor, u.DeclaredSize, remaining)
 		return nil, fmt.Errorf("%w (%w): no storage left", ErrQuotaExceeded, quota.ErrExceeded)
 	}
 	res, err := s.Ledger.Reserve(ctx, sub, quota.ResourceStorage, want, s.ttl())
+	if stepped && errors.Is(err, quota.ErrExceeded) {
+		// Other uploads hold the first step's room: start empty and grow by what arrives.
+		res, err = s.Ledger.Reserve(ctx, sub, quota.ResourceStorage, 0, s.ttl())
+	}
 	if errors.Is(err, quota.ErrExceeded) {
 		s.auditQuota(ctx, u.Actor, want, remaining)
 		return nil, fmt.Errorf("%w (%w): concurrent uploads used the remaining storage", ErrQuotaExceeded, quota.ErrExceeded)
@@ -222,7 +232,7 @@ func (s *Service) Upload(ctx context.Context, u Upload) (*Result, error) {
 
 	limit := int64(-1) // the most bytes this upload may have
 	switch {
-	case remaining >= 0:
+	case remaining >= 0 && !stepped:
 		limit = res.Amount
 	case s.MaxUploadBytes > 0:
 		limit = s.MaxUploadBytes
@@ -230,24 +240,40 @@ func (s *Service) Upload(ctx context.Context, u Upload) (*Result, error) {
 	if u.DeclaredSize >= 0 && (limit < 0 || u.DeclaredSize < limit) {
 		limit = u.DeclaredSize
 	}
-	stored, err := s.stream(ctx, in, u.Body, limit)
+	var grow func(total int64) error
+	if stepped {
+		grow = func(total int64) error { return s.grow(ctx, &res, total) }
+	}
+	stored, err := s.stream(ctx, in, u.Body, limit, grow)
 	if err != nil {
 		if errors.Is(err, errOverLimit) {
 			return nil, s.overLimit(ctx, u, remaining, limit)
 		}
+		if errors.Is(err, quota.ErrExceeded) {
+			s.auditQuota(ctx, u.Actor, res.Amount+1, remaining)
+			return nil, fmt.Errorf("%w (%w): the file does not fit in the remaining storage", ErrQuotaExceeded, quota.ErrExceeded)
+		}
 		return nil, err
 	}
-	out, err := s.record(ctx, in, stored, u.Overwrite)
+	// Recording the item and charging its bytes are one step for a recalculation.
+	var out *Result
+	err = s.Ledger.Locked(ctx, sub, quota.ResourceStorage, func(ctx context.Context) error {
+		var err error
+		if out, err = s.record(ctx, in, stored, u.Overwrite); err != nil || out.Outcome != OutcomeCreated {
+			return err
+		}
+		return s.commit(ctx, res, stored.size)
+	})
 	if err != nil || out.Outcome != OutcomeCreated {
-		s.deleteBlob(ctx, stored.key)
+		if err != nil && out != nil && out.Outcome == OutcomeCreated {
+			s.deleteItem(ctx, out.Item) // unless the ledger's transaction rolled the row back
+		} else {
+			s.deleteBlob(ctx, stored.key)
+		}
 		if err != nil {
 			return nil, err
 		}
 		return out, nil // duplicate or overwrite: the reservation is released
-	}
-	if err := s.commit(ctx, res, stored.size); err != nil {
-		s.deleteItem(ctx, out.Item)
-		return nil, err
 	}
 	committed = true
 	s.audit(ctx, u.Actor, audit.Event{Action: audit.MediaUploaded, TargetType: "media",
@@ -299,6 +325,35 @@ func extOf(name string) string {
 	return ""
 }
 
+// Reservation steps of an upload of unknown size: it starts at reserveStep and grows by its
+// current amount (doubling) up to maxReserveStep at a time.
+const (
+	reserveStep    = 1 << 20
+	maxReserveStep = 64 << 20
+)
+
+// grow extends *res until it holds at least total bytes: by doubling steps, or when such a
+// step does not fit, by exactly what is missing. quota.ErrExceeded only when even that
+// does not fit.
+func (s *Service) grow(ctx context.Context, res *quota.Reservation, total int64) error {
+	for total > res.Amount {
+		need := total - res.Amount
+		step := max(need, min(max(res.Amount, reserveStep), maxReserveStep))
+		next, err := s.Ledger.Extend(ctx, *res, step)
+		if errors.Is(err, quota.ErrExceeded) && step > need {
+			next, err = s.Ledger.Extend(ctx, *res, need)
+		}
+		if err != nil {
+			if errors.Is(err, quota.ErrExceeded) {
+				return err
+			}
+			return fmt.Errorf("media: extend storage reservation: %w", err)
+		}
+		*res = next
+	}
+	return nil
+}
+
 // remaining returns what is left of the user's storage allowance, -1 for unlimited.
 func (s *Service) remaining(ctx context.Context, sub string) (int64, error) {
 	us, err := s.Ledger.Usage(ctx, sub)
@@ -348,8 +403,9 @@ type storedBlob struct {
 var errOverLimit = errors.New("media: over limit")
 
 // stream reads the head for sniffing, then streams head+rest through the hash and the limit
-// into a new blob. On any error nothing is stored.
-func (s *Service) stream(ctx context.Context, it *Item, body io.Reader, limit int64) (*storedBlob, error) {
+// into a new blob; grow, when set, is asked to cover the bytes read so far before they
+// pass (its error ends the upload). On any error nothing is stored.
+func (s *Service) stream(ctx context.Context, it *Item, body io.Reader, limit int64, grow func(total int64) error) (*storedBlob, error) {
 	br := &bodyReader{r: body}
 	head := make([]byte, SniffLen)
 	n, _ := io.ReadFull(br, head) // a short file is fine; a failed body is not
@@ -369,13 +425,16 @@ func (s *Service) stream(ctx context.Context, it *Item, body io.Reader, limit in
 	id := newUUID()
 	key := blobKey(it.UserID, s.now(), id, safeExt(it.Filename))
 	h := sha256.New()
-	lr := &limitReader{r: io.MultiReader(bytes.NewReader(head), br), h: h, limit: limit}
+	lr := &limitReader{r: io.MultiReader(bytes.NewReader(head), br), h: h, limit: limit, grow: grow}
 	opts := storage.PutOptions{ContentType: ctype}
 	if limit > 0 {
 		opts.MaxSize = limit
 	}
 	info, err := s.Blobs.Put(ctx, key, lr, opts)
 	switch {
+	case lr.growErr != nil:
+		s.deleteBlob(ctx, key)
+		return nil, lr.growErr
 	case lr.over || errors.Is(err, storage.ErrTooLarge):
 		s.deleteBlob(ctx, key) // Put stores nothing on error; this is belt and braces
 		return nil, errOverLimit
@@ -467,7 +526,7 @@ func (s *Service) deleteBlob(ctx context.Context, key string) {
 // deleteItem removes a just-created item and its blob on a cleanup path.
 func (s *Service) deleteItem(ctx context.Context, it *Item) {
 	ctx = context.WithoutCancel(ctx)
-	if err := s.Store.Delete(ctx, it.UserID, it.ID); err != nil {
+	if err := s.Store.Delete(ctx, it.UserID, it.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		s.log().ErrorContext(ctx, "media: delete item", "id", it.ID, "error", err)
 	}
 	s.deleteBlob(ctx, it.BlobKey)
@@ -507,23 +566,34 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 }
 
 // limitReader hashes and counts what passes and fails once more than limit bytes (limit < 0:
-// none) have been read, without returning those extra bytes.
+// none) have been read, or grow (when set) refuses to cover them, without returning those
+// extra bytes.
 type limitReader struct {
-	r     io.Reader
-	h     hash.Hash
-	limit int64
-	n     int64
-	over  bool
+	r       io.Reader
+	h       hash.Hash
+	limit   int64
+	grow    func(total int64) error
+	n       int64
+	over    bool
+	growErr error
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.over {
 		return 0, errOverLimit
 	}
+	if l.growErr != nil {
+		return 0, l.growErr
+	}
 	n, err := l.r.Read(p)
 	if l.limit >= 0 && l.n+int64(n) > l.limit {
 		l.over = true
 		return 0, errOverLimit
+	}
+	if l.grow != nil && n > 0 {
+		if l.growErr = l.grow(l.n + int64(n)); l.growErr != nil {
+			return 0, l.growErr
+		}
 	}
 	l.n += int64(n)
 	l.h.Write(p[:n])

@@ -39,6 +39,18 @@ type Ledger interface {
 	Commit(ctx context.Context, res Reservation, actual int64) error
 	// Release drops the reservation without usage; nil when it is already gone.
 	Release(ctx context.Context, res Reservation) error
+	// Extend adds n units to a live reservation while used + reserved + n ≤ limit and
+	// returns it with the new Amount; ErrExceeded when they do not fit (the reservation is
+	// unchanged), ErrNotFound when it is gone. Uploads of unknown size reserve in steps.
+	Extend(ctx context.Context, res Reservation, n int64) (Reservation, error)
+	// Locked runs fn while the subject's usage of r is locked against every other Locked
+	// call for it, on every replica, and returns fn's error. A caller that changes what
+	// usage is computed from (an item row) together with the usage itself does both inside
+	// Locked, so that a recalculation, also inside Locked, never sees one without the
+	// other. The SQL ledger runs fn in one transaction holding the usage row: ledger and
+	// store calls made with fn's ctx on the same database join it and commit or roll back
+	// together; fn must not write to that database any other way.
+	Locked(ctx context.Context, subject string, r Resource, fn func(ctx context.Context) error) error
 	// Add changes committed usage by delta (negative frees), for deletions and
 	// reconciliation; usage never goes below zero.
 	Add(ctx context.Context, subject string, r Resource, delta int64) error

@@ -45,7 +45,8 @@ func accountRouteRules() []routeRule {
 		{"DELETE", "/api/v1/users/sessions/{session_id}", authenticated},
 		{"POST", "/api/v1/users/sessions/revoke-all", authenticated},
 		{"GET", "/api/v1/users/api-keys", authenticated},
-		{"POST", "/api/v1/users/api-keys", authenticated},
+		// The service caller uses a read/write API key, which may not mint keys.
+		{"POST", "/api/v1/users/api-keys", []string{callerUser, callerModerator, callerAdmin}},
 		{"POST", "/api/v1/users/api-keys/{key_id}/rotate", authenticated},
 		{"DELETE", "/api/v1/users/api-keys/{key_id}", authenticated},
 	}

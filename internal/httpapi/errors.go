@@ -75,6 +75,8 @@ func errorTable() []errorRow {
 		{err: auth.ErrInactive, render: fixed(http.StatusForbidden, "account_inactive", "Account is inactive")},
 		{err: auth.ErrUnauthenticated, render: fixed(http.StatusUnauthorized, "invalid_credentials", "Could not validate credentials")},
 		{err: auth.ErrClientNotAllowed, render: fixed(http.StatusForbidden, "ip_not_allowed", "Client address not allowed")},
+		{err: auth.ErrAPIKeyLimit, render: reason(auth.ErrAPIKeyLimit, http.StatusConflict, "api_key_limit", "Too many API keys")},
+		{err: auth.ErrKeyCannotMint, render: reason(auth.ErrKeyCannotMint, http.StatusForbidden, "api_key_cannot_mint", "An API key cannot create API keys")},
 		{err: auth.ErrForbidden, render: reason(auth.ErrForbidden, http.StatusForbidden, "forbidden", "Forbidden")},
 		{err: auth.ErrNotFound, render: reason(auth.ErrNotFound, http.StatusNotFound, "not_found", "Not found")},
 		{err: auth.ErrConflict, render: reason(auth.ErrConflict, http.StatusConflict, "conflict", "Already exists")},

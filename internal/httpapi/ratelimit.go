@@ -21,8 +21,8 @@ import (
 //     AuthLimited — login, register, refresh, change-password, reset-password — before
 //     the credential is looked at.
 //   - API (API_RATE_LIMIT) applies to every other authenticated route, after the gate, per
-//     API key ("key:<id>") or else per user ("user:<id>"); principals whose role is in
-//     ExemptRoles skip it. Public API routes other than the probes (health, metrics,
+//     user ("user:<id>"): all of a user's sessions and API keys share one budget, so minting
+//     keys buys no extra requests. Principals whose role is in ExemptRoles skip it. Public API routes other than the probes (health, metrics,
 //     auth/verify) would be limited per IP ("anon:ip:<addr>"); documentation and probes
 //     never are.
 //
@@ -70,9 +70,6 @@ func (s *Server) limited(rt route, label string) handlerFunc {
 				return h(w, r)
 			}
 			key := "user:" + strconv.FormatInt(p.UserID, 10)
-			if p.APIKeyID != 0 {
-				key = "key:" + strconv.FormatInt(p.APIKeyID, 10)
-			}
 			if err := s.rateLimit(w, r, "api", key, rl.API, label, p); err != nil {
 				return err
 			}

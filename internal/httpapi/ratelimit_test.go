@@ -285,3 +285,23 @@ func TestCeilSeconds(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIRateLimitSharedByUsersKeys: every API key and session of one user draws from the
+// one per-user budget, so minting keys buys no extra requests.
+func TestAPIRateLimitSharedByUsersKeys(t *testing.T) {
+	ts := limitedServer(t)
+	alice := ts.Accounts[callerUser]
+	var keys []string
+	for range 3 {
+		_, full := ts.createKey(t, alice, auth.ScopeRead)
+		keys = append(keys, full)
+	}
+	for i, k := range keys {
+		if rec := ts.call(t, callerAnonymous, http.MethodGet, "/api/v1/auth/me", "", map[string]string{"X-API-KEY": k}); rec.Code != http.StatusOK {
+			t.Fatalf("key %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	for _, h := range []map[string]string{{"X-API-KEY": keys[0]}, {"X-API-KEY": keys[2]}, ts.credential(callerUser)} {
+		want429(t, ts.call(t, callerAnonymous, http.MethodGet, "/api/v1/auth/me", "", h), "3")
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +55,9 @@ func (c *ledgerClock) Set(t time.Time) {
 //     name, and none for an unknown subject.
 //   - 100 concurrent 1-unit reservations against a limit of 10 yield exactly 10 successes
 //     and 90 ErrExceeded.
+//   - Extend grows a live reservation only within the limit; Locked sections of one
+//     subject never overlap, and ledger calls made inside one work (read-modify-write
+//     inside Locked loses no update).
 func TestLedger(t *testing.T, open func(t *testing.T, now func() time.Time) quota.Ledger) {
 	t.Helper()
 	tests := []struct {
@@ -71,6 +76,8 @@ func TestLedger(t *testing.T, open func(t *testing.T, now func() time.Time) quot
 		{"UsageShape", testLedgerUsageShape},
 		{"ConcurrentReserve", testLedgerConcurrentReserve},
 		{"Invalid", testLedgerInvalid},
+		{"Extend", testLedgerExtend},
+		{"LockedSerialises", testLedgerLocked},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -421,4 +428,75 @@ func testLedgerInvalid(t *testing.T, l quota.Ledger, _ *ledgerClock) {
 	// Nothing above changed the ledger; the reservation is still live.
 	ledgerWantUsage(t, l, "alice", quota.Usage{Resource: storageRes, Reserved: 1, Limit: -1})
 	ledgerMustCommit(t, l, res, 1)
+}
+
+func testLedgerExtend(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+	ctx := context.Background()
+	if err := l.SetLimit(ctx, "ext", storageRes, 10); err != nil {
+		t.Fatal(err)
+	}
+	res := ledgerMustReserve(t, l, "ext", storageRes, 4, time.Hour)
+	res, err := l.Extend(ctx, res, 5)
+	if err != nil || res.Amount != 9 {
+		t.Fatalf("Extend by 5 = %+v, %v; want amount 9", res, err)
+	}
+	ledgerWantUsage(t, l, "ext", quota.Usage{Resource: storageRes, Reserved: 9, Limit: 10})
+	if _, err := l.Extend(ctx, res, 2); !errors.Is(err, quota.ErrExceeded) {
+		t.Fatalf("Extend past the limit: %v, want ErrExceeded", err)
+	}
+	ledgerWantUsage(t, l, "ext", quota.Usage{Resource: storageRes, Reserved: 9, Limit: 10})
+	if err := l.Commit(ctx, res, 7); err != nil {
+		t.Fatal(err)
+	}
+	ledgerWantUsage(t, l, "ext", quota.Usage{Resource: storageRes, Used: 7, Limit: 10})
+	if _, err := l.Extend(ctx, res, 1); !errors.Is(err, quota.ErrNotFound) {
+		t.Fatalf("Extend of a committed reservation: %v, want ErrNotFound", err)
+	}
+	if _, err := l.Extend(ctx, res, -1); !errors.Is(err, quota.ErrInvalid) {
+		t.Fatalf("Extend by -1: %v, want ErrInvalid", err)
+	}
+}
+
+// testLedgerLocked runs 20 Locked sections of one subject concurrently, each reading the
+// usage and adding 1 with the section's ctx: they must never overlap, and all must count.
+func testLedgerLocked(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+	ctx := context.Background()
+	const n = 20
+	var (
+		wg      sync.WaitGroup
+		inside  atomic.Int32
+		overlap atomic.Bool
+		errs    = make(chan error, n)
+	)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- l.Locked(ctx, "locked", storageRes, func(ctx context.Context) error {
+				if inside.Add(1) > 1 {
+					overlap.Store(true)
+				}
+				defer inside.Add(-1)
+				if _, err := l.Usage(ctx, "locked"); err != nil {
+					return err
+				}
+				runtime.Gosched()
+				return l.Add(ctx, "locked", storageRes, 1)
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Locked: %v", err)
+		}
+	}
+	if overlap.Load() {
+		t.Error("two Locked sections of one subject ran at once")
+	}
+	ledgerWantUsage(t, l, "locked", quota.Usage{Resource: storageRes, Used: n, Limit: -1})
+	if err := l.Locked(ctx, "", storageRes, func(context.Context) error { return nil }); !errors.Is(err, quota.ErrInvalid) {
+		t.Errorf("Locked with an empty subject: %v, want ErrInvalid", err)
+	}
 }

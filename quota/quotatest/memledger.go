@@ -26,6 +26,7 @@ type MemLedger struct {
 	mu    sync.Mutex
 	usage map[memKey]*quota.Usage
 	res   map[string]quota.Reservation
+	locks sync.Map // memKey → *sync.Mutex, for Locked
 }
 
 type memKey struct {
@@ -119,6 +120,45 @@ func (m *MemLedger) Commit(ctx context.Context, res quota.Reservation, actual in
 	}
 	m.row(memKey{got.Subject, got.Resource}, true).Used += actual
 	return nil
+}
+
+// Extend adds n units to a live reservation when used + reserved + n ≤ limit. Errors:
+// quota.ErrInvalid for a negative n; quota.ErrNotFound when the reservation is gone;
+// quota.ErrExceeded when the units do not fit (nothing changes).
+func (m *MemLedger) Extend(ctx context.Context, res quota.Reservation, n int64) (quota.Reservation, error) {
+	if n < 0 {
+		return quota.Reservation{}, fmt.Errorf("%w: negative amount %d", quota.ErrInvalid, n)
+	}
+	if err := ctx.Err(); err != nil {
+		return quota.Reservation{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	got, ok := m.res[res.ID]
+	if !ok || got.Subject != res.Subject || got.Resource != res.Resource {
+		return quota.Reservation{}, fmt.Errorf("%w: %q", quota.ErrNotFound, res.ID)
+	}
+	u := m.row(memKey{got.Subject, got.Resource}, true)
+	if u.Limit >= 0 && n > u.Limit-u.Used-u.Reserved {
+		return quota.Reservation{}, fmt.Errorf("%w: %s of %q", quota.ErrExceeded, got.Resource, got.Subject)
+	}
+	u.Reserved += n
+	got.Amount += n
+	m.res[got.ID] = got
+	return got, nil
+}
+
+// Locked runs fn holding a per-subject-and-resource mutex that only Locked takes, so fn may
+// call the other methods. Errors: quota.ErrInvalid for an empty subject or resource, else
+// fn's.
+func (m *MemLedger) Locked(ctx context.Context, subject string, r quota.Resource, fn func(ctx context.Context) error) error {
+	if subject == "" || r == "" {
+		return fmt.Errorf("%w: empty subject or resource", quota.ErrInvalid)
+	}
+	mu, _ := m.locks.LoadOrStore(memKey{subject, r}, new(sync.Mutex))
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	return fn(ctx)
 }
 
 // Release drops the reservation without usage; it returns nil when it is already gone.

@@ -100,3 +100,35 @@ func (l *Lockout) ResetTree(ctx context.Context, key string) error {
 		key, utf8.RuneCountInString(under), under).Exec(ctx)
 	return authErr("reset lockout", "lockout", err)
 }
+
+// PruneAuth deletes authentication rows that ended before before and can no longer matter:
+// login-attempt counters whose window started and whose lock (if any) ended before it,
+// sessions revoked or past their refresh expiry before it, API keys revoked or expired
+// before it, and registration codes that expired before it. Without it these tables grow
+// forever; the App runs it on a schedule with AUTH_RETENTION_DAYS. It returns how many
+// rows went, in total, and database errors only.
+func (db *DB) PruneAuth(ctx context.Context, before time.Time) (int64, error) {
+	t := db.timeArg(utc(before))
+	stmts := []struct {
+		sql  string
+		args []any
+	}{
+		{`DELETE FROM login_attempts WHERE window_start < ? AND (locked_until IS NULL OR locked_until < ?)`, []any{t, t}},
+		{`DELETE FROM sessions WHERE revoked_at < ? OR refresh_expires_at < ?`, []any{t, t}},
+		{`DELETE FROM api_keys WHERE revoked_at < ? OR expires_at < ?`, []any{t, t}},
+		{`DELETE FROM registration_codes WHERE expires_at < ?`, []any{t}},
+	}
+	var total int64
+	for _, s := range stmts {
+		res, err := db.bun.ExecContext(ctx, s.sql, s.args...)
+		if err != nil {
+			return total, authErr("prune auth rows", "auth", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, authErr("prune auth rows", "auth", err)
+		}
+		total += n
+	}
+	return total, nil
+}

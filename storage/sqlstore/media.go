@@ -102,7 +102,7 @@ func (s *Media) Create(ctx context.Context, it *media.Item) error {
 	}
 	kws := slices.Compact(slices.Sorted(slices.Values(it.Keywords)))
 	var newID int64
-	err := s.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		err := tx.NewRaw(`INSERT INTO media_entries (uuid, user_id, title, author, media_type,
 			filename, content_type, size_bytes, content_hash, blob_key, status, is_trash,
 			trash_date, created_at, updated_at)
@@ -143,7 +143,7 @@ func (s *Media) linkKeywords(ctx context.Context, tx bun.Tx, userID, id int64, k
 // one reads a single item matching where (with args) and its keywords.
 func (s *Media) one(ctx context.Context, op, where string, args ...any) (*media.Item, error) {
 	var row mediaRow
-	if err := s.db.bun.NewRaw(`SELECT `+mediaCols+` FROM media_entries WHERE `+where, args...).Scan(ctx, &row); err != nil {
+	if err := s.db.idb(ctx).NewRaw(`SELECT `+mediaCols+` FROM media_entries WHERE `+where, args...).Scan(ctx, &row); err != nil {
 		return nil, mediaErr(op, err)
 	}
 	items := []media.Item{row.item()}
@@ -167,7 +167,7 @@ func (s *Media) keywords(ctx context.Context, op string, userID int64, items []m
 		MediaID int64  `bun:"media_id"`
 		Keyword string `bun:"keyword"`
 	}
-	err := s.db.bun.NewRaw(`SELECT mk.media_id, k.keyword FROM media_keywords mk
+	err := s.db.idb(ctx).NewRaw(`SELECT mk.media_id, k.keyword FROM media_keywords mk
 		JOIN keywords k ON k.id = mk.keyword_id AND k.user_id = mk.user_id
 		WHERE mk.user_id = ? AND mk.media_id IN (?) ORDER BY mk.media_id, k.keyword`,
 		userID, bun.List(ids)).Scan(ctx, &links)
@@ -211,12 +211,12 @@ func (s *Media) list(ctx context.Context, userID int64, trashed bool, o media.Li
 		return nil, 0, err
 	}
 	var total int
-	if err := s.db.bun.NewRaw(`SELECT count(*) FROM media_entries WHERE user_id = ? AND is_trash = ?`,
+	if err := s.db.idb(ctx).NewRaw(`SELECT count(*) FROM media_entries WHERE user_id = ? AND is_trash = ?`,
 		userID, trashed).Scan(ctx, &total); err != nil {
 		return nil, 0, mediaErr("count media items", err)
 	}
 	var rows []mediaRow
-	err := s.db.bun.NewRaw(`SELECT `+mediaCols+` FROM media_entries WHERE user_id = ? AND is_trash = ?
+	err := s.db.idb(ctx).NewRaw(`SELECT `+mediaCols+` FROM media_entries WHERE user_id = ? AND is_trash = ?
 		ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
 		userID, trashed, o.PerPage, o.Offset()).Scan(ctx, &rows)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -239,7 +239,7 @@ func (s *Media) Update(ctx context.Context, it *media.Item, at time.Time) error 
 	}
 	at = utc(at)
 	kws := slices.Compact(slices.Sorted(slices.Values(it.Keywords)))
-	err := s.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE media_entries SET title = ?, author = ?,
 			media_type = ?, filename = ?, updated_at = ? WHERE id = ? AND user_id = ?`,
 			it.Title, it.Author, it.MediaType, it.Filename, s.db.timeArg(at), it.ID, it.UserID)
@@ -281,7 +281,7 @@ func (s *Media) SetTrashed(ctx context.Context, userID, id int64, trashed bool, 
 	if trashed {
 		date = s.db.timeArg(at)
 	}
-	res, err := s.db.bun.ExecContext(ctx, `UPDATE media_entries SET is_trash = ?, trash_date = ?,
+	res, err := s.db.idb(ctx).ExecContext(ctx, `UPDATE media_entries SET is_trash = ?, trash_date = ?,
 		updated_at = ? WHERE id = ? AND user_id = ? AND is_trash <> ?`,
 		trashed, date, s.db.timeArg(at), id, userID, trashed)
 	if err != nil {
@@ -292,13 +292,13 @@ func (s *Media) SetTrashed(ctx context.Context, userID, id int64, trashed bool, 
 	}
 	// Nothing changed: already in that state, or not the user's.
 	var one int
-	err = s.db.bun.NewRaw(`SELECT 1 FROM media_entries WHERE id = ? AND user_id = ?`, id, userID).Scan(ctx, &one)
+	err = s.db.idb(ctx).NewRaw(`SELECT 1 FROM media_entries WHERE id = ? AND user_id = ?`, id, userID).Scan(ctx, &one)
 	return mediaErr("trash media item", err)
 }
 
 // Delete implements media.Store.
 func (s *Media) Delete(ctx context.Context, userID, id int64) error {
-	res, err := s.db.bun.ExecContext(ctx, `DELETE FROM media_entries WHERE id = ? AND user_id = ?`, id, userID)
+	res, err := s.db.idb(ctx).ExecContext(ctx, `DELETE FROM media_entries WHERE id = ? AND user_id = ?`, id, userID)
 	if err != nil {
 		return mediaErr("delete media item", err)
 	}
@@ -307,7 +307,7 @@ func (s *Media) Delete(ctx context.Context, userID, id int64) error {
 
 // Sizes implements media.Store.
 func (s *Media) Sizes(ctx context.Context, userID int64) (map[string]int64, error) {
-	rows, err := s.db.bun.QueryContext(ctx, `SELECT blob_key, size_bytes FROM media_entries WHERE user_id = ?`, userID)
+	rows, err := s.db.idb(ctx).QueryContext(ctx, `SELECT blob_key, size_bytes FROM media_entries WHERE user_id = ?`, userID)
 	if err != nil {
 		return nil, mediaErr("media sizes", err)
 	}

@@ -100,7 +100,7 @@ func (l *Ledger) Reserve(ctx context.Context, subject string, r quota.Resource, 
 	res := quota.Reservation{
 		ID: uuid.NewString(), Subject: subject, Resource: r, Amount: n, ExpiresAt: utc(now.Add(ttl)),
 	}
-	err := l.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := l.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := l.ensure(ctx, tx, subject, r, now); err != nil {
 			return err
 		}
@@ -135,7 +135,7 @@ func (l *Ledger) Commit(ctx context.Context, res quota.Reservation, actual int64
 	if actual < 0 {
 		return fmt.Errorf("%w: negative amount %d", quota.ErrInvalid, actual)
 	}
-	err := l.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := l.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		amount, err := l.take(ctx, tx, res)
 		if err != nil {
 			return err
@@ -147,7 +147,7 @@ func (l *Ledger) Commit(ctx context.Context, res quota.Reservation, actual int64
 
 // Release drops the reservation without usage; it returns nil when it is already gone.
 func (l *Ledger) Release(ctx context.Context, res quota.Reservation) error {
-	err := l.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := l.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		amount, err := l.take(ctx, tx, res)
 		if err != nil {
 			return err
@@ -197,7 +197,7 @@ func (l *Ledger) Add(ctx context.Context, subject string, r quota.Resource, delt
 		return err
 	}
 	now := utc(l.now())
-	err := l.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := l.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := l.ensure(ctx, tx, subject, r, now); err != nil {
 			return err
 		}
@@ -223,7 +223,7 @@ func (l *Ledger) SetLimit(ctx context.Context, subject string, r quota.Resource,
 	if limit < -1 {
 		return fmt.Errorf("%w: limit %d (want -1 for unlimited or ≥ 0)", quota.ErrInvalid, limit)
 	}
-	_, err := l.db.bun.ExecContext(ctx, `INSERT INTO quota_usage
+	_, err := l.db.idb(ctx).ExecContext(ctx, `INSERT INTO quota_usage
 		(subject, resource, used, reserved, limit_bytes, updated_at)
 		VALUES (?, ?, COALESCE((SELECT storage_used_bytes FROM users WHERE id = ?), 0), 0, ?, ?)
 		ON CONFLICT (subject, resource)
@@ -239,7 +239,7 @@ func (l *Ledger) Usage(ctx context.Context, subject string) ([]quota.Usage, erro
 	if subject == "" {
 		return nil, fmt.Errorf("%w: empty subject", quota.ErrInvalid)
 	}
-	rows, err := l.db.bun.QueryContext(ctx, `SELECT resource, used, reserved, limit_bytes
+	rows, err := l.db.idb(ctx).QueryContext(ctx, `SELECT resource, used, reserved, limit_bytes
 		FROM quota_usage WHERE subject = ?`, subject)
 	if err != nil {
 		return nil, quotaErr("usage", err)
@@ -259,7 +259,7 @@ func (l *Ledger) Usage(ctx context.Context, subject string) ([]quota.Usage, erro
 	if id := quotaUserArg(subject, quota.ResourceStorage); id != nil &&
 		!slices.ContainsFunc(out, func(u quota.Usage) bool { return u.Resource == quota.ResourceStorage }) {
 		u := quota.Usage{Resource: quota.ResourceStorage}
-		err := l.db.bun.QueryRowContext(ctx, `SELECT storage_used_bytes, `+quotaUserLimit+`
+		err := l.db.idb(ctx).QueryRowContext(ctx, `SELECT storage_used_bytes, `+quotaUserLimit+`
 			FROM users WHERE id = ?`, id).Scan(&u.Used, &u.Limit)
 		switch {
 		case err == nil:
@@ -345,6 +345,94 @@ func (l *Ledger) sweepBatchOnce(ctx context.Context, now time.Time) (int, error)
 		return 0, err
 	}
 	return n, nil
+}
+
+// Extend adds n units to a live reservation when used + reserved + n ≤ limit, in one
+// transaction that settles the reservation row first, as Commit does. Errors:
+// quota.ErrInvalid for a negative n; quota.ErrNotFound when no live reservation has res's
+// ID, Subject and Resource; quota.ErrExceeded when the units do not fit (nothing changes).
+func (l *Ledger) Extend(ctx context.Context, res quota.Reservation, n int64) (quota.Reservation, error) {
+	if n < 0 {
+		return quota.Reservation{}, fmt.Errorf("%w: negative amount %d", quota.ErrInvalid, n)
+	}
+	err := l.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var amount int64
+		err := tx.QueryRowContext(ctx, `UPDATE quota_reservations SET amount = amount + ?
+			WHERE id = ? AND subject = ? AND resource = ? RETURNING amount`,
+			n, res.ID, res.Subject, string(res.Resource)).Scan(&amount)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %q", quota.ErrNotFound, res.ID)
+		} else if err != nil {
+			return err
+		}
+		out, err := tx.ExecContext(ctx, `UPDATE quota_usage SET reserved = reserved + ?, updated_at = ?
+			WHERE subject = ? AND resource = ? AND (limit_bytes < 0 OR ? <= limit_bytes - used - reserved)`,
+			n, l.db.timeArg(l.now()), res.Subject, string(res.Resource), n)
+		if err != nil {
+			return err
+		}
+		if rows, err := out.RowsAffected(); err != nil {
+			return err
+		} else if rows == 0 {
+			return fmt.Errorf("%w: %s of %q", quota.ErrExceeded, res.Resource, res.Subject)
+		}
+		res.Amount = amount
+		return nil
+	})
+	if err != nil {
+		return quota.Reservation{}, quotaErr("extend reservation", err)
+	}
+	return res, nil
+}
+
+// Locked runs fn in one transaction that first creates the usage row of subject and r if
+// missing and locks it (SELECT ... FOR UPDATE on PostgreSQL; on SQLite the transaction
+// holds the database's write lock from BEGIN IMMEDIATE), so Locked calls for one subject
+// serialise across replicas. Ledger and store calls made with fn's ctx on this database
+// join the transaction (nested ones as savepoints); fn's error rolls everything back and is
+// returned as it is. Errors: quota.ErrInvalid for an empty subject or resource.
+func (l *Ledger) Locked(ctx context.Context, subject string, r quota.Resource, fn func(ctx context.Context) error) error {
+	if err := quotaKey(subject, r); err != nil {
+		return err
+	}
+	var fnErr error
+	err := l.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := l.ensure(ctx, tx, subject, r, utc(l.now())); err != nil {
+			return err
+		}
+		var used int64
+		if err := tx.QueryRowContext(ctx, `SELECT used FROM quota_usage WHERE subject = ? AND resource = ?`+
+			l.db.forUpdate(), subject, string(r)).Scan(&used); err != nil {
+			return err
+		}
+		fnErr = fn(context.WithValue(ctx, txKey{l.db}, tx))
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return quotaErr("locked usage", err)
+}
+
+// txKey is the context key under which Ledger.Locked passes its transaction on db to the
+// calls fn makes.
+type txKey struct{ db *DB }
+
+// idb returns the transaction of an enclosing Ledger.Locked on db, else db itself.
+func (db *DB) idb(ctx context.Context) bun.IDB {
+	if tx, ok := ctx.Value(txKey{db}).(bun.Tx); ok {
+		return tx
+	}
+	return db.bun
+}
+
+// runInTx runs fn in a transaction on db, or in a savepoint of an enclosing
+// Ledger.Locked's transaction.
+func (db *DB) runInTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if tx, ok := ctx.Value(txKey{db}).(bun.Tx); ok {
+		return tx.RunInTx(ctx, nil, fn)
+	}
+	return db.bun.RunInTx(ctx, nil, fn)
 }
 
 // ensure creates the usage row of subject and r if it is missing.
