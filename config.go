@@ -55,6 +55,7 @@ const (
 //	# Redis
 //	REDIS_URL              RedisURL             -     redis://, rediss:// or unix:// URL; empty = no Redis (single replica).
 //	REDIS_MAX_CONNECTIONS  RedisMaxConnections  50    Maximum Redis connections.
+//	REDIS_TIMEOUT_MS       RedisTimeout         100   Milliseconds one Redis call may take before the replica decides alone (local limits, database lockout).
 //	SESSION_CACHE_TTL      SessionCacheTTL      3600  Seconds cached session checks live.
 //
 //	# JWT Security
@@ -167,6 +168,7 @@ type Config struct {
 
 	RedisURL            DSN
 	RedisMaxConnections int
+	RedisTimeout        time.Duration
 	SessionCacheTTL     time.Duration
 
 	JWTSecretKey          Secret
@@ -273,6 +275,7 @@ func DefaultConfig() Config {
 		AutoMigrate:         true,
 
 		RedisMaxConnections: 50,
+		RedisTimeout:        100 * time.Millisecond,
 		SessionCacheTTL:     3600 * time.Second,
 
 		JWTAlgorithm:        "HS256",
@@ -438,6 +441,7 @@ func (c Config) Validate() error {
 		}
 	}
 	within("REDIS_MAX_CONNECTIONS", int64(c.RedisMaxConnections), 1, maxConns)
+	within("REDIS_TIMEOUT_MS", c.RedisTimeout.Milliseconds(), 10, 10_000)
 	positive("SESSION_CACHE_TTL", c.SessionCacheTTL)
 
 	// JWT

@@ -85,6 +85,7 @@ func configKeys() []entry {
 	group("Redis",
 		dsnKey("REDIS_URL", "RedisURL", "redis://, rediss:// or unix:// URL; empty = no Redis (single replica).", func(c *Config) *DSN { return &c.RedisURL }),
 		intKey("REDIS_MAX_CONNECTIONS", "RedisMaxConnections", "Maximum Redis connections.", func(c *Config) *int { return &c.RedisMaxConnections }),
+		durKey("REDIS_TIMEOUT_MS", "RedisTimeout", "Milliseconds one Redis call may take before the replica decides alone (local limits, database lockout).", time.Millisecond, func(c *Config) *time.Duration { return &c.RedisTimeout }),
 		durKey("SESSION_CACHE_TTL", "SessionCacheTTL", "Seconds cached session checks live.", time.Second, func(c *Config) *time.Duration { return &c.SessionCacheTTL }),
 	)
 	group("JWT Security",

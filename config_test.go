@@ -59,6 +59,7 @@ var everyKey = map[string]string{
 	"TLDW_AUTO_MIGRATE":                     "no",
 	"REDIS_URL":                             "redis://:s3cret-redis-pw@cache:6379/1",
 	"REDIS_MAX_CONNECTIONS":                 "10",
+	"REDIS_TIMEOUT_MS":                      "250",
 	"SESSION_CACHE_TTL":                     "120",
 	"JWT_SECRET_KEY":                        "0123456789abcdef0123456789abcdef-jwt",
 	"JWT_ALGORITHM":                         "eddsa",
@@ -154,6 +155,7 @@ func everyKeyConfig() Config {
 
 		RedisURL:            "redis://:s3cret-redis-pw@cache:6379/1",
 		RedisMaxConnections: 10,
+		RedisTimeout:        250 * time.Millisecond,
 		SessionCacheTTL:     2 * time.Minute,
 
 		JWTSecretKey:      "0123456789abcdef0123456789abcdef-jwt",

@@ -28,14 +28,13 @@ const (
 	redisChannel = "tldw:invalidate"
 )
 
-// Redis timing: each call gives up after redisTimeout (then the caller falls back), and
+// Redis timing: each call gives up after REDIS_TIMEOUT_MS (then the caller falls back), and
 // after a failure that took at least redisSlow requests skip Redis for redisBreak, so an
 // unresponsive Redis costs at most one timeout per second rather than one per call (a
 // refused connection fails at once and costs nothing); the background dial retries from
 // dialMinBackoff doubling to dialMaxBackoff; the session cache is switched off within
 // trustPoll of the invalidation subscription dropping.
 const (
-	redisTimeout   = 100 * time.Millisecond
 	redisBreak     = time.Second
 	redisSlow      = 10 * time.Millisecond
 	redisDialLimit = 2 * time.Second
@@ -56,6 +55,7 @@ var errRedisSkipped = errors.New("redis unavailable")
 type redisConn struct {
 	url     string
 	maxConn int
+	timeout time.Duration // per call
 	log     *slog.Logger
 	now     func() time.Time
 
@@ -79,9 +79,9 @@ type redisParts struct {
 }
 
 // newRedisConn starts dialling url in the background. now is the clock of the rate limiter.
-func newRedisConn(url string, maxConn int, logger *slog.Logger, now func() time.Time) *redisConn {
+func newRedisConn(url string, maxConn int, timeout time.Duration, logger *slog.Logger, now func() time.Time) *redisConn {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &redisConn{url: url, maxConn: maxConn, log: logger, now: now, ready: make(chan struct{}), ctx: ctx, cancel: cancel}
+	r := &redisConn{url: url, maxConn: maxConn, timeout: timeout, log: logger, now: now, ready: make(chan struct{}), ctx: ctx, cancel: cancel}
 	r.spawn(r.dial)
 	return r
 }
@@ -100,7 +100,7 @@ func (r *redisConn) dial() {
 	backoff := dialMinBackoff
 	for {
 		c, err := redisstore.Open(r.url, redisstore.Options{MaxConnections: r.maxConn, DialTimeout: redisDialLimit,
-			Timeout: redisTimeout, Logger: r.log})
+			Timeout: r.timeout, Logger: r.log})
 		if err == nil {
 			l := c.Limiter(redisPrefix)
 			l.Now = r.now
@@ -314,7 +314,7 @@ func (a *App) invalidationHook() func(sessionIDs []int64, userID int64) {
 }
 
 // publish is the accounts Service's Notify hook: it tells the other replicas which cached
-// sessions and users to drop, within redisTimeout. A failure is logged: when Redis is down
+// sessions and users to drop, within REDIS_TIMEOUT_MS. A failure is logged: when Redis is down
 // the other replicas' subscriptions are down as well, so they read the database anyway.
 func (r *redisConn) publish(sessionIDs []int64, userID int64) {
 	p := r.parts.Load() // always try: a missed revocation costs more than one timeout

@@ -163,7 +163,7 @@ func (a *App) openStorage(ctx context.Context) error {
 		}
 	}
 	if cfg.RedisURL != "" {
-		a.redis = newRedisConn(cfg.RedisURL.Reveal(), cfg.RedisMaxConnections, a.Logger, a.Now)
+		a.redis = newRedisConn(cfg.RedisURL.Reveal(), cfg.RedisMaxConnections, cfg.RedisTimeout, a.Logger, a.Now)
 		a.closers = append(a.closers, a.redis.Close)
 	}
 	return nil

@@ -113,6 +113,9 @@ func TestReplicas(t *testing.T) {
 			// Cached sessions outlive the test, so only the invalidation event can make a
 			// logout visible on another replica: the test checks the mechanism.
 			"SESSION_CACHE_TTL": "3600",
+			// Redis decides the shared limits even when the loaded test machine is slow to
+			// answer (a timeout would let each replica decide alone).
+			"REDIS_TIMEOUT_MS": "5000",
 		})
 		bases = append(bases, s.url)
 	}
