@@ -191,9 +191,8 @@ func TestLoginRoutes(t *testing.T) {
 		{name: "inactive", method: "POST", path: "/api/v1/auth/login", header: formHeader,
 			body: "username=alice&password=" + testPassword,
 			before: func(t *testing.T, ts *testServer) {
-				u := ts.Accounts[callerUser].User
-				u.IsActive = false
-				if err := ts.Stores.Users.UpdateUser(context.Background(), u); err != nil {
+				off := false
+				if _, err := ts.Stores.Users.UpdateUser(context.Background(), ts.Accounts[callerUser].User.ID, auth.UserPatch{IsActive: &off}); err != nil {
 					t.Fatal(err)
 				}
 			},
