@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tldw-go/tldw/audit"
@@ -186,9 +185,6 @@ type Service struct {
 	refreshKey []byte
 	cache      *liveness
 	verified   *verifiedTokens
-	// adminMu serialises the last-active-admin check with the update it guards (on this
-	// replica; across replicas the window is one store round trip).
-	adminMu sync.Mutex
 }
 
 // NewService checks o, fills defaults and returns a Service. ErrInvalid when a required part
