@@ -244,9 +244,9 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 	return public(next), nil
 }
 
-// MaxStorageQuotaMB is the largest storage quota a user may have (1 PiB in MiB): its byte
-// count and sums of many of them stay far inside int64.
-const MaxStorageQuotaMB = 1 << 30
+// MaxStorageQuotaMB is the largest storage quota a user may have (1 EiB in MiB): its byte
+// count (MiB << 20) still fits an int64 on every path, SQL included.
+const MaxStorageQuotaMB = 1 << 40
 
 // CheckQuota validates a storage quota in MiB (nil = unlimited): 0..MaxStorageQuotaMB, else
 // ErrInvalid.
