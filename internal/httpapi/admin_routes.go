@@ -469,6 +469,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 	}
 	for _, perm := range need {
 		if !p.Can(perm) {
+			s.auditDenied(r, p, r.Method+" /api/v1/admin/users/{id}", perm)
 			return fmt.Errorf("%w: %s required", auth.ErrForbidden, perm)
 		}
 	}

@@ -452,3 +452,29 @@ func TestAdminRoutesDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminDenialsAudited: a moderator's role change and its action on an admin are refused
+// (403) and each refusal is audited as access_denied.
+func TestAdminDenialsAudited(t *testing.T) {
+	ts := newTestServer(t)
+	ts.run(t, []adminScenario{
+		{name: "moderator grants admin", caller: callerModerator, method: "PUT", path: "/api/v1/admin/users/{user}",
+			body: `{"role":"admin"}`, status: 403},
+		{name: "moderator deactivates an admin", caller: callerModerator, method: "PUT", path: "/api/v1/admin/users/{admin}",
+			body: `{"is_active":false}`, status: 403},
+		{name: "moderator creates an admin code", caller: callerModerator, method: "POST", path: "/api/v1/admin/registration-codes",
+			body: `{"role_to_grant":"admin"}`, status: 403},
+	})
+	evs := ts.Audit.Find(audit.AccessDenied)
+	if len(evs) != 3 {
+		t.Fatalf("%d access_denied events, want 3: %+v", len(evs), evs)
+	}
+	for _, e := range evs {
+		if e.Username != ts.Accounts[callerModerator].User.Username || e.Success {
+			t.Errorf("access_denied = %+v", e)
+		}
+	}
+	if evs[1].TargetID != ts.id(callerAdmin) {
+		t.Errorf("denied deactivation names target %q, want the admin %s", evs[1].TargetID, ts.id(callerAdmin))
+	}
+}
