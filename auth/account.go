@@ -341,7 +341,8 @@ func (s *Service) Sessions(ctx context.Context, p *Principal, userID int64) ([]S
 // RevokeSession revokes one session of userID: the principal's own (account.write) or, for
 // staff, another user's (sessions.revoke). It ends on the next request. Errors:
 // ErrNotFound (no such session of that user), ErrForbidden, ErrUnauthenticated.
-func (s *Service) RevokeSession(ctx context.Context, p *Principal, userID, sessionID int64, m Meta) error {
+func (s *Service) RevokeSession(ctx context.Context, p *Principal, userID, sessionID int64, m Meta) (err error) {
+	defer s.auditDenial(ctx, m, p, "revoke_session", "user", userID, &err)
 	if _, err := s.sessionsTarget(ctx, p, userID, PermAccountWrite, PermSessionsRevoke); err != nil {
 		return err
 	}

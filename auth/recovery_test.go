@@ -72,10 +72,11 @@ func TestServiceDenialsAudited(t *testing.T) {
 	check("reset an admin's password", e.svc.ResetPassword(ctx, mp, root.ID, pwNew, meta), "reset_password", root.ID)
 	_, err = e.svc.RevokeAllSessions(ctx, mp, root.ID, false, meta)
 	check("revoke an admin's sessions", err, "revoke_sessions", root.ID)
+	check("revoke an admin's session", e.svc.RevokeSession(ctx, mp, root.ID, 1, meta), "revoke_session", root.ID)
 	_, err = e.svc.CreateCodes(ctx, mp, auth.CodeRequest{RoleToGrant: auth.RoleAdmin}, meta)
 	check("create an admin code", err, "create_registration_code", 0)
-	if n := len(e.sink.Find(audit.AccessDenied)); n != 5 {
-		t.Errorf("%d access_denied events, want 5", n)
+	if n := len(e.sink.Find(audit.AccessDenied)); n != 6 {
+		t.Errorf("%d access_denied events, want 6", n)
 	}
 }
 
