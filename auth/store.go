@@ -56,7 +56,7 @@ type UserStore interface {
 	// IfPasswordHash stale), ErrLastAdmin, ErrInvalid.
 	UpdateUser(ctx context.Context, id int64, p UserPatch) (*UserChange, error)
 	ListUsers(ctx context.Context, f UserFilter) (users []User, total int, err error)
-	// CountUsers counts all users; CountActiveAdmins counts active admins (last-admin rule).
+	// CountUsers counts all users; CountActiveAdmins counts active admins.
 	CountUsers(ctx context.Context) (int, error)
 	CountActiveAdmins(ctx context.Context) (int, error)
 	// PasswordHistory returns the user's n most recent previous password hashes, newest first.
