@@ -12,11 +12,13 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tldw-go/tldw/auth"
 )
 
 // MaxStorageMB is the largest size in MB a configuration key (quota, upload, free disk)
 // accepts: 1 PiB, so that byte counts, and sums of thousands of them, stay within int64.
-const MaxStorageMB = 1 << 30
+const MaxStorageMB = auth.MaxStorageQuotaMB
 
 const (
 	maxConns = 10_000 // largest pool size a key accepts

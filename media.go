@@ -122,11 +122,14 @@ func (u quotaSyncedUsers) CreateUserWithCode(ctx context.Context, user *auth.Use
 	return c, u.sync(ctx, user)
 }
 
-func (u quotaSyncedUsers) UpdateUser(ctx context.Context, user *auth.User) error {
-	if err := u.UserStore.UpdateUser(ctx, user); err != nil {
-		return err
+// UpdateUser syncs the ledger only when p changes the quota, so no other change can fail
+// after its row is written.
+func (u quotaSyncedUsers) UpdateUser(ctx context.Context, id int64, p auth.UserPatch) (*auth.UserChange, error) {
+	c, err := u.UserStore.UpdateUser(ctx, id, p)
+	if err != nil || p.StorageQuotaMB == nil {
+		return c, err
 	}
-	return u.sync(ctx, user)
+	return c, u.sync(ctx, c.User)
 }
 
 // Media returns the media service (after Open).

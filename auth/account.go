@@ -207,24 +207,38 @@ func (s *Service) UpdateMe(ctx context.Context, p *Principal, email *string, cur
 			return nil, err
 		}
 	}
-	u.Email = norm.NFKC.String(strings.TrimSpace(*email))
-	u.UpdatedAt = s.now()
-	if err := s.o.Users.UpdateUser(ctx, u); err != nil {
+	next := norm.NFKC.String(strings.TrimSpace(*email))
+	res, err := s.o.Users.UpdateUser(ctx, u.ID, UserPatch{Email: &next, UpdatedAt: s.now()})
+	if err != nil {
 		return nil, storeErr("updating user", err)
 	}
 	s.audit(ctx, m, actor(p, audit.Event{Action: audit.UserUpdated, TargetType: "user", TargetID: idString(u.ID),
 		Success: true, Details: map[string]any{"fields": []any{"email"}}}))
-	return public(u), nil
+	return public(res.User), nil
 }
 
-// ChangePassword checks current, applies policy and history, and revokes the user's other
-// sessions.
+// PasswordChangeOptions adjust ChangePasswordWith; the zero value is the default.
+type PasswordChangeOptions struct {
+	// KeepAPIKeys leaves the user's API keys valid (by default they are revoked).
+	KeepAPIKeys bool
+}
+
+// ChangePassword is ChangePasswordWith the default options: the user's other sessions and
+// API keys are revoked.
+func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, next string, m Meta) error {
+	return s.ChangePasswordWith(ctx, p, current, next, PasswordChangeOptions{}, m)
+}
+
+// ChangePasswordWith checks current, applies policy and history, and revokes the user's
+// other sessions and, unless o.KeepAPIKeys, their API keys (but the one making the
+// request), in the same store transaction as the new password: either all of it happens or
+// none.
 //
 // Every policy problem and a history match are reported together in one *PolicyError. The
-// new password may not equal the current one nor any remembered one. The current session
-// stays; all others are revoked at once. Errors: ErrUnauthenticated (wrong current
-// password), *PolicyError, ErrForbidden (e.g. a read-only API key), ErrBusy, store errors.
-func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, next string, m Meta) error {
+// new password may not equal the current one nor any remembered one. Errors:
+// ErrUnauthenticated (wrong current password), *PolicyError, ErrForbidden (e.g. a
+// read-only API key), ErrConflict (the password changed meanwhile), ErrBusy, store errors.
+func (s *Service) ChangePasswordWith(ctx context.Context, p *Principal, current, next string, o PasswordChangeOptions, m Meta) error {
 	if err := require(p, PermAccountWrite); err != nil {
 		return err
 	}
@@ -242,20 +256,21 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	u.PasswordHash, u.MustChangePassword, u.UpdatedAt = hash, false, now
-	if err := s.o.Users.UpdateUser(ctx, u); err != nil {
+	// Only the password columns are written, and only over the hash just verified: a
+	// concurrent admin change (deactivation, demotion) is kept, a concurrent password
+	// change wins.
+	must := false
+	res, err := s.o.Users.UpdateUser(ctx, u.ID, UserPatch{PasswordHash: &hash, MustChangePassword: &must,
+		UpdatedAt: s.now(), IfPasswordHash: u.PasswordHash, Revoke: &Revocation{Reason: ReasonPasswordChanged,
+			ExceptSession: p.SessionID, APIKeys: !o.KeepAPIKeys, ExceptAPIKey: p.APIKeyID}})
+	if err != nil {
 		return storeErr("updating password", err)
 	}
 	s.invalidateUser(u.ID) // must_change_password is cached with the user
+	s.invalidateSessions(res.Sessions...)
 	s.addHistory(ctx, u.ID, hash)
-	ids, err := s.o.Sessions.RevokeUserSessions(ctx, u.ID, p.SessionID, ReasonPasswordChanged, now)
-	s.invalidateSessions(ids...)
-	if err != nil {
-		return fmt.Errorf("auth: revoking other sessions after password change: %w", err)
-	}
 	s.audit(ctx, m, actor(p, audit.Event{Action: audit.PasswordChanged, TargetType: "user", TargetID: idString(u.ID),
-		Success: true, Details: map[string]any{"sessions_revoked": len(ids)}}))
+		Success: true, Details: map[string]any{"sessions_revoked": len(res.Sessions), "api_keys_revoked": res.APIKeys}}))
 	return nil
 }
 
@@ -337,7 +352,8 @@ func (s *Service) Sessions(ctx context.Context, p *Principal, userID int64) ([]S
 // RevokeSession revokes one session of userID: the principal's own (account.write) or, for
 // staff, another user's (sessions.revoke). It ends on the next request. Errors:
 // ErrNotFound (no such session of that user), ErrForbidden, ErrUnauthenticated.
-func (s *Service) RevokeSession(ctx context.Context, p *Principal, userID, sessionID int64, m Meta) error {
+func (s *Service) RevokeSession(ctx context.Context, p *Principal, userID, sessionID int64, m Meta) (err error) {
+	defer s.auditDenial(ctx, m, p, "revoke_session", "user", userID, &err)
 	if _, err := s.sessionsTarget(ctx, p, userID, PermAccountWrite, PermSessionsRevoke); err != nil {
 		return err
 	}
@@ -363,26 +379,40 @@ func (s *Service) RevokeSession(ctx context.Context, p *Principal, userID, sessi
 }
 
 // RevokeAllSessions revokes every session of userID, except the caller's own when
-// keepCurrent. It returns how many were revoked. Permissions as RevokeSession.
-func (s *Service) RevokeAllSessions(ctx context.Context, p *Principal, userID int64, keepCurrent bool, m Meta) (int, error) {
+// keepCurrent. Staff revoking another user's sessions (account recovery) also revoke that
+// user's API keys, in the same store transaction. It returns how many sessions were
+// revoked. Permissions as RevokeSession.
+func (s *Service) RevokeAllSessions(ctx context.Context, p *Principal, userID int64, keepCurrent bool, m Meta) (_ int, err error) {
+	defer s.auditDenial(ctx, m, p, "revoke_sessions", "user", userID, &err)
 	if _, err := s.sessionsTarget(ctx, p, userID, PermAccountWrite, PermSessionsRevoke); err != nil {
 		return 0, err
 	}
-	var except int64
-	if keepCurrent && userID == p.UserID {
-		except = p.SessionID
+	details := map[string]any{}
+	var ids []int64
+	if userID == p.UserID {
+		var except int64
+		if keepCurrent {
+			except = p.SessionID
+		}
+		ids, err = s.o.Sessions.RevokeUserSessions(ctx, userID, except, ReasonRevokedByUser, s.now())
+		s.invalidateSessions(ids...)
+		if err != nil {
+			return 0, fmt.Errorf("auth: revoking sessions: %w", err)
+		}
+		details["reason"] = ReasonRevokedByUser
+	} else {
+		res, err := s.o.Users.UpdateUser(ctx, userID, UserPatch{UpdatedAt: s.now(),
+			Revoke: &Revocation{Reason: ReasonRevokedByStaff, APIKeys: true}})
+		if err != nil {
+			return 0, storeErr("revoking sessions", err)
+		}
+		ids = res.Sessions
+		s.invalidateSessions(ids...)
+		details["reason"], details["api_keys_revoked"] = ReasonRevokedByStaff, res.APIKeys
 	}
-	reason := ReasonRevokedByUser
-	if userID != p.UserID {
-		reason = ReasonRevokedByStaff
-	}
-	ids, err := s.o.Sessions.RevokeUserSessions(ctx, userID, except, reason, s.now())
-	s.invalidateSessions(ids...)
-	if err != nil {
-		return 0, fmt.Errorf("auth: revoking sessions: %w", err)
-	}
+	details["sessions_revoked"] = len(ids)
 	s.audit(ctx, m, actor(p, audit.Event{Action: audit.SessionRevokedAll, TargetType: "user",
-		TargetID: idString(userID), Success: true, Details: map[string]any{"sessions_revoked": len(ids), "reason": reason}}))
+		TargetID: idString(userID), Success: true, Details: details}))
 	return len(ids), nil
 }
 

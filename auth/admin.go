@@ -71,10 +71,11 @@ func (s *Service) User(ctx context.Context, p *Principal, id int64) (*User, erro
 // CreateUser creates an account (users.write). Role "" means DefaultRole; the password must
 // satisfy the policy; StorageQuotaMB nil means DefaultQuotaMB. Errors: ErrInvalid,
 // *PolicyError, ErrConflict, ErrForbidden, ErrBusy, store errors.
-func (s *Service) CreateUser(ctx context.Context, p *Principal, n NewUser, m Meta) (*User, error) {
+func (s *Service) CreateUser(ctx context.Context, p *Principal, n NewUser, m Meta) (_ *User, err error) {
 	if err := require(p, PermUsersWrite); err != nil {
 		return nil, err
 	}
+	defer s.auditDenial(ctx, m, p, "create_user", "user", 0, &err)
 	role := n.Role
 	if role == "" {
 		role = s.o.DefaultRole
@@ -96,8 +97,8 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, n NewUser, m Met
 	if quota == nil {
 		quota = s.o.DefaultQuotaMB
 	}
-	if quota != nil && *quota < 0 {
-		return nil, fmt.Errorf("%w: storage quota must not be negative", ErrInvalid)
+	if err := CheckQuota(quota); err != nil {
+		return nil, err
 	}
 	hash, err := s.o.Hasher.Hash(ctx, n.Password)
 	if err != nil {
@@ -121,27 +122,29 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, n NewUser, m Met
 
 // UpdateUser applies an admin's change. Role changes need users.roles; deactivation
 // users.deactivate; moderators never touch admins; the last active admin cannot be demoted
-// or deactivated (ErrConflict). Deactivation and role changes take effect on the next
-// request.
+// or deactivated (ErrLastAdmin, enforced by the store across replicas). Only the fields
+// given are written, so a concurrent change to other fields is kept. Deactivation and role
+// changes take effect on the next request. Refusals beyond the caller's role are audited
+// as access_denied.
 //
-// Email and IsVerified need users.write, StorageQuotaMB quotas.write. Deactivation also
-// revokes all the user's sessions; nobody deactivates their own account (ErrInvalid). An
+// Email and IsVerified need users.write, StorageQuotaMB quotas.write (CheckQuota's range).
+// Deactivation also revokes all the user's sessions, in the same store transaction; nobody deactivates their own account (ErrInvalid). An
 // update with no fields is ErrInvalid. Each change is audited (role_changed,
 // user_deactivated/user_activated, quota_changed, user_updated) with u.Reason.
-func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u UserUpdate, m Meta) (*User, error) {
+func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u UserUpdate, m Meta) (_ *User, err error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w: not authenticated", ErrUnauthenticated)
 	}
 	if u.Email == nil && u.Role == nil && u.IsActive == nil && u.IsVerified == nil && u.StorageQuotaMB == nil {
 		return nil, fmt.Errorf("%w: no fields to update", ErrInvalid)
 	}
-	s.adminMu.Lock()
-	defer s.adminMu.Unlock()
+	defer s.auditDenial(ctx, m, p, "update_user", "user", id, &err)
 	old, err := s.o.Users.UserByID(ctx, id)
 	if err != nil {
 		return nil, storeErr("loading user", err)
 	}
-	next := *old
+	now := s.now()
+	patch := UserPatch{UpdatedAt: now}
 	var changed []any
 	if u.Email != nil || u.IsVerified != nil {
 		if err := requireOn(p, old, PermUsersWrite); err != nil {
@@ -154,23 +157,23 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 		}
 		email := norm.NFKC.String(strings.TrimSpace(*u.Email))
 		if email != old.Email {
-			next.Email = email
+			patch.Email = &email
 			changed = append(changed, "email")
 		}
 	}
 	if u.IsVerified != nil && *u.IsVerified != old.IsVerified {
-		next.IsVerified = *u.IsVerified
+		patch.IsVerified = u.IsVerified
 		changed = append(changed, "is_verified")
 	}
 	if u.StorageQuotaMB != nil {
 		if err := requireOn(p, old, PermQuotasWrite); err != nil {
 			return nil, err
 		}
-		q := *u.StorageQuotaMB
-		if q != nil && *q < 0 {
-			return nil, fmt.Errorf("%w: storage quota must not be negative", ErrInvalid)
+		if err := CheckQuota(*u.StorageQuotaMB); err != nil {
+			return nil, err
 		}
-		next.StorageQuotaMB = cloneQuota(q)
+		q := cloneQuota(*u.StorageQuotaMB)
+		patch.StorageQuotaMB = &q
 	}
 	if u.Role != nil {
 		role, err := ParseRole(string(*u.Role))
@@ -183,7 +186,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 		if !CanActOn(p.Role, role, PermUsersRoles) {
 			return nil, fmt.Errorf("%w: a %s may not grant %s", ErrForbidden, p.Role, role)
 		}
-		next.Role = role
+		patch.Role = &role
 	}
 	if u.IsActive != nil {
 		if err := requireOn(p, old, PermUsersDeactivate); err != nil {
@@ -192,22 +195,19 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 		if !*u.IsActive && id == p.UserID {
 			return nil, fmt.Errorf("%w: cannot deactivate your own account", ErrInvalid)
 		}
-		next.IsActive = *u.IsActive
-	}
-	if old.Role == RoleAdmin && old.IsActive && !(next.Role == RoleAdmin && next.IsActive) {
-		n, err := s.o.Users.CountActiveAdmins(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("auth: counting admins: %w", err)
-		}
-		if n <= 1 {
-			return nil, fmt.Errorf("%w: cannot remove the last active admin", ErrConflict)
+		patch.IsActive = u.IsActive
+		if !*u.IsActive {
+			patch.Revoke = &Revocation{Reason: ReasonDeactivated}
 		}
 	}
-	now := s.now()
-	next.UpdatedAt = now
-	if err := s.o.Users.UpdateUser(ctx, &next); err != nil {
+	// The store checks the last-admin rule atomically with the write and revokes a
+	// deactivated user's sessions in the same transaction.
+	res, err := s.o.Users.UpdateUser(ctx, id, patch)
+	if err != nil {
 		return nil, storeErr("updating user", err)
 	}
+	s.invalidateSessions(res.Sessions...)
+	next := res.User
 
 	details := func(d map[string]any) map[string]any {
 		if u.Reason != "" {
@@ -228,13 +228,8 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 			s.audit(ctx, m, actor(p, audit.Event{Action: audit.UserActivated, TargetType: "user", TargetID: target,
 				Success: true, Details: details(map[string]any{})}))
 		} else {
-			ids, err := s.o.Sessions.RevokeUserSessions(ctx, id, 0, ReasonDeactivated, now)
-			s.invalidateSessions(ids...)
-			if err != nil {
-				return nil, fmt.Errorf("auth: revoking sessions of deactivated user: %w", err)
-			}
 			s.audit(ctx, m, actor(p, audit.Event{Action: audit.UserDeactivated, TargetType: "user", TargetID: target,
-				Success: true, Details: details(map[string]any{"sessions_revoked": len(ids)})}))
+				Success: true, Details: details(map[string]any{"sessions_revoked": len(res.Sessions)})}))
 		}
 	}
 	if u.StorageQuotaMB != nil && !sameQuota(old.StorageQuotaMB, next.StorageQuotaMB) {
@@ -246,7 +241,35 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 		s.audit(ctx, m, actor(p, audit.Event{Action: audit.UserUpdated, TargetType: "user", TargetID: target, Success: true,
 			Details: details(map[string]any{"fields": changed})}))
 	}
-	return public(&next), nil
+	return public(next), nil
+}
+
+// MaxStorageQuotaMB is the largest storage quota a user may have, in MiB (1 PiB): byte
+// counts, and sums of them over many users, stay far inside int64.
+const MaxStorageQuotaMB = 1 << 30
+
+// CheckQuota validates a storage quota in MiB (nil = unlimited): 0..MaxStorageQuotaMB, else
+// ErrInvalid.
+func CheckQuota(q *int64) error {
+	if q != nil && (*q < 0 || *q > MaxStorageQuotaMB) {
+		return fmt.Errorf("%w: storage quota must be between 0 and %d MB", ErrInvalid, MaxStorageQuotaMB)
+	}
+	return nil
+}
+
+// auditDenial audits *err as access_denied when it is a service-level ErrForbidden: the
+// route let p in, but the target or the requested change is beyond p's role. op names the
+// operation; targetType and target name what it acted on (target 0 = nothing yet).
+func (s *Service) auditDenial(ctx context.Context, m Meta, p *Principal, op, targetType string, target int64, err *error) {
+	if p == nil || !errors.Is(*err, ErrForbidden) {
+		return
+	}
+	e := audit.Event{Action: audit.AccessDenied, Success: false, Error: (*err).Error(),
+		Details: map[string]any{"operation": op, "role": string(p.Role)}}
+	if target != 0 {
+		e.TargetType, e.TargetID = targetType, idString(target)
+	}
+	s.audit(ctx, m, actor(p, e))
 }
 
 func sameQuota(a, b *int64) bool {
@@ -262,14 +285,15 @@ func quotaValue(q *int64) any {
 }
 
 // ResetPassword sets a user's password (users.write), marks it must-change and revokes
-// their sessions.
+// their sessions and API keys, all in one store transaction.
 //
 // The password must satisfy the policy (*PolicyError). Errors: ErrNotFound, ErrForbidden,
 // ErrBusy, store errors.
-func (s *Service) ResetPassword(ctx context.Context, p *Principal, id int64, password string, m Meta) error {
+func (s *Service) ResetPassword(ctx context.Context, p *Principal, id int64, password string, m Meta) (err error) {
 	if p == nil {
 		return fmt.Errorf("%w: not authenticated", ErrUnauthenticated)
 	}
+	defer s.auditDenial(ctx, m, p, "reset_password", "user", id, &err)
 	u, err := s.o.Users.UserByID(ctx, id)
 	if err != nil {
 		return storeErr("loading user", err)
@@ -284,29 +308,27 @@ func (s *Service) ResetPassword(ctx context.Context, p *Principal, id int64, pas
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	u.PasswordHash, u.MustChangePassword, u.UpdatedAt = hash, true, now
-	if err := s.o.Users.UpdateUser(ctx, u); err != nil {
+	must := true
+	res, err := s.o.Users.UpdateUser(ctx, id, UserPatch{PasswordHash: &hash, MustChangePassword: &must, UpdatedAt: s.now(),
+		Revoke: &Revocation{Reason: ReasonPasswordReset, APIKeys: true}})
+	if err != nil {
 		return storeErr("resetting password", err)
 	}
 	s.invalidateUser(id) // must_change_password is cached with the user
+	s.invalidateSessions(res.Sessions...)
 	s.addHistory(ctx, id, hash)
-	ids, err := s.o.Sessions.RevokeUserSessions(ctx, id, 0, ReasonPasswordReset, now)
-	s.invalidateSessions(ids...)
-	if err != nil {
-		return fmt.Errorf("auth: revoking sessions after password reset: %w", err)
-	}
 	s.audit(ctx, m, actor(p, audit.Event{Action: audit.PasswordReset, TargetType: "user", TargetID: idString(id),
-		Success: true, Details: map[string]any{"sessions_revoked": len(ids)}}))
+		Success: true, Details: map[string]any{"sessions_revoked": len(res.Sessions), "api_keys_revoked": res.APIKeys}}))
 	return nil
 }
 
 // Unlock clears lockout for a user (users.deactivate): the username's failure count and
 // lock. Errors: ErrNotFound, ErrForbidden, store errors.
-func (s *Service) Unlock(ctx context.Context, p *Principal, id int64, m Meta) error {
+func (s *Service) Unlock(ctx context.Context, p *Principal, id int64, m Meta) (err error) {
 	if p == nil {
 		return fmt.Errorf("%w: not authenticated", ErrUnauthenticated)
 	}
+	defer s.auditDenial(ctx, m, p, "unlock_user", "user", id, &err)
 	u, err := s.o.Users.UserByID(ctx, id)
 	if err != nil {
 		return storeErr("loading user", err)
@@ -327,10 +349,11 @@ func (s *Service) Unlock(ctx context.Context, p *Principal, id int64, m Meta) er
 // Zero fields take CodeDefaultMaxUses, CodeDefaultExpiry, DefaultRole and a count of 1;
 // Count above MaxBatchCodes, negative values, an unknown role or a malformed email domain
 // are ErrInvalid. Each code is audited without its text.
-func (s *Service) CreateCodes(ctx context.Context, p *Principal, r CodeRequest, m Meta) ([]RegistrationCode, error) {
+func (s *Service) CreateCodes(ctx context.Context, p *Principal, r CodeRequest, m Meta) (_ []RegistrationCode, err error) {
 	if err := require(p, PermCodesWrite); err != nil {
 		return nil, err
 	}
+	defer s.auditDenial(ctx, m, p, "create_registration_code", "registration_code", 0, &err)
 	if r.Count == 0 {
 		r.Count = 1
 	}
@@ -397,8 +420,13 @@ func mayGrant(p *Principal, role Role) error {
 	return nil
 }
 
+// MaskedCode replaces the text of a registration code the reader may not grant.
+const MaskedCode = "********"
+
 // ListCodes lists registration codes (codes.read), newest first; includeInactive adds
-// revoked ones.
+// revoked ones. A code whose role p may not grant (mayGrant: a moderator and admin or
+// moderator codes) is listed with its text replaced by MaskedCode, so reading the list
+// never lets p register an account above what p may create.
 func (s *Service) ListCodes(ctx context.Context, p *Principal, includeInactive bool) ([]RegistrationCode, error) {
 	if err := require(p, PermCodesRead); err != nil {
 		return nil, err
@@ -407,15 +435,21 @@ func (s *Service) ListCodes(ctx context.Context, p *Principal, includeInactive b
 	if err != nil {
 		return nil, fmt.Errorf("auth: listing registration codes: %w", err)
 	}
+	for i := range codes {
+		if mayGrant(p, codes[i].RoleToGrant) != nil {
+			codes[i].Code = MaskedCode
+		}
+	}
 	return codes, nil
 }
 
 // RevokeCode deactivates a registration code (codes.write). Moderators cannot revoke admin
 // or moderator codes. Errors: ErrNotFound, ErrForbidden, store errors.
-func (s *Service) RevokeCode(ctx context.Context, p *Principal, id int64, m Meta) error {
+func (s *Service) RevokeCode(ctx context.Context, p *Principal, id int64, m Meta) (err error) {
 	if err := require(p, PermCodesWrite); err != nil {
 		return err
 	}
+	defer s.auditDenial(ctx, m, p, "revoke_registration_code", "registration_code", id, &err)
 	c, err := s.o.Codes.CodeByID(ctx, id)
 	if err != nil {
 		return storeErr("loading registration code", err)

@@ -79,8 +79,7 @@ func TestCacheTTLAndInvalidationHooks(t *testing.T) {
 	other := e.login("alice")
 	e.principal(other.AccessToken)
 	u, _ := e.st.Users.UserByID(ctx, other.User.ID)
-	u.Role = auth.RoleModerator
-	if err := e.st.Users.UpdateUser(ctx, u); err != nil {
+	if _, err := e.st.Users.UpdateUser(ctx, u.ID, auth.UserPatch{Role: ptr(auth.RoleModerator)}); err != nil {
 		t.Fatal(err)
 	}
 	if p := e.principal(other.AccessToken); p.Role != auth.RoleUser {
@@ -90,8 +89,7 @@ func TestCacheTTLAndInvalidationHooks(t *testing.T) {
 	if p := e.principal(other.AccessToken); p.Role != auth.RoleModerator {
 		t.Fatalf("role after InvalidateUser = %s", p.Role)
 	}
-	u.Role = auth.RoleUser
-	_ = e.st.Users.UpdateUser(ctx, u)
+	_, _ = e.st.Users.UpdateUser(ctx, u.ID, auth.UserPatch{Role: ptr(auth.RoleUser)})
 	e.clock.Advance(time.Minute)
 	if p := e.principal(other.AccessToken); p.Role != auth.RoleUser {
 		t.Fatalf("role after the cache TTL = %s", p.Role)

@@ -152,8 +152,7 @@ func TestInvalidateAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := e.st.Users.UserByID(ctx, a.User.ID)
-	u.Role = auth.RoleModerator
-	if err := e.st.Users.UpdateUser(ctx, u); err != nil {
+	if _, err := e.st.Users.UpdateUser(ctx, u.ID, auth.UserPatch{Role: ptr(auth.RoleModerator)}); err != nil {
 		t.Fatal(err)
 	}
 	e.principal(a.AccessToken) // still cached

@@ -139,31 +139,28 @@ func (s *Service) checkPassword(ctx context.Context, login, password string, m M
 }
 
 // recordLogin stores the last-login time and, when asked, a hash with the current
-// parameters. UserStore writes whole rows, so it re-reads the user first and changes only
-// those two fields, keeping the window in which a concurrent admin change could be lost to
-// one round trip. Failures are logged: the login itself succeeded.
+// parameters. Each is a patch of its own columns; the rehash applies only while the stored
+// hash is still the one verified, so neither undoes a concurrent change. Failures are
+// logged: the login itself succeeded.
 func (s *Service) recordLogin(ctx context.Context, u *User, password string, rehash bool, now time.Time) {
-	newHash := ""
-	if rehash {
-		h, err := s.o.Hasher.Hash(ctx, password)
-		if err != nil {
-			s.log.WarnContext(ctx, "auth: rehashing password failed", slog.Int64("user_id", u.ID), slog.Any("error", err))
-		}
-		newHash = h
-	}
-	fresh, err := s.o.Users.UserByID(ctx, u.ID)
-	if err == nil {
-		fresh.LastLogin = &now
-		if newHash != "" && fresh.PasswordHash == u.PasswordHash {
-			fresh.PasswordHash = newHash
-		}
-		err = s.o.Users.UpdateUser(ctx, fresh)
-	}
+	res, err := s.o.Users.UpdateUser(ctx, u.ID, UserPatch{LastLogin: &now})
 	if err != nil {
 		s.log.WarnContext(ctx, "auth: recording login failed", slog.Int64("user_id", u.ID), slog.Any("error", err))
 		return
 	}
-	u.LastLogin, u.PasswordHash = fresh.LastLogin, fresh.PasswordHash
+	u.LastLogin = res.User.LastLogin
+	if !rehash {
+		return
+	}
+	h, err := s.o.Hasher.Hash(ctx, password)
+	if err == nil {
+		res, err = s.o.Users.UpdateUser(ctx, u.ID, UserPatch{PasswordHash: &h, IfPasswordHash: u.PasswordHash})
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "auth: rehashing password failed", slog.Int64("user_id", u.ID), slog.Any("error", err))
+		return
+	}
+	u.PasswordHash = res.User.PasswordHash
 }
 
 // userLockKey is the lockout key of an account: "user:" and its canonical username (a

@@ -195,9 +195,6 @@ type Service struct {
 	refreshKey []byte
 	cache      *liveness
 	verified   *verifiedTokens
-	// adminMu serialises the last-active-admin check with the update it guards (on this
-	// replica; across replicas the window is one store round trip).
-	adminMu sync.Mutex
 	// keyMu serialises the API-key cap check with the insert it guards (see CreateAPIKey).
 	keyMu sync.Mutex
 }

@@ -473,3 +473,5 @@ func TestMustChangePasswordDoesNotBlockLogin(t *testing.T) {
 }
 
 func idStr(id int64) string { return strconv.FormatInt(id, 10) }
+
+func ptr[T any](v T) *T { return &v }

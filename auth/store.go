@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -47,16 +48,59 @@ type UserStore interface {
 	UserByID(ctx context.Context, id int64) (*User, error)
 	// UserByLogin finds a user by username or email (canonicalised by the caller).
 	UserByLogin(ctx context.Context, login string) (*User, error)
-	// UpdateUser writes every field of u except ID, UUID, CreatedAt and StorageUsedBytes.
-	UpdateUser(ctx context.Context, u *User) error
+	// UpdateUser applies p to user id in one transaction and returns the outcome: only the
+	// fields p sets are written, so concurrent patches of different fields never undo each
+	// other. A patch that would leave no active admin is ErrLastAdmin, checked atomically
+	// with the write across every process sharing the store. p.Revoke's revocations happen
+	// in the same transaction. Errors: ErrNotFound, ErrConflict (username or email taken,
+	// IfPasswordHash stale), ErrLastAdmin, ErrInvalid.
+	UpdateUser(ctx context.Context, id int64, p UserPatch) (*UserChange, error)
 	ListUsers(ctx context.Context, f UserFilter) (users []User, total int, err error)
-	// CountUsers counts all users; CountActiveAdmins counts active admins (last-admin rule).
+	// CountUsers counts all users; CountActiveAdmins counts active admins.
 	CountUsers(ctx context.Context) (int, error)
 	CountActiveAdmins(ctx context.Context) (int, error)
 	// PasswordHistory returns the user's n most recent previous password hashes, newest first.
 	PasswordHistory(ctx context.Context, userID int64, n int) ([]string, error)
 	// AddPasswordHistory records hash and keeps only the newest keep entries.
 	AddPasswordHistory(ctx context.Context, userID int64, hash string, keep int) error
+}
+
+// ErrLastAdmin is UserStore.UpdateUser's refusal to demote or deactivate the last active
+// admin.
+var ErrLastAdmin = fmt.Errorf("%w: cannot remove the last active admin", ErrConflict)
+
+// UserPatch is a change to one user; nil fields keep their stored value.
+type UserPatch struct {
+	Username           *string
+	Email              *string
+	PasswordHash       *string
+	Role               *Role
+	IsActive           *bool
+	IsVerified         *bool
+	MustChangePassword *bool
+	LastLogin          *time.Time
+	StorageQuotaMB     **int64   // set to a nil *int64 for unlimited
+	UpdatedAt          time.Time // zero leaves it unchanged (e.g. recording a login)
+	// IfPasswordHash, when not empty, applies the patch only while the stored hash is still
+	// this one (else ErrConflict), so a rehash never undoes a concurrent password change.
+	IfPasswordHash string
+	// Revoke, when set, revokes the user's sessions (and API keys) with the change.
+	Revoke *Revocation
+}
+
+// Revocation is what UserPatch.Revoke revokes, at the patch's UpdatedAt.
+type Revocation struct {
+	Reason        string // sessions' revoke reason
+	ExceptSession int64  // a session to keep (0 = none)
+	APIKeys       bool   // also revoke every unrevoked API key of the user...
+	ExceptAPIKey  int64  // ...but this one (0 = none)
+}
+
+// UserChange is the outcome of UserStore.UpdateUser.
+type UserChange struct {
+	User     *User   // as stored after the change
+	Sessions []int64 // IDs of the sessions revoked, ascending
+	APIKeys  int     // how many API keys were revoked
 }
 
 // Session is one login: a refresh-token family and the access tokens issued from it.

@@ -37,6 +37,9 @@ func TestStores(t *testing.T, open func(t *testing.T) Stores) {
 		{"UserCreateAndGet", testUserCreateAndGet},
 		{"UserUniqueness", testUserUniqueness},
 		{"UserUpdate", testUserUpdate},
+		{"UserLostUpdate", testUserLostUpdate},
+		{"LastAdmin", testLastAdmin},
+		{"PatchRevokes", testPatchRevokes},
 		{"UserList", testUserList},
 		{"UserCounts", testUserCounts},
 		{"PasswordHistory", testPasswordHistory},
@@ -205,9 +208,8 @@ func testUserUniqueness(t *testing.T, s Stores) {
 		{"to taken username", "ALICE", "bob@example.com"},
 		{"to taken email", "bob", "Alice@Example.com"},
 	} {
-		b := *bob
-		b.Username, b.Email = tt.username, tt.email
-		wantErr(t, "UpdateUser "+tt.name, s.Users.UpdateUser(ctx, &b), auth.ErrConflict)
+		_, err := s.Users.UpdateUser(ctx, bob.ID, auth.UserPatch{Username: &tt.username, Email: &tt.email})
+		wantErr(t, "UpdateUser "+tt.name, err, auth.ErrConflict)
 	}
 	got, err := s.Users.UserByID(ctx, bob.ID)
 	if err != nil {
@@ -217,9 +219,7 @@ func testUserUniqueness(t *testing.T, s Stores) {
 		t.Errorf("after failed updates bob is %q <%s>", got.Username, got.Email)
 	}
 	// A user may keep its own name in another case.
-	b := *bob
-	b.Username, b.Email = "Bob", "BOB@example.com"
-	if err := s.Users.UpdateUser(ctx, &b); err != nil {
+	if _, err := s.Users.UpdateUser(ctx, bob.ID, auth.UserPatch{Username: ptr("Bob"), Email: ptr("BOB@example.com")}); err != nil {
 		t.Errorf("UpdateUser to own name in another case: %v", err)
 	}
 	if got, err := s.Users.UserByLogin(ctx, "alice"); err != nil || got.ID != alice.ID {
@@ -230,23 +230,25 @@ func testUserUniqueness(t *testing.T, s Stores) {
 func testUserUpdate(t *testing.T, s Stores) {
 	ctx := t.Context()
 	orig := *createUser(t, s, newUser("carol"))
-	admin := createUser(t, s, newUser("admin"))
 
-	u := orig
-	u.Username, u.Email, u.PasswordHash = "Caroline", "caroline@example.org", "hash-2"
-	u.Role, u.IsActive, u.IsVerified, u.MustChangePassword = auth.RoleAdmin, false, true, true
-	u.UpdatedAt, u.LastLogin, u.CreatedBy, u.StorageQuotaMB = at(2*time.Hour), ptr(at(time.Hour)), &admin.ID, ptr(int64(100))
-	// Not written by UpdateUser:
-	u.UUID, u.CreatedAt, u.StorageUsedBytes = "00000000-0000-4000-8000-000000000000", at(5*time.Hour), 12345
-	if err := s.Users.UpdateUser(ctx, &u); err != nil {
+	quota := ptr(int64(100))
+	res, err := s.Users.UpdateUser(ctx, orig.ID, auth.UserPatch{
+		Username: ptr("Caroline"), Email: ptr("caroline@example.org"), PasswordHash: ptr("hash-2"),
+		Role: ptr(auth.RoleAdmin), IsActive: ptr(false), IsVerified: ptr(true), MustChangePassword: ptr(true),
+		LastLogin: ptr(at(time.Hour)), StorageQuotaMB: &quota, UpdatedAt: at(2 * time.Hour),
+	})
+	if err != nil {
 		t.Fatalf("UpdateUser: %v", err)
 	}
+	want := orig
+	want.Username, want.Email, want.PasswordHash = "Caroline", "caroline@example.org", "hash-2"
+	want.Role, want.IsActive, want.IsVerified, want.MustChangePassword = auth.RoleAdmin, false, true, true
+	want.UpdatedAt, want.LastLogin, want.StorageQuotaMB = at(2*time.Hour), ptr(at(time.Hour)), quota
+	checkUser(t, res.User, &want)
 	got, err := s.Users.UserByID(ctx, orig.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := u
-	want.UUID, want.CreatedAt, want.StorageUsedBytes = orig.UUID, orig.CreatedAt, 0
 	checkUser(t, got, &want)
 	if _, err := s.Users.UserByLogin(ctx, "caroline"); err != nil {
 		t.Errorf("UserByLogin(new name): %v", err)
@@ -256,22 +258,144 @@ func testUserUpdate(t *testing.T, s Stores) {
 	_, err = s.Users.UserByLogin(ctx, "carol@example.com")
 	wantErr(t, "UserByLogin(old email)", err, auth.ErrNotFound)
 
-	// Nullable fields can be cleared.
-	u = *got
-	u.LastLogin, u.CreatedBy, u.StorageQuotaMB = nil, nil, nil
-	if err := s.Users.UpdateUser(ctx, &u); err != nil {
+	// An empty patch writes nothing (UpdatedAt zero leaves it); a nil quota is unlimited.
+	var unlimited *int64
+	if res, err = s.Users.UpdateUser(ctx, orig.ID, auth.UserPatch{StorageQuotaMB: &unlimited}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err = s.Users.UserByID(ctx, orig.ID); err != nil {
-		t.Fatal(err)
-	}
-	if got.LastLogin != nil || got.CreatedBy != nil || got.StorageQuotaMB != nil {
-		t.Errorf("cleared fields read back as %v, %v, %v", got.LastLogin, fmtPtr(got.CreatedBy), fmtPtr(got.StorageQuotaMB))
+	want.StorageQuotaMB = nil
+	checkUser(t, res.User, &want)
+
+	// IfPasswordHash guards a rehash against a concurrent password change.
+	_, err = s.Users.UpdateUser(ctx, orig.ID, auth.UserPatch{PasswordHash: ptr("rehash"), IfPasswordHash: "hash-1"})
+	wantErr(t, "UpdateUser(stale IfPasswordHash)", err, auth.ErrConflict)
+	if res, err = s.Users.UpdateUser(ctx, orig.ID, auth.UserPatch{PasswordHash: ptr("rehash"), IfPasswordHash: "hash-2"}); err != nil || res.User.PasswordHash != "rehash" {
+		t.Errorf("UpdateUser(current IfPasswordHash) = %v, %v", res, err)
 	}
 
-	missing := newUser("ghost")
-	missing.ID = orig.ID + 1000
-	wantErr(t, "UpdateUser(unknown)", s.Users.UpdateUser(ctx, missing), auth.ErrNotFound)
+	_, err = s.Users.UpdateUser(ctx, orig.ID+1000, auth.UserPatch{IsVerified: ptr(true)})
+	wantErr(t, "UpdateUser(unknown)", err, auth.ErrNotFound)
+}
+
+// testUserLostUpdate: patches of different fields never undo each other, neither one after
+// the other from a stale read nor concurrently.
+func testUserLostUpdate(t *testing.T, s Stores) {
+	ctx := t.Context()
+	u := createUser(t, s, newUser("racer"))
+	// An admin deactivates and demotes; a password change read the user before.
+	if _, err := s.Users.UpdateUser(ctx, u.ID, auth.UserPatch{IsActive: ptr(false), Role: ptr(auth.RoleUser)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Users.UpdateUser(ctx, u.ID, auth.UserPatch{PasswordHash: ptr("new"), MustChangePassword: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Users.UserByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.IsActive || got.Role != auth.RoleUser || got.PasswordHash != "new" {
+		t.Errorf("after deactivation then password change: active %v, role %s, hash %q", got.IsActive, got.Role, got.PasswordHash)
+	}
+
+	const n = 25
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*n)
+	for _, patch := range []func(i int) auth.UserPatch{
+		func(i int) auth.UserPatch { return auth.UserPatch{PasswordHash: ptr(fmt.Sprintf("hash-%d", i))} },
+		func(i int) auth.UserPatch { return auth.UserPatch{IsVerified: ptr(i%2 == 0)} },
+		func(i int) auth.UserPatch { q := ptr(int64(i)); return auth.UserPatch{StorageQuotaMB: &q} },
+	} {
+		wg.Go(func() {
+			for i := range n {
+				if _, err := s.Users.UpdateUser(ctx, u.ID, patch(i)); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent UpdateUser: %v", err)
+	}
+	if got, err = s.Users.UserByID(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got.PasswordHash != fmt.Sprintf("hash-%d", n-1) || got.IsVerified != ((n-1)%2 == 0) ||
+		got.StorageQuotaMB == nil || *got.StorageQuotaMB != n-1 || got.IsActive || got.Role != auth.RoleUser {
+		t.Errorf("after concurrent patches: hash %q, verified %v, quota %s, active %v, role %s",
+			got.PasswordHash, got.IsVerified, fmtPtr(got.StorageQuotaMB), got.IsActive, got.Role)
+	}
+}
+
+// testLastAdmin: the last active admin can be neither demoted nor deactivated, also when two
+// admins are demoted concurrently (TestLastAdminAcrossStores runs that across processes).
+func testLastAdmin(t *testing.T, s Stores) {
+	ctx := t.Context()
+	mk := func(name string) *auth.User {
+		u := newUser(name)
+		u.Role = auth.RoleAdmin
+		return createUser(t, s, u)
+	}
+	a, b := mk("admin-a"), mk("admin-b")
+	if _, err := s.Users.UpdateUser(ctx, b.ID, auth.UserPatch{IsActive: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Users.UpdateUser(ctx, a.ID, auth.UserPatch{Role: ptr(auth.RoleUser)})
+	wantErr(t, "demote the last admin", err, auth.ErrLastAdmin)
+	_, err = s.Users.UpdateUser(ctx, a.ID, auth.UserPatch{IsActive: ptr(false)})
+	wantErr(t, "deactivate the last admin", err, auth.ErrLastAdmin)
+	// Other changes to the last admin, and keeping it an active admin, are fine.
+	if _, err := s.Users.UpdateUser(ctx, a.ID, auth.UserPatch{Role: ptr(auth.RoleAdmin), IsActive: ptr(true), IsVerified: ptr(true)}); err != nil {
+		t.Errorf("no-op role change of the last admin: %v", err)
+	}
+	if _, err := s.Users.UpdateUser(ctx, b.ID, auth.UserPatch{IsActive: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	ConcurrentDemotions(t, s.Users, s.Users, a.ID, b.ID, 20)
+}
+
+// ConcurrentDemotions removes admins a (through store x) and b (through store y) at the same
+// time, rounds times, one by demotion and the other by deactivation (alternating), and
+// restores both between rounds. Every round must refuse exactly one of the two with
+// ErrLastAdmin and leave one active admin. x and y may be the stores of two processes on one
+// database; a and b must be the only active admins.
+func ConcurrentDemotions(t *testing.T, x, y auth.UserStore, a, b int64, rounds int) {
+	t.Helper()
+	ctx := t.Context()
+	demote := auth.UserPatch{Role: ptr(auth.RoleUser)}
+	deactivate := auth.UserPatch{IsActive: ptr(false)}
+	for round := range rounds {
+		pa, pb := demote, deactivate
+		if round%2 == 1 {
+			pa, pb = deactivate, demote
+		}
+		var wg sync.WaitGroup
+		var ea, eb error
+		wg.Go(func() { _, ea = x.UpdateUser(ctx, a, pa) })
+		wg.Go(func() { _, eb = y.UpdateUser(ctx, b, pb) })
+		wg.Wait()
+		n, err := x.CountActiveAdmins(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := 0
+		for _, err := range []error{ea, eb} {
+			if errors.Is(err, auth.ErrLastAdmin) {
+				refused++
+			} else if err != nil {
+				t.Fatalf("round %d: UpdateUser: %v", round, err)
+			}
+		}
+		if n != 1 || refused != 1 {
+			t.Fatalf("round %d: %d active admins after concurrent removals (errors %v, %v)", round, n, ea, eb)
+		}
+		for _, id := range []int64{a, b} {
+			if _, err := x.UpdateUser(ctx, id, auth.UserPatch{Role: ptr(auth.RoleAdmin), IsActive: ptr(true)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 func userIDs(users []auth.User) []int64 {
@@ -365,16 +489,76 @@ func testUserCounts(t *testing.T, s Stores) {
 	createUser(t, s, m)
 	createUser(t, s, newUser("plain"))
 	count(4, 1)
-	b.IsActive = true
-	if err := s.Users.UpdateUser(ctx, b); err != nil {
+	if _, err := s.Users.UpdateUser(ctx, b.ID, auth.UserPatch{IsActive: ptr(true)}); err != nil {
 		t.Fatal(err)
 	}
 	count(4, 2)
-	a.Role = auth.RoleUser
-	if err := s.Users.UpdateUser(ctx, a); err != nil {
+	if _, err := s.Users.UpdateUser(ctx, a.ID, auth.UserPatch{Role: ptr(auth.RoleUser)}); err != nil {
 		t.Fatal(err)
 	}
 	count(4, 1)
+}
+
+// testPatchRevokes: UserPatch.Revoke revokes the user's live sessions and API keys (each
+// but the one excepted) with the change, and nobody else's.
+func testPatchRevokes(t *testing.T, s Stores) {
+	ctx := t.Context()
+	u := createUser(t, s, newUser("recover"))
+	v := createUser(t, s, newUser("other"))
+	a := createSession(t, s, newSession(u.ID, "a", at(0)))
+	keep := createSession(t, s, newSession(u.ID, "keep", at(0)))
+	e := createSession(t, s, newSession(v.ID, "e", at(0)))
+	key := func(user int64, keyID string) *auth.APIKey {
+		k := &auth.APIKey{KeyID: keyID, UserID: user, Name: keyID, Prefix: "tldw_" + keyID, Hash: "h" + keyID, CreatedAt: at(0)}
+		if err := s.APIKeys.CreateAPIKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	k1, k2, kKeep, kOther := key(u.ID, "aaaaaaaaaaa1"), key(u.ID, "aaaaaaaaaaa2"), key(u.ID, "aaaaaaaaaaa3"), key(v.ID, "aaaaaaaaaaa4")
+	if err := s.APIKeys.RevokeAPIKey(ctx, u.ID, k2.ID, at(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	now := at(time.Minute)
+	res, err := s.Users.UpdateUser(ctx, u.ID, auth.UserPatch{PasswordHash: ptr("reset"), UpdatedAt: now,
+		Revoke: &auth.Revocation{Reason: "password reset", ExceptSession: keep.ID, APIKeys: true, ExceptAPIKey: kKeep.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Sessions, []int64{a.ID}) || res.APIKeys != 1 || res.User.PasswordHash != "reset" {
+		t.Errorf("UpdateUser with Revoke = sessions %v, %d keys, hash %q; want [%d], 1, reset", res.Sessions, res.APIKeys, res.User.PasswordHash, a.ID)
+	}
+	if got := getSession(t, s, a.ID); got.RevokedAt == nil || !got.RevokedAt.Equal(now) || got.RevokeReason != "password reset" {
+		t.Errorf("revoked session: RevokedAt %v, reason %q", got.RevokedAt, got.RevokeReason)
+	}
+	for _, id := range []int64{keep.ID, e.ID} {
+		if got := getSession(t, s, id); got.RevokedAt != nil {
+			t.Errorf("session %d was revoked", id)
+		}
+	}
+	keys, err := s.APIKeys.ListAPIKeys(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		wantRevoked := map[int64]*time.Time{k1.ID: &now, k2.ID: ptr(at(time.Second)), kKeep.ID: nil}[k.ID]
+		if (k.RevokedAt == nil) != (wantRevoked == nil) || k.RevokedAt != nil && !k.RevokedAt.Equal(*wantRevoked) {
+			t.Errorf("key %d RevokedAt = %v, want %v", k.ID, k.RevokedAt, wantRevoked)
+		}
+	}
+	if k, err := s.APIKeys.APIKeyByKeyID(ctx, kOther.KeyID); err != nil || k.RevokedAt != nil {
+		t.Errorf("another user's key: %v, %v", k, err)
+	}
+	// A refused patch revokes nothing.
+	admin := newUser("only-admin")
+	admin.Role = auth.RoleAdmin
+	createUser(t, s, admin)
+	as := createSession(t, s, newSession(admin.ID, "as", at(0)))
+	_, err = s.Users.UpdateUser(ctx, admin.ID, auth.UserPatch{IsActive: ptr(false), UpdatedAt: now, Revoke: &auth.Revocation{Reason: "deactivated"}})
+	wantErr(t, "deactivate the last admin", err, auth.ErrLastAdmin)
+	if got := getSession(t, s, as.ID); got.RevokedAt != nil {
+		t.Error("a refused patch revoked the admin's session")
+	}
 }
 
 func testPasswordHistory(t *testing.T, s Stores) {

@@ -39,12 +39,12 @@ type MemoryStores struct {
 // NewMemory returns empty in-memory stores, wired so that Users.CreateUserWithCode redeems
 // codes kept by Codes.
 func NewMemory() *MemoryStores {
-	codes := &MemCodes{}
+	codes, sessions, keys := &MemCodes{}, &MemSessions{}, &MemAPIKeys{}
 	return &MemoryStores{
-		Users:    &MemUsers{Codes: codes},
-		Sessions: &MemSessions{},
+		Users:    &MemUsers{Codes: codes, Sessions: sessions, APIKeys: keys},
+		Sessions: sessions,
 		Codes:    codes,
-		APIKeys:  &MemAPIKeys{},
+		APIKeys:  keys,
 		Lockout:  &MemLockout{},
 		Settings: &MemSettings{},
 	}
@@ -77,6 +77,9 @@ func clonePtr[T any](p *T) *T {
 type MemUsers struct {
 	// Codes is where CreateUserWithCode redeems codes; nil means no code is valid.
 	Codes *MemCodes
+	// Sessions and APIKeys are where UpdateUser's UserPatch.Revoke revokes; nil = nowhere.
+	Sessions *MemSessions
+	APIKeys  *MemAPIKeys
 	// Now stamps CreatedAt and UpdatedAt when the caller left them zero; nil = time.Now.
 	Now func() time.Time
 
@@ -240,27 +243,72 @@ func (m *MemUsers) UserByLogin(ctx context.Context, login string) (*auth.User, e
 	return nil, fmt.Errorf("%w: user", auth.ErrNotFound)
 }
 
-// UpdateUser writes every field of u except ID, UUID, CreatedAt and StorageUsedBytes
-// (UpdatedAt as given; stamped now when zero). ErrNotFound, ErrConflict.
-func (m *MemUsers) UpdateUser(ctx context.Context, u *auth.User) error {
+// UpdateUser applies p to user id (a zero UpdatedAt leaves it) and, with
+// p.Revoke, revokes the user's sessions in Sessions and keys in APIKeys (each when not nil),
+// all under one lock. ErrNotFound, ErrConflict, ErrLastAdmin.
+func (m *MemUsers) UpdateUser(ctx context.Context, id int64, p auth.UserPatch) (*auth.UserChange, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old, ok := m.users[u.ID]
+	old, ok := m.users[id]
 	if !ok {
-		return fmt.Errorf("%w: user %d", auth.ErrNotFound, u.ID)
+		return nil, fmt.Errorf("%w: user %d", auth.ErrNotFound, id)
 	}
-	cu, ce, err := m.keys(u, u.ID)
+	if p.IfPasswordHash != "" && old.u.PasswordHash != p.IfPasswordHash {
+		return nil, fmt.Errorf("%w: password changed concurrently", auth.ErrConflict)
+	}
+	n := *cloneUser(&old.u)
+	set(&n.Username, p.Username)
+	set(&n.Email, p.Email)
+	set(&n.PasswordHash, p.PasswordHash)
+	set(&n.Role, p.Role)
+	set(&n.IsActive, p.IsActive)
+	set(&n.IsVerified, p.IsVerified)
+	set(&n.MustChangePassword, p.MustChangePassword)
+	if p.LastLogin != nil {
+		n.LastLogin = clonePtr(p.LastLogin)
+	}
+	if p.StorageQuotaMB != nil {
+		n.StorageQuotaMB = clonePtr(*p.StorageQuotaMB)
+	}
+	if !p.UpdatedAt.IsZero() {
+		n.UpdatedAt = p.UpdatedAt.UTC()
+	}
+	cu, ce, err := m.keys(&n, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	n := *cloneUser(u)
-	n.UUID, n.CreatedAt, n.StorageUsedBytes = old.u.UUID, old.u.CreatedAt, old.u.StorageUsedBytes
-	if n.UpdatedAt.IsZero() {
-		n.UpdatedAt = m.now()
+	if activeAdmin(&old.u) && !activeAdmin(&n) && m.countActiveAdmins() <= 1 {
+		return nil, auth.ErrLastAdmin
 	}
-	m.users[u.ID] = &memUser{u: n, cuser: cu, cemail: ce}
-	return nil
+	m.users[id] = &memUser{u: n, cuser: cu, cemail: ce}
+	out := &auth.UserChange{User: cloneUser(&n)}
+	if r := p.Revoke; r != nil {
+		if m.Sessions != nil {
+			out.Sessions, _ = m.Sessions.RevokeUserSessions(ctx, id, r.ExceptSession, r.Reason, m.revokeTime(p))
+		}
+		if r.APIKeys && m.APIKeys != nil {
+			out.APIKeys = m.APIKeys.revokeUser(id, r.ExceptAPIKey, m.revokeTime(p))
+		}
+	}
+	return out, nil
 }
+
+// revokeTime is when p's revocations happen: its UpdatedAt, else now.
+func (m *MemUsers) revokeTime(p auth.UserPatch) time.Time {
+	if p.UpdatedAt.IsZero() {
+		return m.now()
+	}
+	return p.UpdatedAt.UTC()
+}
+
+// set stores *v in dst when v is not nil.
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func activeAdmin(u *auth.User) bool { return u.Role == auth.RoleAdmin && u.IsActive }
 
 // ListUsers returns the users matching f in ID order, paged by Limit (1..100, default 20)
 // and Offset, and the number matching before paging.
@@ -301,13 +349,18 @@ func (m *MemUsers) CountUsers(ctx context.Context) (int, error) {
 func (m *MemUsers) CountActiveAdmins(ctx context.Context) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.countActiveAdmins(), nil
+}
+
+// countActiveAdmins counts active admins; call with m.mu held.
+func (m *MemUsers) countActiveAdmins() int {
 	n := 0
 	for _, mu := range m.users {
-		if mu.u.Role == auth.RoleAdmin && mu.u.IsActive {
+		if activeAdmin(&mu.u) {
 			n++
 		}
 	}
-	return n, nil
+	return n
 }
 
 // PasswordHistory returns up to n of the user's previous hashes, newest first.
@@ -699,6 +752,20 @@ func (m *MemAPIKeys) RevokeAPIKey(ctx context.Context, userID, id int64, now tim
 		k.RevokedAt = &now
 	}
 	return nil
+}
+
+// revokeUser revokes every unrevoked key of userID but except at now and returns how many.
+func (m *MemAPIKeys) revokeUser(userID, except int64, now time.Time) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, k := range m.m {
+		if k.UserID == userID && k.ID != except && k.RevokedAt == nil {
+			k.RevokedAt = &now
+			n++
+		}
+	}
+	return n
 }
 
 // TouchAPIKey sets LastUsedAt. ErrNotFound.

@@ -46,8 +46,8 @@ func TestMemUsersCanonicalUniqueness(t *testing.T) {
 		t.Errorf("unknown login: %v", err)
 	}
 	b := mustUser(t, m.Users, "bob", "bob@example.com")
-	b.Email = "alice@EXAMPLE.com"
-	if err := m.Users.UpdateUser(ctx, b); !errors.Is(err, auth.ErrConflict) {
+	taken := "alice@EXAMPLE.com"
+	if _, err := m.Users.UpdateUser(ctx, b.ID, auth.UserPatch{Email: &taken}); !errors.Is(err, auth.ErrConflict) {
 		t.Errorf("update to a taken email: %v", err)
 	}
 	// Returned users are copies.

@@ -161,6 +161,21 @@ func bodyField(field, msg, typ string) FieldError {
 	return FieldError{Loc: []string{"body", field}, Msg: msg, Type: typ}
 }
 
+// quotaField checks storage_quota_mb against auth.CheckQuota's range (nil = unlimited).
+func quotaField(q *int64) *FieldError {
+	switch {
+	case q == nil:
+		return nil
+	case *q < 0:
+		fe := bodyField("storage_quota_mb", "ensure this value is greater than or equal to 0", "value_error.number.not_ge")
+		return &fe
+	case *q > auth.MaxStorageQuotaMB:
+		fe := bodyField("storage_quota_mb", fmt.Sprintf("ensure this value is less than or equal to %d", auth.MaxStorageQuotaMB), "value_error.number.not_le")
+		return &fe
+	}
+	return nil
+}
+
 // invalidFields is the 422 for problems found after decoding (FastAPI-style detail list).
 // It returns nil when there are none.
 func invalidFields(problems []FieldError) error {
@@ -349,8 +364,8 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 		}
 		n.Role = role
 	}
-	if b.StorageQuotaMB != nil && *b.StorageQuotaMB < 0 {
-		problems = append(problems, bodyField("storage_quota_mb", "ensure this value is greater than or equal to 0", "value_error.number.not_ge"))
+	if fe := quotaField(b.StorageQuotaMB); fe != nil {
+		problems = append(problems, *fe)
 	}
 	if err := invalidFields(problems); err != nil {
 		return err
@@ -425,8 +440,8 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 		need = append(need, auth.PermUsersRoles)
 	}
 	if b.StorageQuotaMB.Set {
-		if b.StorageQuotaMB.V != nil && *b.StorageQuotaMB.V < 0 {
-			problems = append(problems, bodyField("storage_quota_mb", "ensure this value is greater than or equal to 0", "value_error.number.not_ge"))
+		if fe := quotaField(b.StorageQuotaMB.V); fe != nil {
+			problems = append(problems, *fe)
 		}
 		q := b.StorageQuotaMB.V
 		up.StorageQuotaMB = &q
@@ -454,6 +469,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 	}
 	for _, perm := range need {
 		if !p.Can(perm) {
+			s.auditDenied(r, p, r.Method+" /api/v1/admin/users/{id}", perm)
 			return fmt.Errorf("%w: %s required", auth.ErrForbidden, perm)
 		}
 	}

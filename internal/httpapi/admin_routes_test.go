@@ -111,6 +111,14 @@ func TestAdminUsersScenarios(t *testing.T) {
 			body: `{"storage_quota_mb":null}`, status: 200, contains: []string{`"storage_quota_mb":null`}},
 		{name: "update negative quota", caller: callerAdmin, method: "PUT", path: "/api/v1/admin/users/{user}",
 			body: `{"storage_quota_mb":-1}`, status: 422, contains: []string{`"loc":["body","storage_quota_mb"]`}},
+		{name: "update huge quota", caller: callerAdmin, method: "PUT", path: "/api/v1/admin/users/{user}",
+			body: `{"storage_quota_mb":9223372036854775807,"is_verified":true}`, status: 422,
+			contains: []string{`"code":"validation_error"`, `"loc":["body","storage_quota_mb"]`, `value_error.number.not_le`}},
+		{name: "huge quota wrote nothing", caller: callerAdmin, method: "GET", path: "/api/v1/admin/users/{user}", status: 200,
+			contains: []string{`"storage_quota_mb":null`, `"is_verified":false`}},
+		{name: "create huge quota", caller: callerAdmin, method: "POST", path: "/api/v1/admin/users",
+			body: `{"username":"dave","email":"dave@example.com","password":"Brave-Otter-9471!","storage_quota_mb":1099511627777}`, status: 422,
+			contains: []string{`"loc":["body","storage_quota_mb"]`}},
 		{name: "update no fields", caller: callerAdmin, method: "PUT", path: "/api/v1/admin/users/{user}",
 			body: `{"reason":"nothing"}`, status: 400, contains: []string{"No fields to update"}},
 		{name: "update empty body", caller: callerAdmin, method: "PUT", path: "/api/v1/admin/users/{user}", status: 400},
@@ -342,9 +350,18 @@ func TestRegistrationCodes(t *testing.T) {
 	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &list) != nil || len(list.Codes) != 5 {
 		t.Fatalf("list: %d %s", rec.Code, rec.Body)
 	}
+	// The moderator code is listed to the moderator masked: its text would let them register
+	// a moderator (issue 9).
 	var modCode, userCode codeJSON
 	for _, c := range list.Codes {
-		if len(c.Code) != 24 || !c.IsValid {
+		wantLen := 24
+		if c.RoleToGrant == "moderator" {
+			wantLen = len(auth.MaskedCode)
+			if c.Code != auth.MaskedCode {
+				t.Errorf("moderator sees the moderator code %q", c.Code)
+			}
+		}
+		if len(c.Code) != wantLen || !c.IsValid {
 			t.Errorf("code %+v", c)
 		}
 		switch c.RoleToGrant {
@@ -352,6 +369,19 @@ func TestRegistrationCodes(t *testing.T) {
 			modCode = c
 		case "user":
 			userCode = c
+		}
+	}
+	rec = ts.call(t, callerAdmin, "GET", "/api/v1/admin/registration-codes", "", nil)
+	var all struct{ Codes []codeJSON }
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &all) != nil || len(all.Codes) != 5 {
+		t.Fatalf("admin list: %d %s", rec.Code, rec.Body)
+	}
+	for _, c := range all.Codes {
+		if len(c.Code) != 24 {
+			t.Errorf("admin sees code %+v", c)
+		}
+		if c.ID == modCode.ID {
+			modCode.Code = c.Code // the real text, for the checks below
 		}
 	}
 	ts.run(t, []adminScenario{
@@ -420,5 +450,31 @@ func TestAdminRoutesDocumented(t *testing.T) {
 		if !slices.Contains(doc, rule.Method+" "+rule.Path) {
 			t.Errorf("%s %s is not in the OpenAPI document", rule.Method, rule.Path)
 		}
+	}
+}
+
+// TestAdminDenialsAudited: a moderator's role change and its action on an admin are refused
+// (403) and each refusal is audited as access_denied.
+func TestAdminDenialsAudited(t *testing.T) {
+	ts := newTestServer(t)
+	ts.run(t, []adminScenario{
+		{name: "moderator grants admin", caller: callerModerator, method: "PUT", path: "/api/v1/admin/users/{user}",
+			body: `{"role":"admin"}`, status: 403},
+		{name: "moderator deactivates an admin", caller: callerModerator, method: "PUT", path: "/api/v1/admin/users/{admin}",
+			body: `{"is_active":false}`, status: 403},
+		{name: "moderator creates an admin code", caller: callerModerator, method: "POST", path: "/api/v1/admin/registration-codes",
+			body: `{"role_to_grant":"admin"}`, status: 403},
+	})
+	evs := ts.Audit.Find(audit.AccessDenied)
+	if len(evs) != 3 {
+		t.Fatalf("%d access_denied events, want 3: %+v", len(evs), evs)
+	}
+	for _, e := range evs {
+		if e.Username != ts.Accounts[callerModerator].User.Username || e.Success {
+			t.Errorf("access_denied = %+v", e)
+		}
+	}
+	if evs[1].TargetID != ts.id(callerAdmin) {
+		t.Errorf("denied deactivation names target %q, want the admin %s", evs[1].TargetID, ts.id(callerAdmin))
 	}
 }

@@ -483,6 +483,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 	var body struct {
 		CurrentPassword *string `json:"current_password"`
 		NewPassword     *string `json:"new_password"`
+		RevokeAPIKeys   *bool   `json:"revoke_api_keys"` // default true: revoke the user's other API keys
 	}
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
@@ -497,7 +498,8 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 	if err := missingFields(absent...); err != nil {
 		return err
 	}
-	err := s.o.Auth.ChangePassword(r.Context(), principalFrom(r.Context()), *body.CurrentPassword, *body.NewPassword, s.meta(r))
+	o := auth.PasswordChangeOptions{KeepAPIKeys: body.RevokeAPIKeys != nil && !*body.RevokeAPIKeys}
+	err := s.o.Auth.ChangePasswordWith(r.Context(), principalFrom(r.Context()), *body.CurrentPassword, *body.NewPassword, o, s.meta(r))
 	if errors.Is(err, auth.ErrUnauthenticated) {
 		return &Error{Status: http.StatusUnauthorized, Code: "invalid_credentials",
 			Detail: "Current password is incorrect", Err: err}

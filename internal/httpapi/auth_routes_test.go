@@ -191,9 +191,8 @@ func TestLoginRoutes(t *testing.T) {
 		{name: "inactive", method: "POST", path: "/api/v1/auth/login", header: formHeader,
 			body: "username=alice&password=" + testPassword,
 			before: func(t *testing.T, ts *testServer) {
-				u := ts.Accounts[callerUser].User
-				u.IsActive = false
-				if err := ts.Stores.Users.UpdateUser(context.Background(), u); err != nil {
+				off := false
+				if _, err := ts.Stores.Users.UpdateUser(context.Background(), ts.Accounts[callerUser].User.ID, auth.UserPatch{IsActive: &off}); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -402,6 +401,30 @@ func TestProfileRoutes(t *testing.T) {
 					t.Errorf("other session after change = %d, want 401", got)
 				}
 				loginAs(t, ts, "alice", "Stable-Orbit-5820!")
+			}},
+		{name: "change password revokes API keys", caller: callerUser, method: "POST", path: "/api/v1/users/change-password",
+			body:       `{"current_password":"` + testPassword + `","new_password":"Stable-Orbit-5820!"}`,
+			wantStatus: 200,
+			before: func(t *testing.T, ts *testServer) {
+				_, full := ts.createKey(t, ts.Accounts[callerUser], auth.ScopeRead)
+				ts.Accounts["alicekey"] = &testAccount{APIKey: full}
+			},
+			check: func(t *testing.T, ts *testServer, _ *httptest.ResponseRecorder) {
+				if got := status(t, ts, "GET", "/api/v1/users/me", "", map[string]string{"X-API-KEY": ts.Accounts["alicekey"].APIKey}); got != 401 {
+					t.Errorf("API key after password change = %d, want 401", got)
+				}
+			}},
+		{name: "change password keeping API keys", caller: callerUser, method: "POST", path: "/api/v1/users/change-password",
+			body:       `{"current_password":"` + testPassword + `","new_password":"Stable-Orbit-5820!","revoke_api_keys":false}`,
+			wantStatus: 200,
+			before: func(t *testing.T, ts *testServer) {
+				_, full := ts.createKey(t, ts.Accounts[callerUser], auth.ScopeRead)
+				ts.Accounts["alicekey"] = &testAccount{APIKey: full}
+			},
+			check: func(t *testing.T, ts *testServer, _ *httptest.ResponseRecorder) {
+				if got := status(t, ts, "GET", "/api/v1/users/me", "", map[string]string{"X-API-KEY": ts.Accounts["alicekey"].APIKey}); got != 200 {
+					t.Errorf("API key after password change with revoke_api_keys false = %d, want 200", got)
+				}
 			}},
 		{name: "change password wrong current", caller: callerUser, method: "POST", path: "/api/v1/users/change-password",
 			body:       `{"current_password":"Nope-Nope-4826!","new_password":"Stable-Orbit-5820!"}`,

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -13,8 +14,8 @@ import (
 
 const (
 	quotaMiB           = 1 << 20
-	quotaMaxMB         = 1 << 40 // quota_mb above this would overflow bytes
-	quotaSoftLimitPct  = 80      // tldw_server's defaults for the at_*_limit flags
+	quotaMaxMB         = auth.MaxStorageQuotaMB
+	quotaSoftLimitPct  = 80 // tldw_server's defaults for the at_*_limit flags
 	quotaHardLimitPct  = 100
 	quotaDefaultLimit  = 20
 	quotaMaxPageLimit  = 100
@@ -225,7 +226,7 @@ func (s *Server) handleQuotaPut(w http.ResponseWriter, r *http.Request) error {
 	}
 	var problems []FieldError
 	if q := b.QuotaMB.V; q != nil && (*q < 0 || *q > quotaMaxMB) {
-		problems = append(problems, bodyField("quota_mb", "ensure this value is between 0 and 1099511627776", "value_error.number"))
+		problems = append(problems, bodyField("quota_mb", fmt.Sprintf("ensure this value is between 0 and %d", quotaMaxMB), "value_error.number"))
 	}
 	soft, hard := quotaSoftLimitPct, quotaHardLimitPct
 	for _, p := range []struct {

@@ -104,3 +104,24 @@ func TestAuthSchemaGuards(t *testing.T) {
 		}
 	})
 }
+
+// TestLastAdminAcrossStores: two processes (two connection pools on one database) remove
+// each other's admin at the same time; the database keeps one active admin every round.
+func TestLastAdminAcrossStores(t *testing.T) {
+	run := func(t *testing.T, url string) {
+		x := authMigrated(t, url)
+		y := authMigrated(t, url)
+		ctx := context.Background()
+		var ids []int64
+		for _, name := range []string{"admin-a", "admin-b"} {
+			u := &auth.User{Username: name, Email: name + "@example.com", PasswordHash: "h", Role: auth.RoleAdmin, IsActive: true}
+			if err := x.Users().CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, u.ID)
+		}
+		authtest.ConcurrentDemotions(t, x.Users(), y.Users(), ids[0], ids[1], 100)
+	}
+	t.Run("sqlite", func(t *testing.T) { run(t, "sqlite:"+filepath.Join(t.TempDir(), "auth.db")) })
+	t.Run("postgres", func(t *testing.T) { run(t, testenv.Postgres(t)) })
+}

@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -208,31 +210,152 @@ func (s *Users) UserByLogin(ctx context.Context, login string) (*auth.User, erro
 	return &u, nil
 }
 
-// UpdateUser writes every field of u except ID, UUID, CreatedAt and
-// StorageUsedBytes; a zero UpdatedAt becomes the current time. It returns
-// auth.ErrNotFound for an unknown ID, auth.ErrConflict when the new username
-// or email is taken and auth.ErrInvalid for invalid fields.
-func (s *Users) UpdateUser(ctx context.Context, u *auth.User) error {
-	uname, email, err := canon(u)
+// UpdateUser applies p to user id in one transaction: it writes only the
+// columns p sets, refuses (auth.ErrLastAdmin) to demote or deactivate the last
+// active admin, and with p.Revoke revokes the user's sessions and API keys (at
+// UpdatedAt, or now when it is zero). On PostgreSQL a change of role or
+// status first locks the user's row and every active admin's, in ID order, so
+// concurrent demotions from any number of processes serialise and each sees
+// the others' outcome; SQLite transactions are serial already (_txlock=immediate).
+// Errors: auth.ErrNotFound, auth.ErrConflict (username or email taken, stale
+// IfPasswordHash), auth.ErrLastAdmin, auth.ErrInvalid.
+func (s *Users) UpdateUser(ctx context.Context, id int64, p auth.UserPatch) (*auth.UserChange, error) {
+	set, args, err := s.patchSet(p)
 	if err != nil {
+		return nil, err
+	}
+	where, wargs := "id = ?", []any{id}
+	if p.IfPasswordHash != "" {
+		where, wargs = where+" AND password_hash = ?", append(wargs, p.IfPasswordHash)
+	}
+	admin := string(auth.RoleAdmin)
+	if p.Role != nil || p.IsActive != nil {
+		// The last active admin keeps both: the row stays (or becomes) an active admin, or
+		// another active admin exists.
+		role, active := any(bun.Ident("role")), any(bun.Ident("is_active"))
+		if p.Role != nil {
+			role = string(*p.Role)
+		}
+		if p.IsActive != nil {
+			active = *p.IsActive
+		}
+		where += ` AND (NOT (role = ? AND is_active) OR (? = ? AND ?) OR EXISTS
+			(SELECT 1 FROM users o WHERE o.role = ? AND o.is_active AND o.id <> users.id))`
+		wargs = append(wargs, admin, role, admin, active, admin)
+	}
+	out := &auth.UserChange{}
+	err = s.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if (p.Role != nil || p.IsActive != nil) && s.db.dialect == dialectPostgres {
+			var locked []int64
+			if err := tx.NewRaw(`SELECT id FROM users WHERE id = ? OR (role = ? AND is_active)
+				ORDER BY id FOR UPDATE`, id, admin).Scan(ctx, &locked); err != nil {
+				return err
+			}
+		}
+		var row userRow
+		err := tx.NewRaw(`UPDATE users SET `+set+` WHERE `+where+` RETURNING `+userCols,
+			append(args, wargs...)...).Scan(ctx, &row)
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.whyNotUpdated(ctx, tx, id, p)
+		}
+		if err != nil {
+			return err
+		}
+		u := row.user()
+		out.User = &u
+		if p.Revoke == nil {
+			return nil
+		}
+		at := s.db.timeArg(orNow(p.UpdatedAt))
+		if err := tx.NewRaw(`UPDATE sessions SET revoked_at = ?, revoke_reason = ?, is_active = FALSE
+			WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND refresh_expires_at > ?
+			RETURNING id`, at, nullString(p.Revoke.Reason), id, p.Revoke.ExceptSession, at).Scan(ctx, &out.Sessions); err != nil {
+			return err
+		}
+		slices.Sort(out.Sessions)
+		if p.Revoke.APIKeys {
+			res, err := tx.NewRaw(`UPDATE api_keys SET revoked_at = ?
+				WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`, at, id, p.Revoke.ExceptAPIKey).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			out.APIKeys = int(n)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, authErr("update user", "user", err)
+	}
+	return out, nil
+}
+
+// patchSet renders the SET list of p and its arguments. An empty patch sets id = id, so
+// the UPDATE still finds (and locks) the row.
+func (s *Users) patchSet(p auth.UserPatch) (string, []any, error) {
+	cols, args := []string{"id = id"}, []any(nil)
+	add := func(col string, v any) { cols, args = append(cols, col+" = ?"), append(args, v) }
+	if !p.UpdatedAt.IsZero() {
+		add("updated_at", s.db.timeArg(p.UpdatedAt))
+	}
+	if p.Username != nil {
+		c, err := auth.CanonicalUsername(*p.Username)
+		if err != nil {
+			return "", nil, err
+		}
+		add("username", *p.Username)
+		add("username_canon", c)
+	}
+	if p.Email != nil {
+		c, err := auth.CanonicalEmail(*p.Email)
+		if err != nil {
+			return "", nil, err
+		}
+		add("email", *p.Email)
+		add("email_canon", c)
+	}
+	if p.PasswordHash != nil {
+		if *p.PasswordHash == "" {
+			return "", nil, fmt.Errorf("%w: password hash is required", auth.ErrInvalid)
+		}
+		add("password_hash", *p.PasswordHash)
+	}
+	if p.Role != nil {
+		if _, err := auth.ParseRole(string(*p.Role)); err != nil {
+			return "", nil, err
+		}
+		add("role", string(*p.Role))
+	}
+	if p.IsActive != nil {
+		add("is_active", *p.IsActive)
+	}
+	if p.IsVerified != nil {
+		add("is_verified", *p.IsVerified)
+	}
+	if p.MustChangePassword != nil {
+		add("must_change_password", *p.MustChangePassword)
+	}
+	if p.LastLogin != nil {
+		add("last_login", s.db.timeArg(*p.LastLogin))
+	}
+	if p.StorageQuotaMB != nil {
+		add("storage_quota_mb", *p.StorageQuotaMB)
+	}
+	return strings.Join(cols, ", "), args, nil
+}
+
+// whyNotUpdated explains an UPDATE that matched no row: an unknown user, a stale
+// IfPasswordHash or the last-admin rule.
+func (s *Users) whyNotUpdated(ctx context.Context, tx bun.Tx, id int64, p auth.UserPatch) error {
+	var hash string
+	if err := tx.NewRaw(`SELECT password_hash FROM users WHERE id = ?`, id).Scan(ctx, &hash); err != nil {
 		return err
 	}
-	updated := orNow(u.UpdatedAt)
-	res, err := s.db.bun.NewRaw(`UPDATE users SET username = ?, username_canon = ?, email = ?,
-		email_canon = ?, password_hash = ?, role = ?, is_active = ?, is_verified = ?,
-		must_change_password = ?, updated_at = ?, last_login = ?, created_by = ?,
-		storage_quota_mb = ? WHERE id = ?`,
-		u.Username, uname, u.Email, email, u.PasswordHash, string(u.Role), u.IsActive,
-		u.IsVerified, u.MustChangePassword, s.db.timeArg(updated), s.db.nullTimeArg(u.LastLogin), u.CreatedBy,
-		u.StorageQuotaMB, u.ID).Exec(ctx)
-	if err != nil {
-		return authErr("update user", "user", err)
+	if p.IfPasswordHash != "" && hash != p.IfPasswordHash {
+		return fmt.Errorf("%w: password changed concurrently", auth.ErrConflict)
 	}
-	if err := affected("update user", "user", res); err != nil {
-		return err
-	}
-	u.UpdatedAt = updated
-	return nil
+	return auth.ErrLastAdmin
 }
 
 // ListUsers returns one page of the users matching f, ordered by ID, and the
