@@ -21,15 +21,11 @@ func TestMustChangePasswordGate(t *testing.T) {
 	ts := newTestServer(t)
 	alice := ts.Accounts[callerUser]
 	_, key := ts.createKey(t, alice, auth.ScopeRead, auth.ScopeWrite)
-	u, err := ts.Stores.Users.UserByID(context.Background(), alice.User.ID)
-	if err != nil {
+	must := true
+	if _, err := ts.Stores.Users.UpdateUser(context.Background(), alice.User.ID, auth.UserPatch{MustChangePassword: &must}); err != nil {
 		t.Fatal(err)
 	}
-	u.MustChangePassword = true
-	if err := ts.Stores.Users.UpdateUser(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
-	ts.Auth.InvalidateUser(u.ID)
+	ts.Auth.InvalidateUser(alice.User.ID)
 	jwt, apiKey := bearer(alice.Access), map[string]string{"X-API-KEY": key}
 
 	refused := []struct{ method, path, body string }{
@@ -66,7 +62,7 @@ func TestMustChangePasswordGate(t *testing.T) {
 	}
 
 	rec = ts.call(t, callerAnonymous, "POST", "/api/v1/users/change-password",
-		`{"current_password":"`+testPassword+`","new_password":"Stable-Orbit-5820!"}`, jwt)
+		`{"current_password":"`+testPassword+`","new_password":"Stable-Orbit-5820!","revoke_api_keys":false}`, jwt)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("change-password = %d %s", rec.Code, rec.Body)
 	}
