@@ -59,6 +59,21 @@ func keyScopesAllowed(p *Principal, scopes []Scope) error {
 // rate budget. expiresIn 0 means DefaultAPIKeyExpiry; negative is ErrInvalid. Needs
 // account.write. Not available in single-user mode (ErrForbidden).
 func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, name string, scopes []Scope, expiresIn time.Duration, m Meta) (*APIKey, string, error) {
+	return s.CreateAPIKeyWith(ctx, p, name, scopes, expiresIn, KeyOptions{}, m)
+}
+
+// KeyOptions are the optional settings of a new API key.
+type KeyOptions struct {
+	// RateLimitPerMinute, when above 0, limits the key below its user's shared budget;
+	// 0..MaxKeyRateLimit, else ErrInvalid.
+	RateLimitPerMinute int
+}
+
+// MaxKeyRateLimit bounds KeyOptions.RateLimitPerMinute.
+const MaxKeyRateLimit = 1_000_000
+
+// CreateAPIKeyWith is CreateAPIKey with KeyOptions.
+func (s *Service) CreateAPIKeyWith(ctx context.Context, p *Principal, name string, scopes []Scope, expiresIn time.Duration, o KeyOptions, m Meta) (*APIKey, string, error) {
 	if err := require(p, PermAccountWrite); err != nil {
 		return nil, "", err
 	}
@@ -74,6 +89,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, name string, s
 	}
 	if expiresIn < 0 {
 		return nil, "", fmt.Errorf("%w: API key expiry must not be negative", ErrInvalid)
+	}
+	if o.RateLimitPerMinute < 0 || o.RateLimitPerMinute > MaxKeyRateLimit {
+		return nil, "", fmt.Errorf("%w: rate_limit_per_minute must be between 0 and %d", ErrInvalid, MaxKeyRateLimit)
 	}
 	if expiresIn == 0 {
 		expiresIn = DefaultAPIKeyExpiry
@@ -108,7 +126,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, name string, s
 	}
 	exp := now.Add(expiresIn)
 	k := &APIKey{KeyID: id, UserID: p.UserID, Name: name, Prefix: APIKeyPrefix + id,
-		Hash: HashAPIKeySecret(s.o.APIKeyPepper, secret), Scopes: clean, ExpiresAt: &exp, CreatedAt: now}
+		Hash: HashAPIKeySecret(s.o.APIKeyPepper, secret), Scopes: clean, RateLimitPerMinute: o.RateLimitPerMinute,
+		ExpiresAt: &exp, CreatedAt: now}
 	if err := s.o.APIKeys.CreateAPIKey(ctx, k); err != nil {
 		return nil, "", storeErr("creating API key", err)
 	}

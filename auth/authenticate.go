@@ -181,7 +181,7 @@ func (s *Service) authAPIKey(ctx context.Context, full string) (*Principal, erro
 		}
 	}
 	scopes := append(make([]Scope, 0, len(k.Scopes)), k.Scopes...)
-	return &Principal{UserID: k.UserID, Username: ue.username, Role: ue.role, APIKeyID: k.ID, Scopes: scopes, Via: "api_key",
+	return &Principal{UserID: k.UserID, Username: ue.username, Role: ue.role, APIKeyID: k.ID, Scopes: scopes, Via: "api_key", KeyRateLimit: k.RateLimitPerMinute,
 		MustChangePassword: ue.mustChangePassword}, nil
 }
 

@@ -87,6 +87,9 @@ type Principal struct {
 	APIKeyID  int64   // 0 unless authenticated by a personal API key
 	Scopes    []Scope // nil = all the role allows (JWT sessions)
 	Via       string  // "jwt", "api_key" or "single_user"
+	// KeyRateLimit is the API key's own requests per minute (APIKey.RateLimitPerMinute), 0
+	// for none.
+	KeyRateLimit int
 	// MustChangePassword is set until the user changes a password an admin set: the HTTP
 	// gate then allows only changing it, reading the own account, refreshing and logging out.
 	MustChangePassword bool

@@ -176,17 +176,20 @@ type CodeStore interface {
 // APIKey is a personal API key. The secret itself is never stored: Hash is
 // HashAPIKeySecret(pepper, secret) and Prefix is for display.
 type APIKey struct {
-	ID         int64
-	KeyID      string // the 12 hex characters after "tldw_"
-	UserID     int64
-	Name       string
-	Prefix     string
-	Hash       string
-	Scopes     []Scope
-	ExpiresAt  *time.Time
-	LastUsedAt *time.Time
-	CreatedAt  time.Time
-	RevokedAt  *time.Time
+	ID     int64
+	KeyID  string // the 12 hex characters after "tldw_"
+	UserID int64
+	Name   string
+	Prefix string
+	Hash   string
+	Scopes []Scope
+	// RateLimitPerMinute, when above 0, limits this key's requests below its user's
+	// API_RATE_LIMIT budget (which every token and key of the user shares).
+	RateLimitPerMinute int
+	ExpiresAt          *time.Time
+	LastUsedAt         *time.Time
+	CreatedAt          time.Time
+	RevokedAt          *time.Time
 }
 
 // APIKeyStore keeps API keys. ErrNotFound for a missing key; lookups by user return only

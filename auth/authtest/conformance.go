@@ -1041,7 +1041,7 @@ func testAPIKeys(t *testing.T, s Stores) {
 	}
 	k1 := &auth.APIKey{
 		KeyID: "0123456789ab", UserID: u.ID, Name: "laptop", Prefix: "tldw_0123456789ab",
-		Hash: "hash-1", Scopes: []auth.Scope{auth.ScopeRead, auth.ScopeWrite},
+		Hash: "hash-1", Scopes: []auth.Scope{auth.ScopeRead, auth.ScopeWrite}, RateLimitPerMinute: 7,
 		ExpiresAt: ptr(at(30 * day)), CreatedAt: at(0),
 	}
 	if err := s.APIKeys.CreateAPIKey(ctx, k1); err != nil {
@@ -1055,7 +1055,7 @@ func testAPIKeys(t *testing.T, s Stores) {
 		t.Fatalf("APIKeyByKeyID: %v", err)
 	}
 	if got.ID != k1.ID || got.UserID != u.ID || got.Name != "laptop" || got.Prefix != k1.Prefix ||
-		got.Hash != "hash-1" || !slices.Equal(got.Scopes, k1.Scopes) || got.LastUsedAt != nil || got.RevokedAt != nil {
+		got.Hash != "hash-1" || !slices.Equal(got.Scopes, k1.Scopes) || got.RateLimitPerMinute != 7 || got.LastUsedAt != nil || got.RevokedAt != nil {
 		t.Errorf("APIKeyByKeyID = %+v\nwant           %+v", *got, *k1)
 	}
 	sameTimePtr(t, "ExpiresAt", got.ExpiresAt, k1.ExpiresAt)

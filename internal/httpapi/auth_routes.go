@@ -194,12 +194,13 @@ type apiKeyBody struct {
 	ExpiresAt  *string  `json:"expires_at"`
 	LastUsedAt *string  `json:"last_used_at"`
 	Revoked    bool     `json:"revoked"`
+	RateLimit  int      `json:"rate_limit_per_minute"` // 0: only the user's budget
 }
 
 func newAPIKeyBody(k *auth.APIKey, now time.Time) apiKeyBody {
 	b := apiKeyBody{ID: k.ID, Name: k.Name, KeyPrefix: k.Prefix, Scopes: []string{}, Status: "active",
 		CreatedAt: rfc3339(k.CreatedAt), ExpiresAt: rfc3339Ptr(k.ExpiresAt), LastUsedAt: rfc3339Ptr(k.LastUsedAt),
-		Revoked: k.RevokedAt != nil}
+		Revoked: k.RevokedAt != nil, RateLimit: k.RateLimitPerMinute}
 	rank := map[auth.Scope]int{auth.ScopeRead: 1, auth.ScopeWrite: 2, auth.ScopeAdmin: 3}
 	best := 0
 	for _, sc := range k.Scopes {
@@ -577,6 +578,7 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 		Scopes        []string        `json:"scopes"`
 		Scope         json.RawMessage `json:"scope"`
 		ExpiresInDays *int            `json:"expires_in_days"`
+		RateLimit     int             `json:"rate_limit_per_minute"`
 	}
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
@@ -611,7 +613,8 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 	for i, v := range scopes {
 		sc[i] = auth.Scope(v)
 	}
-	k, full, err := s.o.Auth.CreateAPIKey(r.Context(), principalFrom(r.Context()), name, sc, expiry, s.meta(r))
+	k, full, err := s.o.Auth.CreateAPIKeyWith(r.Context(), principalFrom(r.Context()), name, sc, expiry,
+		auth.KeyOptions{RateLimitPerMinute: body.RateLimit}, s.meta(r))
 	if err != nil {
 		return err
 	}

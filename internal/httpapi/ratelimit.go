@@ -22,7 +22,8 @@ import (
 //     the credential is looked at.
 //   - API (API_RATE_LIMIT) applies to every other authenticated route, after the gate, per
 //     user ("user:<id>"): all of a user's sessions and API keys share one budget, so minting
-//     keys buys no extra requests. Principals whose role is in ExemptRoles skip it. Public API routes other than the probes (health, metrics,
+//     keys buys no extra requests. A key with a rate limit of its own
+//     (rate_limit_per_minute) is checked against it first ("key:<id>"). Principals whose role is in ExemptRoles skip it. Public API routes other than the probes (health, metrics,
 //     auth/verify) would be limited per IP ("anon:ip:<addr>"); documentation and probes
 //     never are.
 //
@@ -68,6 +69,13 @@ func (s *Server) limited(rt route, label string) handlerFunc {
 			p := principalFrom(r.Context())
 			if p == nil || slices.Contains(rl.ExemptRoles, p.Role) {
 				return h(w, r)
+			}
+			// A key's own limit first: a request it refuses costs the user's budget nothing.
+			if p.KeyRateLimit > 0 {
+				key := "key:" + strconv.FormatInt(p.APIKeyID, 10)
+				if err := s.rateLimit(w, r, "api", key, quota.Limit{N: p.KeyRateLimit, Per: time.Minute}, label, p); err != nil {
+					return err
+				}
 			}
 			key := "user:" + strconv.FormatInt(p.UserID, 10)
 			if err := s.rateLimit(w, r, "api", key, rl.API, label, p); err != nil {

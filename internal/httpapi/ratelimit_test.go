@@ -305,3 +305,35 @@ func TestAPIRateLimitSharedByUsersKeys(t *testing.T) {
 		want429(t, ts.call(t, callerAnonymous, http.MethodGet, "/api/v1/auth/me", "", h), "3")
 	}
 }
+
+// TestAPIKeyOwnRateLimit: a key created with rate_limit_per_minute is held to it, and the
+// requests it refuses leave the user's shared budget untouched.
+func TestAPIKeyOwnRateLimit(t *testing.T) {
+	ts := limitedServer(t)
+	rec := ts.call(t, callerUser, http.MethodPost, "/api/v1/users/api-keys", `{"name":"slow","scopes":["read"],"rate_limit_per_minute":1}`, nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	body := decodeJSON(t, rec)
+	if body["rate_limit_per_minute"] != float64(1) {
+		t.Errorf("created key body %v, want rate_limit_per_minute 1", body)
+	}
+	key := map[string]string{"X-API-KEY": body["key"].(string)}
+	if rec := ts.call(t, callerAnonymous, http.MethodGet, "/api/v1/auth/me", "", key); rec.Code != http.StatusOK {
+		t.Fatalf("first request: %d %s", rec.Code, rec.Body)
+	}
+	for range 3 {
+		want429(t, ts.call(t, callerAnonymous, http.MethodGet, "/api/v1/auth/me", "", key), "1")
+	}
+	// The user's budget (3/minute) lost one request to the key and one to creating it.
+	if rec := ts.call(t, callerUser, http.MethodGet, "/api/v1/auth/me", "", nil); rec.Code != http.StatusOK || rec.Header().Get("X-RateLimit-Remaining") != "0" {
+		t.Errorf("user after the key's refusals: %d, remaining %q; want 200 with 0 left", rec.Code, rec.Header().Get("X-RateLimit-Remaining"))
+	}
+	plain := newTestServer(t)
+	for _, bad := range []string{`-1`, `1000001`} {
+		rec := plain.call(t, callerUser, http.MethodPost, "/api/v1/users/api-keys", `{"name":"x","rate_limit_per_minute":`+bad+`}`, nil)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("rate_limit_per_minute %s: %d %s, want 400", bad, rec.Code, rec.Body)
+		}
+	}
+}

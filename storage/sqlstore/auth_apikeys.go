@@ -20,8 +20,8 @@ var _ auth.APIKeyStore = (*APIKeys)(nil)
 // APIKeys returns the API-key store on db.
 func (db *DB) APIKeys() *APIKeys { return &APIKeys{db: db} }
 
-const apiKeyCols = `id, key_id, user_id, name, key_prefix, key_hash, scopes, expires_at,
-	last_used_at, created_at, revoked_at`
+const apiKeyCols = `id, key_id, user_id, name, key_prefix, key_hash, scopes, rate_limit_per_minute,
+	expires_at, last_used_at, created_at, revoked_at`
 
 type apiKeyRow struct {
 	ID         int64      `bun:"id"`
@@ -31,6 +31,7 @@ type apiKeyRow struct {
 	Prefix     string     `bun:"key_prefix"`
 	Hash       string     `bun:"key_hash"`
 	Scopes     string     `bun:"scopes"`
+	RateLimit  int        `bun:"rate_limit_per_minute"`
 	ExpiresAt  *time.Time `bun:"expires_at"`
 	LastUsedAt *time.Time `bun:"last_used_at"`
 	CreatedAt  time.Time  `bun:"created_at"`
@@ -40,7 +41,7 @@ type apiKeyRow struct {
 func (r *apiKeyRow) key() auth.APIKey {
 	return auth.APIKey{
 		ID: r.ID, KeyID: r.KeyID, UserID: r.UserID, Name: r.Name, Prefix: r.Prefix,
-		Hash: r.Hash, Scopes: parseScopes(r.Scopes), ExpiresAt: timePtr(r.ExpiresAt),
+		Hash: r.Hash, Scopes: parseScopes(r.Scopes), RateLimitPerMinute: r.RateLimit, ExpiresAt: timePtr(r.ExpiresAt),
 		LastUsedAt: timePtr(r.LastUsedAt), CreatedAt: r.CreatedAt.UTC(), RevokedAt: timePtr(r.RevokedAt),
 	}
 }
@@ -83,9 +84,9 @@ func (s *APIKeys) CreateAPIKey(ctx context.Context, k *auth.APIKey) error {
 	created := orNow(k.CreatedAt)
 	var id int64
 	err := s.db.bun.NewRaw(`INSERT INTO api_keys (key_id, user_id, name, key_prefix, key_hash,
-		scopes, expires_at, last_used_at, created_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		k.KeyID, k.UserID, k.Name, k.Prefix, k.Hash, strings.Join(names, ","),
+		scopes, rate_limit_per_minute, expires_at, last_used_at, created_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		k.KeyID, k.UserID, k.Name, k.Prefix, k.Hash, strings.Join(names, ","), k.RateLimitPerMinute,
 		s.db.nullTimeArg(k.ExpiresAt), s.db.nullTimeArg(k.LastUsedAt), s.db.timeArg(created), s.db.nullTimeArg(k.RevokedAt)).Scan(ctx, &id)
 	if err != nil {
 		return authErr("create api key", "api key", err)
