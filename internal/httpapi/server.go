@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/rs/cors"
 	"github.com/tldw-go/tldw/audit"
@@ -154,11 +155,16 @@ func newServer(o Options, extra ...route) (*Server, error) {
 // and writes the access log line around the middleware chain and router.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
-	id := requestID(r.Header.Get("X-Request-ID"))
-	st := &reqState{id: id, route: "unmatched", log: s.log.With("request_id", id)}
+	id, client := uuid.NewString(), clientRequestID(r.Header.Get("X-Request-ID"))
+	st := &reqState{id: id, clientID: client, route: "unmatched", log: s.log.With("request_id", id)}
+	echo := id
+	if client != "" {
+		st.log = st.log.With("client_request_id", client)
+		echo = client // documented: a client's id is echoed
+	}
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	rec := &recorder{ResponseWriter: w}
-	rec.Header().Set("X-Request-ID", id)
+	rec.Header().Set("X-Request-ID", echo)
 
 	s.metrics.inFlight.Inc()
 	aborted := s.serve(rec, r)
