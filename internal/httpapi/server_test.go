@@ -351,11 +351,11 @@ func TestAccessLog(t *testing.T) {
 	}
 	want := map[string]any{
 		"client_request_id": "log-test-1",
-		"route":      "/api/v1/items/{id}",
-		"path":       "/api/v1/items/42",
-		"method":     "GET",
-		"status":     float64(200),
-		"bytes":      float64(rec.Body.Len()),
+		"route":             "/api/v1/items/{id}",
+		"path":              "/api/v1/items/42",
+		"method":            "GET",
+		"status":            float64(200),
+		"bytes":             float64(rec.Body.Len()),
 	}
 	for k, v := range want {
 		if line[k] != v {
