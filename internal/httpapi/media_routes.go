@@ -688,8 +688,8 @@ func (f *mediaForm) field(name string, part io.Reader, body *uploadBody) error {
 		return nil
 	}
 	val := string(v)
-	if !utf8.ValidString(val) {
-		return mediaFieldError(name, name+" must be valid UTF-8 text")
+	if err := checkText(val); err != nil {
+		return err
 	}
 	if f.files > 0 && name != "urls" && !slices.Contains(f.late, name) {
 		f.late = append(f.late, name)

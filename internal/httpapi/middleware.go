@@ -124,8 +124,8 @@ func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// guard sets the security headers on every response, refuses TRACE (405) and enforces
-// TrustedHosts (400) before the request reaches CORS and the router.
+// guard sets the security headers on every response, refuses TRACE (405), enforces
+// TrustedHosts (400) and refuses a path or query that is not valid text (400) before the request reaches CORS and the router.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -143,6 +143,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		if !s.anyHost[r.URL.Path] && !hostAllowed(s.o.TrustedHosts, r.Host) {
 			s.writeError(w, r, Errorf(http.StatusBadRequest, "invalid_host", "invalid host header"))
+			return
+		}
+		if err := checkURL(r); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
