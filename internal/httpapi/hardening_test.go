@@ -386,3 +386,24 @@ func TestInvalidTextRejected(t *testing.T) {
 	}
 	ms.wantEmptyExcept(t, callerUser, 0)
 }
+
+// TestQuotaRefusedBeforeContinue: a Content-Length that cannot fit the remaining quota is a
+// 413 storage_quota_exceeded sent instead of 100 Continue (the body is never asked for).
+func TestQuotaRefusedBeforeContinue(t *testing.T) {
+	ms := newMediaServer(t, false)
+	uid := ms.Accounts[callerUser].User.ID
+	if err := ms.Media.SetLimit(t.Context(), uid, 1000); err != nil {
+		t.Fatal(err)
+	}
+	srv := liveServer(t, ms, ConnLimits{}, nil)
+	for _, size := range []int{mediaMaxFieldsBytes + 1001, testMaxUpload + mediaMaxFieldsBytes + 1} {
+		resp, body := rawRequest(t, srv.Listener.Addr().String(), "POST /api/v1/media/add HTTP/1.1\r\nHost: x\r\n"+
+			"Authorization: Bearer "+ms.Accounts[callerUser].Access+"\r\nContent-Type: multipart/form-data; boundary=b\r\n"+
+			fmt.Sprintf("Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", size))
+		code := "storage_quota_exceeded"
+		if size > testMaxUpload+mediaMaxFieldsBytes {
+			code = "payload_too_large"
+		}
+		wantJSONError(t, fmt.Sprintf("Content-Length %d", size), resp, body, http.StatusRequestEntityTooLarge, code)
+	}
+}

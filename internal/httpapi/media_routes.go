@@ -606,6 +606,11 @@ func (s *Server) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
 			Detail: fmt.Sprintf("Upload exceeds the maximum size of %d MB", svc.MaxUploadBytes>>20)}
 	}
+	actor := s.mediaActor(r)
+	// Decisive from Content-Length: refused before 100 Continue, nothing read.
+	if err := svc.CheckDeclared(r.Context(), actor, r.ContentLength-mediaMaxFieldsBytes); err != nil {
+		return mediaError(err)
+	}
 	body := &uploadBody{ReadCloser: r.Body, limit: limit}
 	// multipart reads in 4 KiB pieces; a larger buffer below it saves system calls.
 	r.Body = struct {
@@ -617,7 +622,6 @@ func (s *Server) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Detail: "Malformed multipart form", Err: err}
 	}
 	f := &mediaForm{seen: map[int64]bool{}, maxItems: s.mediaAddMaxItems()}
-	actor := s.mediaActor(r)
 	fatal := s.readMediaForm(r, svc, mr, body, f, actor)
 	return s.finishMediaAdd(w, r, f, fatal)
 }
