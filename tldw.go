@@ -210,6 +210,7 @@ func (a *App) buildHTTP() error {
 		Limiter:              a.rateLimiter(),
 		RateLimits:           cfg.rateLimits(),
 		BodyIdleTimeout:      cfg.BodyIdleTimeout,
+		ReadTimeout:          cfg.ReadTimeout,
 		MediaAddMaxItems:     cfg.MediaAddMaxItems,
 	})
 	if err != nil {

@@ -31,30 +31,43 @@ var errBodyIdle = &Error{Status: http.StatusRequestTimeout, Code: "request_timeo
 // The deadline is the network's, so it runs on the wall clock.
 type idleBody struct {
 	io.ReadCloser
-	ctl  *http.ResponseController
-	idle time.Duration
-	st   *reqState
-	read bool // some read was attempted (for Expect: 100-continue, that sent the 100)
-	eof  bool
+	ctl   *http.ResponseController
+	idle  time.Duration
+	until time.Time // the whole request's deadline (Options.ReadTimeout), zero = none
+	st    *reqState
+	read  bool // some read was attempted (for Expect: 100-continue, that sent the 100)
+	eof   bool
 }
 
 // newIdleBody wraps r's body, or returns nil when there is none or the ResponseWriter
 // cannot set read deadlines (httptest.ResponseRecorder).
-func newIdleBody(w http.ResponseWriter, r *http.Request, idle time.Duration, st *reqState) *idleBody {
+func newIdleBody(w http.ResponseWriter, r *http.Request, idle, whole time.Duration, st *reqState) *idleBody {
 	if r.Body == nil || r.Body == http.NoBody || idle <= 0 {
 		return nil
 	}
-	ctl := http.NewResponseController(w)
-	if err := ctl.SetReadDeadline(time.Time{}); err != nil {
+	b := &idleBody{ReadCloser: r.Body, ctl: http.NewResponseController(w), idle: idle, st: st}
+	if whole > 0 {
+		b.until = time.Now().Add(whole)
+	}
+	if err := b.ctl.SetReadDeadline(b.deadline()); err != nil {
 		return nil
 	}
-	return &idleBody{ReadCloser: r.Body, ctl: ctl, idle: idle, st: st}
+	return b
+}
+
+// deadline is idle from now, or the whole request's deadline when that comes first.
+func (b *idleBody) deadline() time.Time {
+	d := time.Now().Add(b.idle)
+	if !b.until.IsZero() && b.until.Before(d) {
+		return b.until
+	}
+	return d
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
 	b.read = true
 	if !b.eof {
-		_ = b.ctl.SetReadDeadline(time.Now().Add(b.idle))
+		_ = b.ctl.SetReadDeadline(b.deadline())
 	}
 	n, err := b.ReadCloser.Read(p)
 	switch {

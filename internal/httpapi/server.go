@@ -56,6 +56,9 @@ type Options struct {
 	// BodyIdleTimeout is how long a request body may send nothing before the request is
 	// answered 408 (REQUEST_BODY_IDLE_TIMEOUT_SECONDS); 0 → DefaultBodyIdleTimeout.
 	BodyIdleTimeout time.Duration
+	// ReadTimeout is the http.Server's ReadTimeout (SERVER_READ_TIMEOUT_SECONDS), which the
+	// body idle deadline must not extend; 0 → none.
+	ReadTimeout time.Duration
 
 	// Media serves media items (/media/...) and storage quotas (/users/storage,
 	// /admin/storage-quotas); nil → those routes answer 503. Its MaxUploadBytes also caps
@@ -176,7 +179,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	rec := &recorder{ResponseWriter: w}
 	rec.Header().Set("X-Request-ID", echo)
-	body := newIdleBody(w, r, s.bodyIdle, st)
+	body := newIdleBody(w, r, s.bodyIdle, s.o.ReadTimeout, st)
 	if body != nil {
 		r.Body = body
 	}
