@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tldw-go/tldw/audit"
+	"github.com/tldw-go/tldw/internal/httpapi"
 	"github.com/tldw-go/tldw/storage/sqlstore"
 )
 
@@ -64,7 +65,7 @@ func (a *App) openAudit() error {
 	if a.Audit != nil {
 		sinks = append(sinks, a.Audit)
 	}
-	t.sink = audit.Multi(audit.MultiOptions{Logger: a.Logger, Now: a.Now}, sinks...)
+	t.sink = httpapi.ClientRequestIDs(audit.Multi(audit.MultiOptions{Logger: a.Logger, Now: a.Now}, sinks...))
 	a.audit = t
 
 	ctx, cancel := context.WithCancel(context.Background())

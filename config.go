@@ -35,17 +35,20 @@ const (
 // the two differ.
 //
 //	# Server
-//	AUTH_MODE                           AuthMode           multi_user      multi_user (accounts, JWT) or single_user (one API key).
-//	PROFILE                             Profile            -               Deployment profile name; informational only.
-//	TLDW_ADDR                           Addr               127.0.0.1:8000  host:port the server listens on.
-//	TLDW_DATA_DIR                       DataDir            ./tldw-data     Directory for the default SQLite database, media, temp files and generated secrets.
-//	SERVER_READ_HEADER_TIMEOUT_SECONDS  ReadHeaderTimeout  10              Seconds to read request headers.
-//	SERVER_READ_TIMEOUT_SECONDS         ReadTimeout        600             Seconds to read a whole request, body included.
-//	SERVER_WRITE_TIMEOUT_SECONDS        WriteTimeout       600             Seconds to write a response.
-//	SERVER_IDLE_TIMEOUT_SECONDS         IdleTimeout        120             Seconds a keep-alive connection may stay idle.
-//	SERVER_MAX_HEADER_BYTES             MaxHeaderBytes     65536           Largest request header block in bytes.
-//	SHUTDOWN_DELAY_SECONDS              ShutdownDelay      0               Seconds /ready answers 503 before the listener closes (for load balancers).
-//	SHUTDOWN_DRAIN_SECONDS              DrainTimeout       30              Seconds in-flight requests get to finish on shutdown.
+//	AUTH_MODE                           AuthMode             multi_user      multi_user (accounts, JWT) or single_user (one API key).
+//	PROFILE                             Profile              -               Deployment profile name; informational only.
+//	TLDW_ADDR                           Addr                 127.0.0.1:8000  host:port the server listens on.
+//	TLDW_DATA_DIR                       DataDir              ./tldw-data     Directory for the default SQLite database, media, temp files and generated secrets.
+//	SERVER_READ_HEADER_TIMEOUT_SECONDS  ReadHeaderTimeout    10              Seconds to read request headers.
+//	SERVER_READ_TIMEOUT_SECONDS         ReadTimeout          600             Seconds to read a whole request, body included.
+//	SERVER_WRITE_TIMEOUT_SECONDS        WriteTimeout         600             Seconds to write a response.
+//	SERVER_IDLE_TIMEOUT_SECONDS         IdleTimeout          120             Seconds a keep-alive connection may stay idle.
+//	SERVER_MAX_HEADER_BYTES             MaxHeaderBytes       65536           Largest request header block in bytes.
+//	SHUTDOWN_DELAY_SECONDS              ShutdownDelay        0               Seconds /ready answers 503 before the listener closes (for load balancers).
+//	SHUTDOWN_DRAIN_SECONDS              DrainTimeout         30              Seconds in-flight requests get to finish on shutdown.
+//	REQUEST_BODY_IDLE_TIMEOUT_SECONDS   BodyIdleTimeout      30              Seconds a request body may send nothing before the request is answered 408.
+//	MAX_CONNECTIONS                     MaxConnections       1024            Open client connections in all; 0 = no cap (health and metrics keep a reserve).
+//	MAX_CONNECTIONS_PER_IP              MaxConnectionsPerIP  64              Open connections per peer IP (IPv6 /64), TRUSTED_PROXIES exempt; 0 = no cap.
 //
 //	# Database
 //	DATABASE_URL            DatabaseURL          -     sqlite:PATH, sqlite:///PATH, sqlite::memory:, postgres:// or postgresql:// URL; empty = sqlite:<TLDW_DATA_DIR>/tldw.db.
@@ -116,6 +119,7 @@ const (
 //	MEDIA_STORAGE_URL      MediaStorageURL   -    Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.
 //	TEMP_PATH              TempPath          -    Directory for temporary files; empty = <TLDW_DATA_DIR>/temp.
 //	MAX_UPLOAD_SIZE_MB     MaxUploadSizeMB   500  Largest upload in MB.
+//	MEDIA_ADD_MAX_ITEMS    MediaAddMaxItems  100  Inputs (files plus urls) one /media/add request may carry.
 //	S3_ENDPOINT            S3Endpoint        -    host[:port] of the S3 API when MEDIA_STORAGE_URL is s3:// (empty = AWS; MinIO, R2 ...).
 //	AWS_REGION             S3Region          -    S3 region.
 //	AWS_ACCESS_KEY_ID      S3AccessKey       -    S3 access key id; empty = anonymous.
@@ -161,6 +165,10 @@ type Config struct {
 	MaxHeaderBytes    int
 	ShutdownDelay     time.Duration
 	DrainTimeout      time.Duration
+
+	BodyIdleTimeout     time.Duration // request bodies (idleBody in internal/httpapi)
+	MaxConnections      int           // connection caps (httpapi.ConnLimits)
+	MaxConnectionsPerIP int
 
 	DatabaseURL         DSN
 	DatabasePoolSize    int
@@ -229,6 +237,8 @@ type Config struct {
 	TempPath                          string
 	MaxUploadSizeMB                   int64
 
+	MediaAddMaxItems int
+
 	LogLevel              slog.Level
 	LogFormat             string
 	LogFile               string
@@ -271,6 +281,10 @@ func DefaultConfig() Config {
 		MaxHeaderBytes:    65536,
 		DrainTimeout:      30 * time.Second,
 
+		BodyIdleTimeout:     30 * time.Second,
+		MaxConnections:      1024,
+		MaxConnectionsPerIP: 64,
+
 		DatabasePoolSize:    20,
 		DatabaseMaxOverflow: 10,
 		DatabasePoolMinSize: 5,
@@ -312,6 +326,8 @@ func DefaultConfig() Config {
 		APIRateLimit:     Rate{N: 100, Per: time.Minute},
 
 		MaxUploadSizeMB: 500,
+
+		MediaAddMaxItems: 100,
 
 		LogLevel:                slog.LevelInfo,
 		LogFormat:               "text",
@@ -412,6 +428,9 @@ func (c Config) Validate() error {
 	if c.DrainTimeout < 0 {
 		bad("SHUTDOWN_DRAIN_SECONDS must not be negative")
 	}
+	positive("REQUEST_BODY_IDLE_TIMEOUT_SECONDS", c.BodyIdleTimeout)
+	atLeast("MAX_CONNECTIONS", int64(c.MaxConnections), 0)
+	atLeast("MAX_CONNECTIONS_PER_IP", int64(c.MaxConnectionsPerIP), 0)
 
 	// Database
 	if c.DatabaseKind() == "" {
@@ -540,6 +559,7 @@ func (c Config) Validate() error {
 		}
 	}
 	within("MAX_UPLOAD_SIZE_MB", c.MaxUploadSizeMB, 1, MaxStorageMB)
+	within("MEDIA_ADD_MAX_ITEMS", int64(c.MediaAddMaxItems), 1, 10_000)
 
 	// Logging
 	if c.LogFormat != "text" && c.LogFormat != "json" {

@@ -74,6 +74,9 @@ func configKeys() []entry {
 		intKey("SERVER_MAX_HEADER_BYTES", "MaxHeaderBytes", "Largest request header block in bytes.", func(c *Config) *int { return &c.MaxHeaderBytes }),
 		durKey("SHUTDOWN_DELAY_SECONDS", "ShutdownDelay", "Seconds /ready answers 503 before the listener closes (for load balancers).", time.Second, func(c *Config) *time.Duration { return &c.ShutdownDelay }),
 		durKey("SHUTDOWN_DRAIN_SECONDS", "DrainTimeout", "Seconds in-flight requests get to finish on shutdown.", time.Second, func(c *Config) *time.Duration { return &c.DrainTimeout }),
+		durKey("REQUEST_BODY_IDLE_TIMEOUT_SECONDS", "BodyIdleTimeout", "Seconds a request body may send nothing before the request is answered 408.", time.Second, func(c *Config) *time.Duration { return &c.BodyIdleTimeout }),
+		intKey("MAX_CONNECTIONS", "MaxConnections", "Open client connections in all; 0 = no cap (health and metrics keep a reserve).", func(c *Config) *int { return &c.MaxConnections }),
+		intKey("MAX_CONNECTIONS_PER_IP", "MaxConnectionsPerIP", "Open connections per peer IP (IPv6 /64), TRUSTED_PROXIES exempt; 0 = no cap.", func(c *Config) *int { return &c.MaxConnectionsPerIP }),
 	)
 	group("Database",
 		dsnKey("DATABASE_URL", "DatabaseURL", "sqlite:PATH, sqlite:///PATH, sqlite::memory:, postgres:// or postgresql:// URL; empty = sqlite:<TLDW_DATA_DIR>/tldw.db.", func(c *Config) *DSN { return &c.DatabaseURL }),
@@ -169,6 +172,7 @@ func configKeys() []entry {
 		urlKey("MEDIA_STORAGE_URL", "MediaStorageURL", "Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.", func(c *Config) *string { return &c.MediaStorageURL }),
 		strKey("TEMP_PATH", "TempPath", "Directory for temporary files; empty = <TLDW_DATA_DIR>/temp.", func(c *Config) *string { return &c.TempPath }),
 		intKey("MAX_UPLOAD_SIZE_MB", "MaxUploadSizeMB", "Largest upload in MB.", func(c *Config) *int64 { return &c.MaxUploadSizeMB }),
+		intKey("MEDIA_ADD_MAX_ITEMS", "MediaAddMaxItems", "Inputs (files plus urls) one /media/add request may carry.", func(c *Config) *int { return &c.MediaAddMaxItems }),
 		strKey("S3_ENDPOINT", "S3Endpoint", "host[:port] of the S3 API when MEDIA_STORAGE_URL is s3:// (empty = AWS; MinIO, R2 ...).", func(c *Config) *string { return &c.S3Endpoint }),
 		strKey("AWS_REGION", "S3Region", "S3 region.", func(c *Config) *string { return &c.S3Region }),
 		strKey("AWS_ACCESS_KEY_ID", "S3AccessKey", "S3 access key id; empty = anonymous.", func(c *Config) *string { return &c.S3AccessKey }),

@@ -105,6 +105,10 @@ var everyKey = map[string]string{
 	"MEDIA_STORAGE_URL":                     "s3://tldw-media/prod",
 	"TEMP_PATH":                             "/var/lib/tldw/temp",
 	"MAX_UPLOAD_SIZE_MB":                    "2048",
+	"MEDIA_ADD_MAX_ITEMS":                   "250",
+	"REQUEST_BODY_IDLE_TIMEOUT_SECONDS":     "15",
+	"MAX_CONNECTIONS":                       "500",
+	"MAX_CONNECTIONS_PER_IP":                "0",
 	"LOG_LEVEL":                             "warning",
 	"LOG_FORMAT":                            "JSON",
 	"LOG_FILE":                              "/var/log/tldw/app.log",
@@ -146,6 +150,11 @@ func everyKeyConfig() Config {
 		MaxHeaderBytes:    32768,
 		ShutdownDelay:     5 * time.Second,
 		DrainTimeout:      45 * time.Second,
+
+		BodyIdleTimeout:     15 * time.Second,
+		MaxConnections:      500,
+		MaxConnectionsPerIP: 0,
+		MediaAddMaxItems:    250,
 
 		DatabaseURL:         "postgresql://tldw_user:s3cret-db-pw@db.internal/tldw_multiuser",
 		DatabasePoolSize:    40,

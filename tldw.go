@@ -209,6 +209,9 @@ func (a *App) buildHTTP() error {
 		CookieSameSite:       cfg.SessionCookieSameSite,
 		Limiter:              a.rateLimiter(),
 		RateLimits:           cfg.rateLimits(),
+		BodyIdleTimeout:      cfg.BodyIdleTimeout,
+		ReadTimeout:          cfg.ReadTimeout,
+		MediaAddMaxItems:     cfg.MediaAddMaxItems,
 	})
 	if err != nil {
 		return err
@@ -265,7 +268,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext:       httpapi.ConnContext,
 	}
+	ln = httpapi.Listen(ln, httpapi.ConnLimits{Total: cfg.MaxConnections, PerIP: cfg.MaxConnectionsPerIP,
+		Exempt: cfg.TrustedProxies})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

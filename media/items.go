@@ -184,3 +184,19 @@ func (s *Service) SetLimit(ctx context.Context, userID, limitBytes int64) error 
 	}
 	return nil
 }
+
+// CheckDeclared refuses, before any byte of a request is read, one declaring at least n
+// bytes of files that cannot fit the actor's quota even if every live reservation were
+// released: ErrQuotaExceeded (audited). n ≤ 0 or an unlimited quota passes.
+func (s *Service) CheckDeclared(ctx context.Context, a Actor, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	u, err := s.Usage(ctx, a.UserID)
+	if err != nil || u.Limit < 0 || n <= u.Limit-u.Used {
+		return err
+	}
+	remaining := max(0, u.Limit-u.Used-u.Reserved)
+	s.auditQuota(ctx, a, n, remaining)
+	return fmt.Errorf("%w (%w): %d bytes do not fit in the remaining %d bytes", ErrQuotaExceeded, quota.ErrExceeded, n, remaining)
+}

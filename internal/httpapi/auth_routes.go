@@ -300,6 +300,9 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) (username, pa
 		if r.MultipartForm != nil {
 			defer func() { _ = r.MultipartForm.RemoveAll() }()
 		}
+		if err := checkValues(r.PostForm); err != nil {
+			return "", "", err
+		}
 		if v, ok := r.PostForm["username"]; ok && len(v) > 0 {
 			user = &v[0]
 		}

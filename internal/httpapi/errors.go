@@ -223,6 +223,9 @@ func classify(err error, now time.Time) *Error {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	log := s.logger(r)
 	e := classify(err, s.now())
+	if st := stateFrom(r.Context()); st != nil && st.bodyTimeout {
+		e = errBodyIdle // the handler saw the stalled body as some read error
+	}
 	status, code, detail, header := e.Status, e.Code, e.Detail, e.Header
 	if status == http.StatusInternalServerError {
 		detail = "internal error"

@@ -32,6 +32,9 @@ const (
 	mediaMaxFieldsBytes = 1 << 20  // all non-file fields; also the allowance above MAX_UPLOAD_SIZE_MB for the whole request
 	mediaDefaultPerPage = 10
 	mediaMaxIgnored     = 20 // ignored field names listed in a warning
+	mediaMaxURLBytes    = 2048
+	// DefaultMediaAddMaxItems is Options.MediaAddMaxItems's default.
+	DefaultMediaAddMaxItems = 100
 )
 
 // mediaDownloadCSP is the Content-Security-Policy of file downloads: nothing loads, nothing
@@ -389,7 +392,11 @@ func (s *Server) handleMediaFile(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "private, no-store")
 	h.Set("ETag", `"`+it.ContentHash+`"`)
 	if rs, ok := rc.(io.ReadSeeker); ok {
-		http.ServeContent(w, r, "", info.ModTime, rs)
+		if !dropEmptyRanges(r) {
+			h.Set("Content-Range", "bytes */"+strconv.FormatInt(it.Size, 10))
+			return statusError(http.StatusRequestedRangeNotSatisfiable)
+		}
+		http.ServeContent(&jsonErrorWriter{ResponseWriter: w, s: s, r: r}, r, "", info.ModTime, rs)
 		return nil
 	}
 	if etagMatches(r.Header.Get("If-None-Match"), `"`+it.ContentHash+`"`) {
@@ -405,6 +412,29 @@ func (s *Server) handleMediaFile(w http.ResponseWriter, r *http.Request) error {
 		s.logger(r).WarnContext(r.Context(), "media download interrupted", "id", it.ID, "error", err)
 	}
 	return nil
+}
+
+// dropEmptyRanges removes the suffix ranges of length 0 ("bytes=-0") from r's Range header,
+// which http.ServeContent would answer with an inverted Content-Range: RFC 9110 makes them
+// unsatisfiable. It reports false when the header named only such ranges (a 416).
+func dropEmptyRanges(r *http.Request) bool {
+	v, ok := strings.CutPrefix(r.Header.Get("Range"), "bytes=")
+	if !ok {
+		return true
+	}
+	var keep []string
+	for spec := range strings.SplitSeq(v, ",") {
+		start, end, _ := strings.Cut(strings.TrimSpace(spec), "-")
+		if n, err := strconv.ParseInt(strings.TrimSpace(end), 10, 64); strings.TrimSpace(start) == "" && err == nil && n == 0 {
+			continue
+		}
+		keep = append(keep, spec)
+	}
+	if len(keep) == 0 {
+		return false
+	}
+	r.Header.Set("Range", "bytes="+strings.Join(keep, ","))
+	return true
 }
 
 // handleMediaTrash serves DELETE /api/v1/media/{id}: to the trash, 204 (also when already
@@ -504,6 +534,7 @@ type mediaForm struct {
 	fileBytes                int64          // bytes of file contents read so far
 	files                    int            // file parts seen (skipped empty ones excluded)
 	seen                     map[int64]bool // item ids already reported (file and files deduplicate)
+	maxItems                 int            // files + urls accepted per request
 	results                  []mediaResult
 	failed                   string // the input that ended the form early, if a file did
 }
@@ -575,6 +606,11 @@ func (s *Server) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
 			Detail: fmt.Sprintf("Upload exceeds the maximum size of %d MB", svc.MaxUploadBytes>>20)}
 	}
+	actor := s.mediaActor(r)
+	// Decisive from Content-Length: refused before 100 Continue, nothing read.
+	if err := svc.CheckDeclared(r.Context(), actor, r.ContentLength-mediaMaxFieldsBytes); err != nil {
+		return mediaError(err)
+	}
 	body := &uploadBody{ReadCloser: r.Body, limit: limit}
 	// multipart reads in 4 KiB pieces; a larger buffer below it saves system calls.
 	r.Body = struct {
@@ -585,8 +621,7 @@ func (s *Server) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Detail: "Malformed multipart form", Err: err}
 	}
-	f := &mediaForm{seen: map[int64]bool{}}
-	actor := s.mediaActor(r)
+	f := &mediaForm{seen: map[int64]bool{}, maxItems: s.mediaAddMaxItems()}
 	fatal := s.readMediaForm(r, svc, mr, body, f, actor)
 	return s.finishMediaAdd(w, r, f, fatal)
 }
@@ -609,8 +644,9 @@ func (s *Server) readMediaForm(r *http.Request, svc *media.Service, mr *multipar
 			}
 			return &Error{Status: http.StatusBadRequest, Code: "bad_request", Detail: "Malformed or truncated multipart form", Err: err}
 		}
-		if parts >= mediaMaxParts {
-			return Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "Too many form parts (at most %d)", mediaMaxParts)
+		// A MEDIA_ADD_MAX_ITEMS above the default raises the part cap as much.
+		if maxParts := mediaMaxParts + max(0, f.maxItems-DefaultMediaAddMaxItems); parts >= maxParts {
+			return Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "Too many form parts (at most %d)", maxParts)
 		}
 		if name := part.FormName(); name == "files" || name == "file" {
 			err = s.mediaFile(r, svc, part, body, f, actor)
@@ -656,8 +692,8 @@ func (f *mediaForm) field(name string, part io.Reader, body *uploadBody) error {
 		return nil
 	}
 	val := string(v)
-	if !utf8.ValidString(val) {
-		return mediaFieldError(name, name+" must be valid UTF-8 text")
+	if err := checkText(val); err != nil {
+		return err
 	}
 	if f.files > 0 && name != "urls" && !slices.Contains(f.late, name) {
 		f.late = append(f.late, name)
@@ -683,10 +719,32 @@ func (f *mediaForm) field(name string, part io.Reader, body *uploadBody) error {
 		f.overwrite = b
 	case "urls":
 		for u := range strings.FieldsSeq(val) {
+			if len(u) > mediaMaxURLBytes {
+				return Errorf(http.StatusBadRequest, "url_too_long", "A URL is longer than %d bytes", mediaMaxURLBytes)
+			}
+			if err := f.count(); err != nil {
+				return err
+			}
 			f.urls = append(f.urls, u)
 		}
 	}
 	return nil
+}
+
+// count admits one more input (file or url), or answers 400 too_many_inputs past maxItems.
+func (f *mediaForm) count() error {
+	if f.files+len(f.urls) >= f.maxItems {
+		return Errorf(http.StatusBadRequest, "too_many_inputs", "Too many inputs: at most %d files and urls per request", f.maxItems)
+	}
+	return nil
+}
+
+// mediaAddMaxItems is Options.MediaAddMaxItems or its default.
+func (s *Server) mediaAddMaxItems() int {
+	if s.o.MediaAddMaxItems > 0 {
+		return s.o.MediaAddMaxItems
+	}
+	return DefaultMediaAddMaxItems
 }
 
 // parseFormBool reads a form boolean as FastAPI does (true/false, 1/0, yes/no, on/off).
@@ -710,6 +768,9 @@ func (s *Server) mediaFile(r *http.Request, svc *media.Service, part *multipart.
 	}
 	if err := media.ValidType(f.mediaType); err != nil {
 		return mediaFieldError("media_type", "media_type must be one of "+strings.Join(media.Types(), ", "))
+	}
+	if err := f.count(); err != nil {
+		return err
 	}
 	filename := part.FileName()
 	// The request minus the parts already read bounds this file (body.n would not do: the
@@ -827,7 +888,32 @@ func (s *Server) finishMediaAdd(w http.ResponseWriter, r *http.Request, f *media
 	if failed > 0 {
 		status = http.StatusMultiStatus
 	}
-	s.writeJSON(w, r, status, map[string]any{"results": f.results, "processed_count": ok,
-		"errors_count": failed, "errors": errs})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := writeMediaResults(w, f.results, ok, failed, errs); err != nil {
+		s.logger(r).WarnContext(r.Context(), "media add response interrupted", "error", err)
+	}
 	return nil
+}
+
+// writeMediaResults streams /media/add's body, {"results": [...], "processed_count",
+// "errors_count", "errors"}, one result at a time, so a large answer is never built whole.
+func writeMediaResults(w io.Writer, results []mediaResult, ok, failed int, errs []string) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw) // each Encode ends with a newline, which JSON allows between tokens
+	bw.WriteString(`{"results":[`)
+	for i := range results {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if err := enc.Encode(&results[i]); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(bw, `],"processed_count":%d,"errors_count":%d,"errors":`, ok, failed)
+	if err := enc.Encode(errs); err != nil {
+		return err
+	}
+	bw.WriteString("}\n")
+	return bw.Flush()
 }

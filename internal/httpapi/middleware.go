@@ -4,21 +4,24 @@ import (
 	"bufio"
 	"context"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/gorilla/mux"
+	"github.com/tldw-go/tldw/audit"
 )
 
 // reqState is the per-request state shared between ServeHTTP and the route handlers. Only
 // the goroutine serving the request touches it.
 type reqState struct {
-	id    string
-	route string // route template for metrics and logs; "unmatched" until a route runs
-	log   *slog.Logger
+	id          string // the server's own id: logs, audit request_id, error bodies
+	clientID    string // the client's X-Request-ID when acceptable (clientRequestID), else ""
+	route       string // route template for metrics and logs; "unmatched" until a route runs
+	log         *slog.Logger
+	bodyTimeout bool // the request body stalled longer than the idle timeout (408)
 }
 
 type stateKey struct{}
@@ -28,8 +31,8 @@ func stateFrom(ctx context.Context) *reqState {
 	return st
 }
 
-// RequestID returns the request id of a request served by a Server ("" outside one).
-// Audit events and log lines carry it.
+// RequestID returns the server's id of a request served by a Server ("" outside one).
+// Audit events and log lines carry it; the client's X-Request-ID never replaces it.
 func RequestID(ctx context.Context) string {
 	if st := stateFrom(ctx); st != nil {
 		return st.id
@@ -37,24 +40,47 @@ func RequestID(ctx context.Context) string {
 	return ""
 }
 
+// ClientRequestID returns the X-Request-ID the client sent, when it was acceptable
+// (clientRequestID), for a request served by a Server; "" otherwise.
+func ClientRequestID(ctx context.Context) string {
+	if st := stateFrom(ctx); st != nil {
+		return st.clientID
+	}
+	return ""
+}
+
+// ClientRequestIDs wraps an audit sink: an event written while a Server serves a request
+// whose client sent an acceptable X-Request-ID gets it as details.client_request_id. The
+// event's request_id stays the server's own id, so a client cannot forge or collide it.
+func ClientRequestIDs(next audit.Sink) audit.Sink { return clientIDSink{next} }
+
+type clientIDSink struct{ next audit.Sink }
+
+func (s clientIDSink) Write(ctx context.Context, e audit.Event) error {
+	if id := ClientRequestID(ctx); id != "" {
+		d := make(map[string]any, len(e.Details)+1)
+		maps.Copy(d, e.Details)
+		d["client_request_id"] = id
+		e.Details = d
+	}
+	return s.next.Write(ctx, e)
+}
+
 const maxRequestIDLen = 128
 
-// requestID returns the client's id when it is short and printable ASCII without spaces,
-// and a new random one otherwise (so a hostile id cannot forge log lines or headers).
-func requestID(client string) string {
-	if client != "" && len(client) <= maxRequestIDLen {
-		ok := true
-		for i := 0; i < len(client); i++ {
-			if c := client[i]; c < 0x21 || c > 0x7e {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return client
+// clientRequestID returns the client's id when it is at most maxRequestIDLen bytes of
+// printable ASCII without spaces, and "" otherwise (so a hostile id cannot forge log lines
+// or headers).
+func clientRequestID(client string) string {
+	if len(client) > maxRequestIDLen {
+		return ""
+	}
+	for i := 0; i < len(client); i++ {
+		if c := client[i]; c < 0x21 || c > 0x7e {
+			return ""
 		}
 	}
-	return uuid.NewString()
+	return client
 }
 
 // recorder remembers the status and the number of body bytes written. It passes Flush and
@@ -98,8 +124,8 @@ func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// guard sets the security headers on every response, refuses TRACE (405) and enforces
-// TrustedHosts (400) before the request reaches CORS and the router.
+// guard sets the security headers on every response, refuses TRACE (405), enforces
+// TrustedHosts (400) and refuses a path or query that is not valid text (400) before the request reaches CORS and the router.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -117,6 +143,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		if !s.anyHost[r.URL.Path] && !hostAllowed(s.o.TrustedHosts, r.Host) {
 			s.writeError(w, r, Errorf(http.StatusBadRequest, "invalid_host", "invalid host header"))
+			return
+		}
+		if err := checkURL(r); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -234,6 +234,9 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, dst any) error
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
+	if err := checkJSONText(body); err != nil {
+		return err
+	}
 	err = json.Unmarshal(body, dst)
 	var typeErr *json.UnmarshalTypeError
 	switch {

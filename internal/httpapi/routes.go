@@ -17,7 +17,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // route is one entry of the route table: it is registered with the router and described
 // in the OpenAPI document by the same call, so the two cannot drift apart.
 type route struct {
-	Method        string          // one HTTP method; register HEAD as its own route
+	Method        string          // one HTTP method; GET routes also answer HEAD unless HEAD has its own route
 	Path          string          // mux template, e.g. "/api/v1/media/{id:[0-9]+}"
 	Summary       string          // one line for the OpenAPI document and /docs
 	Tag           string          // OpenAPI tag grouping routes on /docs
@@ -63,6 +63,16 @@ func (s *Server) register(routes []route) error {
 	// No 301 to a cleaned path: "//api/v1/admin/..." or "/api/v1/./auth/verify" are simply not
 	// routes (404), and nginx auth_request never sees a redirect.
 	s.router.SkipClean(true)
+	// Every GET route answers HEAD too (net/http drops the body, the headers are the GET's),
+	// unless the table gives HEAD a handler of its own.
+	explicitHead := map[string]bool{}
+	for _, rt := range routes {
+		if rt.Method == http.MethodHead {
+			for _, tpl := range rt.templates() {
+				explicitHead[tpl] = true
+			}
+		}
+	}
 	for _, rt := range routes {
 		if rt.Method == "" || rt.Handler == nil || !strings.HasPrefix(rt.Path, "/") {
 			return fmt.Errorf("httpapi: route %s %q: method, path and handler are required", rt.Method, rt.Path)
@@ -80,10 +90,16 @@ func (s *Server) register(routes []route) error {
 				}
 				s.anyHost[tpl] = true
 			}
-			s.router.Handle(tpl, s.wrap(p, s.limited(rt, p))).Methods(rt.Method)
-		}
-		if !slices.Contains(s.methods, rt.Method) {
-			s.methods = append(s.methods, rt.Method)
+			methods := []string{rt.Method}
+			if rt.Method == http.MethodGet && !explicitHead[tpl] {
+				methods = append(methods, http.MethodHead)
+			}
+			s.router.Handle(tpl, s.wrap(p, s.limited(rt, p))).Methods(methods...)
+			for _, m := range methods {
+				if !slices.Contains(s.methods, m) {
+					s.methods = append(s.methods, m)
+				}
+			}
 		}
 	}
 	slices.Sort(s.methods)

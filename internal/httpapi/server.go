@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/rs/cors"
 	"github.com/tldw-go/tldw/audit"
@@ -52,10 +53,20 @@ type Options struct {
 	CookieSameSite string // "strict", "lax" or "none"
 	MaxJSONBytes   int64  // cap on JSON and form bodies; 0 → 1 MiB
 
+	// BodyIdleTimeout is how long a request body may send nothing before the request is
+	// answered 408 (REQUEST_BODY_IDLE_TIMEOUT_SECONDS); 0 → DefaultBodyIdleTimeout.
+	BodyIdleTimeout time.Duration
+	// ReadTimeout is the http.Server's ReadTimeout (SERVER_READ_TIMEOUT_SECONDS), which the
+	// body idle deadline must not extend; 0 → none.
+	ReadTimeout time.Duration
+
 	// Media serves media items (/media/...) and storage quotas (/users/storage,
 	// /admin/storage-quotas); nil → those routes answer 503. Its MaxUploadBytes also caps
 	// /media/add requests.
 	Media *media.Service
+	// MediaAddMaxItems caps the inputs (files plus urls) of one /media/add request
+	// (MEDIA_ADD_MAX_ITEMS); more are a 400 too_many_inputs. 0 → DefaultMediaAddMaxItems.
+	MediaAddMaxItems int
 
 	// Rate limits (ratelimit.go). A nil Limiter limits nothing.
 	Limiter    quota.Limiter
@@ -88,6 +99,7 @@ type Server struct {
 	metrics      *metrics        // private registry: two Servers in one process never collide
 	checkTimeout time.Duration
 	healthState  healthState
+	bodyIdle     time.Duration
 	rateAudit    rateAudit // rate_limit_exceeded events written, per key and window
 	doc          *document
 	openapi      []byte
@@ -106,7 +118,10 @@ func newServer(o Options, extra ...route) (*Server, error) {
 	o.TrustedHosts = slices.Clone(o.TrustedHosts)
 	o.AllowedOrigins = slices.Clone(o.AllowedOrigins)
 	o.MetricsAllowed = slices.Clone(o.MetricsAllowed)
-	s := &Server{o: o, log: o.Logger, now: o.Now, csp: o.CSP, checkTimeout: checkTimeout}
+	s := &Server{o: o, log: o.Logger, now: o.Now, csp: o.CSP, checkTimeout: checkTimeout, bodyIdle: o.BodyIdleTimeout}
+	if s.bodyIdle == 0 {
+		s.bodyIdle = DefaultBodyIdleTimeout
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -155,14 +170,32 @@ func newServer(o Options, extra ...route) (*Server, error) {
 // and writes the access log line around the middleware chain and router.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
-	id := requestID(r.Header.Get("X-Request-ID"))
-	st := &reqState{id: id, route: "unmatched", log: s.log.With("request_id", id)}
+	id, client := uuid.NewString(), clientRequestID(r.Header.Get("X-Request-ID"))
+	st := &reqState{id: id, clientID: client, route: "unmatched", log: s.log.With("request_id", id)}
+	echo := id
+	if client != "" {
+		st.log = st.log.With("client_request_id", client)
+		echo = client // documented: a client's id is echoed
+	}
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	rec := &recorder{ResponseWriter: w}
-	rec.Header().Set("X-Request-ID", id)
+	rec.Header().Set("X-Request-ID", echo)
+	body := newIdleBody(w, r, s.bodyIdle, s.o.ReadTimeout, st)
+	if body != nil {
+		r.Body = body
+	}
 
 	s.metrics.inFlight.Inc()
-	aborted := s.serve(rec, r)
+	aborted := false
+	if s.overflowRefused(r) {
+		s.writeError(rec, r, errTooManyConnections)
+	} else {
+		aborted = s.serve(rec, r)
+	}
+	if body != nil && !aborted && rec.status >= 400 {
+		rec.Flush() // the answer first, so the client can read it while the rest is drained
+		body.drain(r)
+	}
 	s.metrics.inFlight.Dec()
 
 	d := s.now().Sub(start)

@@ -30,9 +30,9 @@ func TestScenarios(t *testing.T) {
 		{name: "unknown path", req: request{path: "/api/v1/nope"}, wantStatus: 404, wantCode: "not_found",
 			wantDetail: "not found"},
 		{name: "unknown method", req: request{method: "DELETE", path: "/api/v1/health"}, wantStatus: 405,
-			wantCode: "method_not_allowed", wantHeader: map[string]string{"Allow": "GET"}},
+			wantCode: "method_not_allowed", wantHeader: map[string]string{"Allow": "GET, HEAD"}},
 		{name: "405 lists every method", req: request{method: "PUT", path: "/api/v1/items"}, wantStatus: 405,
-			wantCode: "method_not_allowed", wantHeader: map[string]string{"Allow": "GET, POST"}},
+			wantCode: "method_not_allowed", wantHeader: map[string]string{"Allow": "GET, HEAD, POST"}},
 		{name: "TRACE on a route", req: request{method: "TRACE", path: "/api/v1/health"}, wantStatus: 405,
 			wantCode: "method_not_allowed"},
 		{name: "TRACE anywhere", req: request{method: "TRACE", path: "/whatever"}, wantStatus: 405,
@@ -116,7 +116,7 @@ func TestPanicLoggedWithStack(t *testing.T) {
 		}
 		if m["msg"] == "panic serving request" {
 			found = true
-			if m["request_id"] != "panic-1" || !strings.Contains(m["stack"].(string), "goroutine") ||
+			if m["client_request_id"] != "panic-1" || !uuidRE.MatchString(m["request_id"].(string)) || !strings.Contains(m["stack"].(string), "goroutine") ||
 				!strings.Contains(m["panic"].(string), "secret panic text") {
 				t.Errorf("panic log line lacks request id, panic or stack: %v", m)
 			}
@@ -155,8 +155,10 @@ func TestRequestID(t *testing.T) {
 			if !tc.echoed && !uuidRE.MatchString(got) {
 				t.Errorf("X-Request-ID = %q, want a generated UUID", got)
 			}
-			if body := decodeJSON(t, rec); body["request_id"] != got {
-				t.Errorf("body request_id %v != header %q", body["request_id"], got)
+			// The body (like logs and audit) carries the server's own id, never the client's.
+			body := decodeJSON(t, rec)
+			if id, _ := body["request_id"].(string); !uuidRE.MatchString(id) || (!tc.echoed && id != got) {
+				t.Errorf("body request_id %v, header %q: want the server's UUID", body["request_id"], got)
 			}
 		})
 	}
@@ -344,13 +346,16 @@ func TestAccessLog(t *testing.T) {
 	if line == nil {
 		t.Fatalf("no access log line in:\n%s", logs)
 	}
+	if id, _ := line["request_id"].(string); !uuidRE.MatchString(id) {
+		t.Errorf("request_id = %v, want the server's own UUID", line["request_id"])
+	}
 	want := map[string]any{
-		"request_id": "log-test-1",
-		"route":      "/api/v1/items/{id}",
-		"path":       "/api/v1/items/42",
-		"method":     "GET",
-		"status":     float64(200),
-		"bytes":      float64(rec.Body.Len()),
+		"client_request_id": "log-test-1",
+		"route":             "/api/v1/items/{id}",
+		"path":              "/api/v1/items/42",
+		"method":            "GET",
+		"status":            float64(200),
+		"bytes":             float64(rec.Body.Len()),
 	}
 	for k, v := range want {
 		if line[k] != v {
