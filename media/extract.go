@@ -25,7 +25,25 @@ type Source struct {
 	Open func() (io.ReadCloser, error)
 	// MaxText bounds the extracted text in bytes; 0 means DefaultMaxText. More is ErrTooLarge.
 	MaxText int64
+	// Options are the client's processing choices that extractors honour.
+	Options ExtractOptions
 }
+
+// ExtractOptions are the ingest form's choices that change extraction (tldw_server's
+// AddMediaForm fields ocr_mode, ocr_lang). Zero values take the defaults.
+type ExtractOptions struct {
+	OCRMode     string // OCRFallback (default): OCR pages without a text layer; OCRAlways; OCROff
+	OCRLang     string // tesseract language codes, "eng" by default ("eng+deu" for several)
+	MaxPages    int    // page cap for paged formats (PDF); 0 = the extractor's default
+	MaxOCRPages int    // cap on pages sent to OCR in one item; 0 = the extractor's default
+}
+
+// The ocr_mode values.
+const (
+	OCRFallback = "fallback"
+	OCRAlways   = "always"
+	OCROff      = "off"
+)
 
 // DefaultMaxText is the extracted-text cap when Source.MaxText is 0.
 const DefaultMaxText = 64 << 20
