@@ -1,0 +1,132 @@
+package mediatest
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// NeedTools skips the test when one of the programs is not on PATH, or fails it when
+// TLDW_REQUIRE_TOOLS=1 (as CI sets after installing them).
+func NeedTools(tb testing.TB, names ...string) {
+	tb.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			if os.Getenv("TLDW_REQUIRE_TOOLS") == "1" {
+				tb.Fatalf("%s not installed and TLDW_REQUIRE_TOOLS=1", n)
+			}
+			tb.Skipf("%s not installed", n)
+		}
+	}
+}
+
+// TextPDF returns a PDF with a text layer, one page per element of pages (each short enough
+// for one A4 page of 10-point Courier), made by enscript and ps2pdf (ghostscript).
+func TextPDF(tb testing.TB, pages ...string) []byte {
+	tb.Helper()
+	NeedTools(tb, "enscript", "ps2pdf")
+	dir := tb.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(in, []byte(strings.Join(pages, "\f")), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	Command(tb, "enscript", "-B", "-q", "--word-wrap", "-p", filepath.Join(dir, "out.ps"), in)
+	Command(tb, "ps2pdf", filepath.Join(dir, "out.ps"), filepath.Join(dir, "out.pdf"))
+	return readFile(tb, filepath.Join(dir, "out.pdf"))
+}
+
+// TextImage returns a white 300-dpi PNG with text in black 12-point DejaVu Sans on it, as a
+// clean scan would look, made by ImageMagick.
+func TextImage(tb testing.TB, text string) []byte {
+	tb.Helper()
+	magick := "magick"
+	if _, err := exec.LookPath(magick); err != nil {
+		magick = "convert"
+	}
+	NeedTools(tb, magick)
+	out := filepath.Join(tb.TempDir(), "page.png")
+	Command(tb, magick, "-density", "300", "-units", "PixelsPerInch", "-size", "2000x", "-background", "white", "-fill", "black",
+		"-font", "DejaVu-Sans", "-pointsize", "12", "caption:"+text, "-bordercolor", "white", "-border", "100", out)
+	return readFile(tb, out)
+}
+
+// ScannedPDF returns a PDF of images and no text layer, one page per element of pages
+// (TextImage renders), made by img2pdf.
+func ScannedPDF(tb testing.TB, pages ...string) []byte {
+	tb.Helper()
+	NeedTools(tb, "img2pdf")
+	dir := tb.TempDir()
+	args := []string{"-o", filepath.Join(dir, "scan.pdf")}
+	for i, p := range pages {
+		f := filepath.Join(dir, strconv.Itoa(i)+".png")
+		if err := os.WriteFile(f, TextImage(tb, p), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		args = append(args, f)
+	}
+	Command(tb, "img2pdf", args...)
+	return readFile(tb, filepath.Join(dir, "scan.pdf"))
+}
+
+// EncryptPDF returns pdf encrypted by qpdf (AES-256) with a user password, so it cannot be
+// opened without one.
+func EncryptPDF(tb testing.TB, pdf []byte) []byte {
+	tb.Helper()
+	NeedTools(tb, "qpdf")
+	dir := tb.TempDir()
+	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(in, pdf, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	Command(tb, "qpdf", "--encrypt", "user-secret", "owner-secret", "256", "--", in, out)
+	return readFile(tb, out)
+}
+
+// WER is the word error rate of got against want: the word-level edit distance over the
+// number of words in want (white space separates words; case and punctuation count).
+func WER(got, want string) float64 {
+	g, w := strings.Fields(got), strings.Fields(want)
+	if len(w) == 0 {
+		return float64(len(g))
+	}
+	prev, cur := make([]int, len(g)+1), make([]int, len(g)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(w); i++ {
+		cur[0] = i
+		for j := 1; j <= len(g); j++ {
+			cost := 1
+			if w[i-1] == g[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return float64(prev[len(g)]) / float64(len(w))
+}
+
+// Command runs a program for a fixture and fails the test when it fails.
+func Command(tb testing.TB, name string, args ...string) {
+	tb.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		tb.Fatalf("%s: %v: %s", name, err, stderr.String())
+	}
+}
+
+func readFile(tb testing.TB, name string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,74 @@
+package media
+
+import (
+	"mime"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// The page caps of paged extractors (PDF) when ExtractOptions leaves them 0.
+const (
+	DefaultMaxPages    = 2000 // pages a PDF may have
+	DefaultMaxOCRPages = 100  // pages of one item sent to OCR
+)
+
+// PageCap returns the page cap that applies under o.
+func (o ExtractOptions) PageCap() int {
+	if o.MaxPages > 0 {
+		return o.MaxPages
+	}
+	return DefaultMaxPages
+}
+
+// OCRPageCap returns the OCR page cap that applies under o.
+func (o ExtractOptions) OCRPageCap() int {
+	if o.MaxOCRPages > 0 {
+		return o.MaxOCRPages
+	}
+	return DefaultMaxOCRPages
+}
+
+// IsPDF reports whether src is a PDF: by sniffed type, or by extension when the sniffer
+// could not tell.
+func IsPDF(src Source) bool {
+	ct, _, _ := mime.ParseMediaType(src.ContentType)
+	switch ct {
+	case "application/pdf":
+		return true
+	case "application/octet-stream", "":
+		return strings.EqualFold(path.Ext(src.Name), ".pdf")
+	}
+	return false
+}
+
+// JoinPages is how paged extractors assemble their text: each page normalised and trimmed,
+// pages separated by a blank line, one Section ("Page N") per page, empty pages included,
+// so Sections[i] is always page i+1.
+func JoinPages(pages []string) (string, []Section) {
+	var b strings.Builder
+	sections := make([]Section, len(pages))
+	for i, p := range pages {
+		p = strings.TrimSpace(NormalizeText(p))
+		if b.Len() > 0 && p != "" {
+			b.WriteString("\n\n")
+		}
+		sections[i] = Section{Title: "Page " + strconv.Itoa(i+1), Offset: b.Len()}
+		b.WriteString(p)
+	}
+	return b.String(), sections
+}
+
+// Pages returns the text of each of x's sections: for an Extracted made by JoinPages, the
+// text of each page (without the blank lines between pages).
+func (x *Extracted) Pages() []string {
+	pages := make([]string, len(x.Sections))
+	for i, s := range x.Sections {
+		end := len(x.Text)
+		if i+1 < len(x.Sections) {
+			end = x.Sections[i+1].Offset
+		}
+		pages[i] = strings.TrimSpace(x.Text[s.Offset:end])
+	}
+	return pages
+}
