@@ -2,12 +2,15 @@ package mediatest
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tldw-go/tldw/media"
 )
 
 // NeedTools skips the test when one of the programs is not on PATH, or fails it when
@@ -129,4 +132,69 @@ func readFile(tb testing.TB, name string) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// TestPDFExtractor is the suite every PDF text-layer extractor runs on top of
+// TestExtractor: text out equals text in, one section per page (empty pages included), the
+// page count and title in the result; encrypted, truncated, garbage and empty files are
+// media.ErrInvalid (an encrypted one saying so), more pages than Options.MaxPages is
+// media.ErrTooLarge; no temporary file is left behind (it sets TMPDIR, so x must make its
+// temporary files under os.TempDir()).
+func TestPDFExtractor(t *testing.T, x media.Extractor) {
+	pages := []string{
+		"The first page tells of a quiet village by the river.",
+		"On the second page the miller loses his cat.",
+		"The third page ends the story with a feast.",
+	}
+	data := TextPDF(t, pages...)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	TestExtractor(t, x, []ExtractCase{
+		{Name: "story.pdf", ContentType: "application/pdf", Data: data, Want: strings.Join(pages, "\n\n")},
+		{Name: "story.pdf", ContentType: "application/octet-stream", Data: data, Want: strings.Join(pages, "\n\n")},
+	}, ExtractCase{Name: "story.txt", ContentType: "text/plain", Data: []byte("plain")})
+
+	t.Run("Pages", func(t *testing.T) {
+		in := []string{pages[0], "", pages[2]} // the empty page keeps its section
+		got, err := x.Extract(t.Context(), BytesSource("doc.pdf", "application/pdf", TextPDF(t, in...)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wer := WER(got.Text, strings.Join(in, " ")); wer > 0.02 {
+			t.Errorf("WER %.3f: %q", wer, got.Text)
+		}
+		if p := got.Pages(); len(p) != 3 || p[0] != in[0] || p[1] != "" || p[2] != in[2] {
+			t.Errorf("pages = %q", p)
+		}
+		if got.Metadata["pages"] != "3" || got.Title != "Enscript Output" {
+			t.Errorf("metadata %v, title %q", got.Metadata, got.Title)
+		}
+	})
+	t.Run("Bad", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			data []byte
+			opts media.ExtractOptions
+			want error
+			msg  string
+		}{
+			{"encrypted", EncryptPDF(t, data), media.ExtractOptions{}, media.ErrInvalid, "encrypted"},
+			{"truncated", data[:len(data)/2], media.ExtractOptions{}, media.ErrInvalid, "not a readable PDF"},
+			{"garbage", []byte("%PDF-1.4\nnot really"), media.ExtractOptions{}, media.ErrInvalid, "not a readable PDF"},
+			{"empty", nil, media.ExtractOptions{}, media.ErrInvalid, "not a readable PDF"},
+			{"over the page cap", data, media.ExtractOptions{MaxPages: 2}, media.ErrTooLarge, "3 pages"},
+		} {
+			src := BytesSource("doc.pdf", "application/pdf", tc.data)
+			src.Options = tc.opts
+			_, err := x.Extract(t.Context(), src)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("%s: err = %v, want %v saying %q", tc.name, err, tc.want, tc.msg)
+			}
+		}
+	})
+	t.Run("NoTempFilesLeft", func(t *testing.T) {
+		if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+			t.Errorf("left in the temporary directory: %v", entries)
+		}
+	})
 }
