@@ -1,6 +1,7 @@
 package media
 
 import (
+	"context"
 	"mime"
 	"path"
 	"strconv"
@@ -71,4 +72,21 @@ func (x *Extracted) Pages() []string {
 		pages[i] = strings.TrimSpace(x.Text[s.Offset:end])
 	}
 	return pages
+}
+
+// SizeSwitch is an Extractor that hands a Source of known size up to Size bytes to Small
+// and every other to Large. For PDFs: in-process PDFium (media/pdfium) is faster on small
+// files, where starting poppler's two programs dominates, and poppler (media/poppler) on
+// large ones; media/pdfium's package comment has the measurements.
+type SizeSwitch struct {
+	Small, Large Extractor
+	Size         int64
+}
+
+// Extract is Small's or Large's Extract.
+func (s SizeSwitch) Extract(ctx context.Context, src Source) (*Extracted, error) {
+	if src.Size >= 0 && src.Size <= s.Size {
+		return s.Small.Extract(ctx, src)
+	}
+	return s.Large.Extract(ctx, src)
 }

@@ -1,6 +1,7 @@
 package media_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 
@@ -35,6 +36,22 @@ func TestIsPDF(t *testing.T) {
 	} {
 		if got := media.IsPDF(media.Source{Name: tc.name, ContentType: tc.ct}); got != tc.want {
 			t.Errorf("IsPDF(%s, %s) = %v", tc.name, tc.ct, got)
+		}
+	}
+}
+
+// named is an Extractor that answers its name.
+type named string
+
+func (n named) Extract(context.Context, media.Source) (*media.Extracted, error) {
+	return &media.Extracted{Text: string(n)}, nil
+}
+
+func TestSizeSwitch(t *testing.T) {
+	s := media.SizeSwitch{Small: named("small"), Large: named("large"), Size: 100}
+	for size, want := range map[int64]string{0: "small", 100: "small", 101: "large", -1: "large"} {
+		if got, _ := s.Extract(t.Context(), media.Source{Size: size}); got.Text != want {
+			t.Errorf("size %d went to %s", size, got.Text)
 		}
 	}
 }

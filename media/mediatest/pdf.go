@@ -198,3 +198,26 @@ func TestPDFExtractor(t *testing.T, x media.Extractor) {
 		}
 	})
 }
+
+// SamplePages returns n pages of 50 lines of ten words each (about 3 KB a page), the same
+// for every call: the text of benchmark PDFs.
+func SamplePages(n int) []string {
+	words := strings.Fields("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu")
+	pages := make([]string, n)
+	k := 0
+	for p := range pages {
+		var b strings.Builder
+		for range 50 {
+			for w := range 10 {
+				if w > 0 {
+					b.WriteByte(' ')
+				}
+				k = (k*7 + 3) % len(words)
+				b.WriteString(words[k])
+			}
+			b.WriteByte('\n')
+		}
+		pages[p] = b.String()
+	}
+	return pages
+}
