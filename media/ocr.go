@@ -2,10 +2,16 @@ package media
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"mime"
+	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/tldw-go/tldw/storage"
 )
 
 // The page caps of paged extractors (PDF) when ExtractOptions leaves them 0.
@@ -89,4 +95,39 @@ func (s SizeSwitch) Extract(ctx context.Context, src Source) (*Extracted, error)
 		return s.Small.Extract(ctx, src)
 	}
 	return s.Large.Extract(ctx, src)
+}
+
+// Spool copies src into a file called name in a new temporary directory under root ("" is
+// os.TempDir()), named like Run's so that SweepTemp removes it after a crash, for programs
+// that need their input on disk. It returns the file's path and a func removing the
+// directory; the copy stops when ctx is done.
+func Spool(ctx context.Context, root string, src Source, name string) (string, func(), error) {
+	dir, err := os.MkdirTemp(root, TempPrefix)
+	if err != nil {
+		return "", nil, fmt.Errorf("media: temporary directory: %w", err)
+	}
+	remove := func() { os.RemoveAll(dir) }
+	file := filepath.Join(dir, name)
+	if err := copyTo(ctx, file, src); err != nil {
+		remove()
+		return "", nil, err
+	}
+	return file, remove, nil
+}
+
+func copyTo(ctx context.Context, file string, src Source) error {
+	rc, err := src.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, storage.ContextReader(ctx, rc)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

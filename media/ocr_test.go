@@ -2,7 +2,12 @@ package media_test
 
 import (
 	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tldw-go/tldw/media"
@@ -53,5 +58,26 @@ func TestSizeSwitch(t *testing.T) {
 		if got, _ := s.Extract(t.Context(), media.Source{Size: size}); got.Text != want {
 			t.Errorf("size %d went to %s", size, got.Text)
 		}
+	}
+}
+
+func TestSpool(t *testing.T) {
+	root := t.TempDir()
+	src := media.Source{Name: "a.pdf", Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("%PDF-1.4")), nil }}
+	file, remove, err := media.Spool(t.Context(), root, src, "in.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "%PDF-1.4" || !strings.HasPrefix(filepath.Base(filepath.Dir(file)), media.TempPrefix) {
+		t.Errorf("spooled %q to %s", b, file)
+	}
+	remove()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := media.Spool(ctx, root, src, "in.pdf"); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("left behind: %v", entries)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -23,7 +22,6 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/tldw-go/tldw/media"
-	"github.com/tldw-go/tldw/storage"
 )
 
 // Defaults for the zero fields of Extractor.
@@ -123,11 +121,16 @@ func (x *Extractor) Extract(ctx context.Context, src media.Source) (*media.Extra
 
 	// PDFium reads the document through a ReadSeeker: spooled to disk, it is not held in
 	// memory.
-	f, done, err := x.spool(ctx, src)
+	file, done, err := media.Spool(ctx, x.TempRoot, src, "in.pdf")
 	if err != nil {
 		return nil, cause(ctx, err)
 	}
 	defer done()
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
 		return nil, err
@@ -242,31 +245,4 @@ func cause(ctx context.Context, err error) error {
 		return c
 	}
 	return err
-}
-
-// spool copies src into a temporary directory of its own (named like media.Run's, so
-// media.SweepTemp removes it after a crash) and returns the open file and a func closing
-// and removing it.
-func (x *Extractor) spool(ctx context.Context, src media.Source) (*os.File, func(), error) {
-	dir, err := os.MkdirTemp(x.TempRoot, media.TempPrefix)
-	if err != nil {
-		return nil, nil, fmt.Errorf("pdfium: temporary directory: %w", err)
-	}
-	f, err := os.Create(filepath.Join(dir, "in.pdf"))
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, nil, err
-	}
-	done := func() { f.Close(); os.RemoveAll(dir) }
-	rc, err := src.Open()
-	if err != nil {
-		done()
-		return nil, nil, err
-	}
-	defer rc.Close()
-	if _, err := io.Copy(f, storage.ContextReader(ctx, rc)); err != nil {
-		done()
-		return nil, nil, err
-	}
-	return f, done, nil
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/tldw-go/tldw/media"
-	"github.com/tldw-go/tldw/storage"
 )
 
 // Package is the Debian/Ubuntu package that provides the programs.
@@ -64,7 +62,7 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 	if err != nil {
 		return nil, err
 	}
-	file, done, err := x.copyToDisk(ctx, src)
+	file, done, err := media.Spool(ctx, x.TempRoot, src, "in.pdf")
 	if err != nil {
 		return nil, err
 	}
@@ -100,13 +98,13 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 	if int64(len(text)) > src.Limit() {
 		return nil, fmt.Errorf("%w: the text of %s is larger than this server keeps", media.ErrTooLarge, src.Name)
 	}
-	x2 := &media.Extracted{Text: text, Sections: sections, Title: meta["title"], Metadata: map[string]string{"format": "pdf", "extractor": "poppler"}}
+	res := &media.Extracted{Text: text, Sections: sections, Title: meta["title"], Metadata: map[string]string{"format": "pdf", "extractor": "poppler"}}
 	for _, k := range []string{"pages", "author", "subject", "creator", "producer", "pdf_version", "encrypted"} {
 		if v := meta[k]; v != "" {
-			x2.Metadata[k] = v
+			res.Metadata[k] = v
 		}
 	}
-	return x2, nil
+	return res, nil
 }
 
 // info runs pdfinfo and returns its fields under lower-case, snake-case keys ("pages",
@@ -138,39 +136,6 @@ func (x Extractor) command(prog string, stdout io.Writer, args ...string) media.
 		c.MemoryBytes = DefaultMemory
 	}
 	return c
-}
-
-// copyToDisk writes src into a temporary directory of its own (named like media.Run's, so
-// media.SweepTemp removes it after a crash) and returns the file and a func removing it.
-func (x Extractor) copyToDisk(ctx context.Context, src media.Source) (string, func(), error) {
-	dir, err := os.MkdirTemp(x.TempRoot, media.TempPrefix)
-	if err != nil {
-		return "", nil, fmt.Errorf("poppler: temporary directory: %w", err)
-	}
-	done := func() { os.RemoveAll(dir) }
-	file := filepath.Join(dir, "in.pdf")
-	if err := writeFile(ctx, file, src); err != nil {
-		done()
-		return "", nil, err
-	}
-	return file, done, nil
-}
-
-func writeFile(ctx context.Context, file string, src media.Source) error {
-	rc, err := src.Open()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, storage.ContextReader(ctx, rc)); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // toolError turns a failed run into the error Extract returns: a cancel or timeout as it

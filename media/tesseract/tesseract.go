@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/tldw-go/tldw/media"
-	"github.com/tldw-go/tldw/storage"
 )
 
 // The Debian/Ubuntu packages of the programs: tesseract itself (English data comes with
@@ -90,7 +89,7 @@ func (o OCR) Extract(ctx context.Context, src media.Source) (*media.Extracted, e
 	if err != nil {
 		return nil, err
 	}
-	file, done, err := spool(ctx, o.TempRoot, src, "in"+ext)
+	file, done, err := media.Spool(ctx, o.TempRoot, src, "in"+ext)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +130,7 @@ func (o OCR) OCRPages(ctx context.Context, src media.Source, pages []int, lang s
 	if err != nil {
 		return nil, err
 	}
-	file, done, err := spool(ctx, o.TempRoot, src, "in.pdf")
+	file, done, err := media.Spool(ctx, o.TempRoot, src, "in.pdf")
 	if err != nil {
 		return nil, err
 	}
@@ -276,39 +275,6 @@ func checkPixels(file, name string) error {
 		return fmt.Errorf("%w: %s is a %dx%d %s, more pixels than this server OCRs", media.ErrTooLarge, name, cfg.Width, cfg.Height, format)
 	}
 	return nil
-}
-
-// spool copies src into a temporary directory of its own (named like media.Run's, so
-// media.SweepTemp removes it after a crash) and returns the file and a func removing it.
-func spool(ctx context.Context, root string, src media.Source, name string) (string, func(), error) {
-	dir, err := os.MkdirTemp(root, media.TempPrefix)
-	if err != nil {
-		return "", nil, fmt.Errorf("tesseract: temporary directory: %w", err)
-	}
-	done := func() { os.RemoveAll(dir) }
-	file := filepath.Join(dir, name)
-	if err := copyFile(ctx, file, src); err != nil {
-		done()
-		return "", nil, err
-	}
-	return file, done, nil
-}
-
-func copyFile(ctx context.Context, file string, src media.Source) error {
-	rc, err := src.Open()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, storage.ContextReader(ctx, rc)); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // lookPath finds a program: path when set, else name on PATH; missing, it is an
