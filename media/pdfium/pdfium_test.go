@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"testing"
@@ -92,5 +93,26 @@ func TestCompilationCache(t *testing.T) {
 	_, err := x.Extract(t.Context(), mediatest.BytesSource("doc.pdf", "application/pdf", data))
 	if !errors.Is(err, media.ErrTimeout) {
 		t.Errorf("with a 1ns Timeout: err = %v, want ErrTimeout", err)
+	}
+}
+
+// TestConcurrent: more documents at once than Workers all come out right.
+func TestConcurrent(t *testing.T) {
+	docs := [][]string{{"first document"}, {"second", "document"}, {"third"}, {"fourth one", "", "end"}}
+	errs := make(chan error, len(docs))
+	for _, pages := range docs {
+		data := mediatest.TextPDF(t, pages...)
+		go func() {
+			got, err := shared.Extract(t.Context(), mediatest.BytesSource("doc.pdf", "application/pdf", data))
+			if err == nil && len(got.Sections) != len(pages) {
+				err = fmt.Errorf("%d sections for %q", len(got.Sections), pages)
+			}
+			errs <- err
+		}()
+	}
+	for range docs {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

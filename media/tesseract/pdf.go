@@ -2,6 +2,7 @@ package tesseract
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -23,7 +24,8 @@ var _ PageOCR = OCR{}
 // layer (media/poppler or media/pdfium: one media.Section per page); then, by
 // src.Options.OCRMode, OCR reads the pages without text (media.OCRFallback, the default),
 // every page (media.OCRAlways), or none (media.OCROff: such pages stay empty, with a
-// warning). More pages to OCR than src.Options.OCRPageCap() is media.ErrTooLarge before any
+// warning). When OCR is not installed, fallback keeps a text layer it has, with a warning,
+// and fails with OCR's media.ErrUnsupported when there is none. More pages to OCR than src.Options.OCRPageCap() is media.ErrTooLarge before any
 // OCR runs: the item fails at once rather than losing pages. It is safe for concurrent use
 // when its fields are.
 type PDF struct {
@@ -74,6 +76,11 @@ func (p PDF) Extract(ctx context.Context, src media.Source) (*media.Extracted, e
 		return nil, fmt.Errorf("%w: %s needs OCR of %d pages, more than the %d this server OCRs in one item", media.ErrTooLarge, src.Name, len(need), max)
 	}
 	texts, err := p.OCR.OCRPages(ctx, src, need, lang)
+	if errors.Is(err, media.ErrUnsupported) && mode == media.OCRFallback && x.Text != "" {
+		// No OCR here (tesseract missing): the text layer is still worth having.
+		x.Warnings = append(x.Warnings, fmt.Sprintf("%d of %d pages have no text layer and were not OCR'd: %v", len(need), len(pages), err))
+		return x, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -171,11 +172,17 @@ func TestScannedAndMixedPDF(t *testing.T) {
 	}
 }
 
-// fakeOCR records the pages asked for and answers "ocr N".
-type fakeOCR struct{ asked *[]int }
+// fakeOCR records the pages asked for and answers "ocr N", or err.
+type fakeOCR struct {
+	asked *[]int
+	err   error
+}
 
 func (f fakeOCR) OCRPages(_ context.Context, _ media.Source, pages []int, _ string) ([]string, error) {
 	*f.asked = append(*f.asked, pages...)
+	if f.err != nil {
+		return nil, f.err
+	}
 	out := make([]string, len(pages))
 	for i, p := range pages {
 		out[i] = "ocr " + strconv.Itoa(p)
@@ -211,7 +218,7 @@ func TestOCRModes(t *testing.T) {
 		var asked []int
 		src := mediatest.BytesSource("a.pdf", "application/pdf", nil)
 		src.Options = media.ExtractOptions{OCRMode: tc.mode, OCRLang: tc.lang, MaxOCRPages: tc.max}
-		got, err := PDF{Text: layer, OCR: fakeOCR{&asked}}.Extract(t.Context(), src)
+		got, err := PDF{Text: layer, OCR: fakeOCR{asked: &asked}}.Extract(t.Context(), src)
 		if !errors.Is(err, tc.err) || !slices.Equal(asked, tc.asked) {
 			t.Errorf("mode %q: err %v, OCR asked for %v; want %v, %v", tc.mode, err, asked, tc.err, tc.asked)
 		}
@@ -263,5 +270,31 @@ func TestCancelMidOCR(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 0 {
 		t.Errorf("left in the temporary root: %v", entries)
+	}
+}
+
+// TestOCRNotInstalled: under fallback a missing OCR keeps the text layer with a warning, and
+// is the error when there is no text layer at all or ocr_mode=always.
+func TestOCRNotInstalled(t *testing.T) {
+	missing := fmt.Errorf("%w: tesseract is not installed", media.ErrUnsupported)
+	for _, tc := range []struct {
+		layer fakeText
+		mode  string
+		err   error
+	}{
+		{fakeText{"text", ""}, media.OCRFallback, nil},
+		{fakeText{"", ""}, media.OCRFallback, media.ErrUnsupported},
+		{fakeText{"text", ""}, media.OCRAlways, media.ErrUnsupported},
+	} {
+		var asked []int
+		src := mediatest.BytesSource("a.pdf", "application/pdf", nil)
+		src.Options.OCRMode = tc.mode
+		got, err := PDF{Text: tc.layer, OCR: fakeOCR{&asked, missing}}.Extract(t.Context(), src)
+		if !errors.Is(err, tc.err) {
+			t.Errorf("%q %s: err = %v, want %v", tc.layer, tc.mode, err, tc.err)
+		}
+		if err == nil && (got.Text != "text" || len(got.Warnings) != 1 || !strings.Contains(got.Warnings[0], "not installed")) {
+			t.Errorf("%q %s: %+v", tc.layer, tc.mode, got)
+		}
 	}
 }
