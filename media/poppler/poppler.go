@@ -100,7 +100,7 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 	}
 	res := &media.Extracted{Text: text, Sections: sections, Title: meta["title"], Metadata: map[string]string{"format": "pdf", "extractor": "poppler"}}
 	for _, k := range []string{"pages", "author", "subject", "creator", "producer", "pdf_version", "encrypted"} {
-		if v := meta[k]; v != "" {
+		if v := meta[k]; v != "" && (k != "encrypted" || v != "no") {
 			res.Metadata[k] = v
 		}
 	}
