@@ -89,6 +89,8 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"github.com/pb33f/libopenapi":                                  {tests: []string{"internal/httpapi"}},
 	"github.com/pb33f/libopenapi-validator":                        {tests: []string{"internal/httpapi"}},
 	"golang.org/x/tools":                                           {tests: []string{""}},
+	"github.com/klippa-app/go-pdfium":                              {importers: []string{"media/pdfium"}},
+	"github.com/tetratelabs/wazero":                                {importers: []string{"media/pdfium"}},
 }
 
 // listedPackage is the part of `go list -json` the architecture rules read; paths are
