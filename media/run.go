@@ -30,6 +30,7 @@ type Command struct {
 	TempRoot    string
 	Stdin       io.Reader
 	Stdout      io.Writer     // nil discards
+	Stderr      io.Writer     // also gets stderr when set (tools that print their version there)
 	Timeout     time.Duration // 0: no limit beyond ctx
 	MemoryBytes int64         // address-space limit (via prlimit); 0: none
 	Env         []string      // added to PATH, HOME (the temp dir), LANG=C.UTF-8, OMP_THREAD_LIMIT=1
@@ -75,6 +76,9 @@ func Run(ctx context.Context, c Command) error {
 	cmd.Stdout = c.Stdout
 	stderr := &tail{max: maxStderr}
 	cmd.Stderr = stderr
+	if c.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(stderr, c.Stderr)
+	}
 	setProcessGroup(cmd)
 	cmd.WaitDelay = 5 * time.Second // pipes held open by an orphan do not hang Wait
 	err = cmd.Run()
