@@ -47,8 +47,8 @@ var prlimit, _ = exec.LookPath("prlimit")
 
 // Run runs c and waits for it. It returns ctx's error when ctx ends first, an
 // ErrTimeout-wrapped error past c.Timeout, or an error naming the exit status with the end
-// of stderr. In every case the process group is gone and the temporary directory removed
-// when Run returns.
+// of stderr (wrapping the *exec.ExitError). In every case the process group is gone and the
+// temporary directory removed when Run returns.
 func Run(ctx context.Context, c Command) error {
 	dir, err := os.MkdirTemp(c.TempRoot, TempPrefix)
 	if err != nil {
@@ -93,7 +93,7 @@ func Run(ctx context.Context, c Command) error {
 		if msg != "" {
 			msg = ": " + msg
 		}
-		return fmt.Errorf("%s: %v%s", filepath.Base(c.Path), err, msg)
+		return fmt.Errorf("%s: %w%s", filepath.Base(c.Path), err, msg)
 	}
 	return nil
 }
