@@ -89,6 +89,8 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"github.com/pb33f/libopenapi":                                  {tests: []string{"internal/httpapi"}},
 	"github.com/pb33f/libopenapi-validator":                        {tests: []string{"internal/httpapi"}},
 	"golang.org/x/tools":                                           {tests: []string{""}},
+	"github.com/pkoukk/tiktoken-go":                                {importers: []string{"media/tiktoken"}},
+	"github.com/pkoukk/tiktoken-go-loader":                         {importers: []string{"media/tiktoken"}},
 }
 
 // listedPackage is the part of `go list -json` the architecture rules read; paths are
