@@ -48,16 +48,44 @@ func (t *Tokenizer) Chunker() media.TextChunker { return media.TextChunker{Token
 func (t *Tokenizer) Tokens(text string) [][2]int {
 	var spans [][2]int
 	for base := 0; base < len(text); {
-		n := validPrefix(text[base:])
-		if n == 0 {
-			spans = append(spans, [2]int{base, base + 1})
-			base++
-			continue
+		end := cut(text, base)
+		for seg := text[base:end]; seg != ""; {
+			n := validPrefix(seg)
+			if n == 0 {
+				spans = append(spans, [2]int{base, base + 1})
+				n = 1
+			} else {
+				spans = t.valid(spans, seg[:n], base)
+			}
+			seg, base = seg[n:], base+n
 		}
-		spans = t.valid(spans, text[base:base+n], base)
-		base += n
 	}
 	return spans
+}
+
+// segment is how much text one call of the encoder sees: it holds the text as runes and
+// every match, so whole texts would cost many times their size in memory.
+const segment = 64 << 10
+
+// cut returns where the segment of text starting at base ends: after its last newline, else
+// after its last space, else at a character boundary. Cutting after white space changes no
+// token but white space ones, which Tokens leaves out.
+func cut(text string, base int) int {
+	if len(text)-base <= segment {
+		return len(text)
+	}
+	window := text[base : base+segment]
+	if i := strings.LastIndexByte(window, '\n'); i > 0 {
+		return base + i + 1
+	}
+	if i := strings.LastIndexAny(window, " \t"); i > 0 {
+		return base + i + 1
+	}
+	end := base + segment
+	for end > base+1 && !utf8.RuneStart(text[end]) {
+		end--
+	}
+	return end
 }
 
 // valid appends the token spans of s, valid UTF-8 found at offset base of the whole text.

@@ -50,21 +50,17 @@ func TestKnownTokens(t *testing.T) {
 	}
 }
 
-// TestOffsets checks that every span maps back into the text: in order, whole characters,
-// no white space at the edges, and nothing but white space between them.
-func TestOffsets(t *testing.T) {
-	tok := tokenizer(t)
-	text := "Café au lait, naïve résumé.\n\n日本語のテキスト。 Emoji 👍🏽 and 🇫🇷 flags;\tcode: fmt.Println(\"x\") \xff bad byte\n  trailing  "
-	spans := tok.Tokens(text)
-	if len(spans) < 20 {
-		t.Fatalf("only %d tokens", len(spans))
-	}
+// checkSpans checks that every span maps back into text: in order, whole characters, no
+// white space at the edges, and nothing but white space between them.
+func checkSpans(t *testing.T, text string, spans [][2]int) {
+	t.Helper()
 	pos := 0
 	for i, s := range spans {
+		if s[0] < pos || s[1] <= s[0] || s[1] > len(text) {
+			t.Fatalf("span %d %v out of order (previous end %d)", i, s, pos)
+		}
 		gap, body := text[pos:s[0]], text[s[0]:s[1]]
 		switch {
-		case s[0] < pos || s[1] <= s[0] || s[1] > len(text):
-			t.Fatalf("span %d %v out of order (previous end %d)", i, s, pos)
 		case strings.TrimSpace(gap) != "":
 			t.Errorf("span %d: %q lies between tokens", i, gap)
 		case strings.TrimSpace(body) != body:
@@ -86,7 +82,39 @@ func TestOffsets(t *testing.T) {
 		}, s)
 	}
 	if got := strings.Join(texts(text, spans), ""); noSpace(got) != noSpace(text) {
-		t.Errorf("tokens rebuild %q", got)
+		t.Errorf("tokens do not rebuild the text")
+	}
+}
+
+func TestOffsets(t *testing.T) {
+	text := "Café au lait, naïve résumé.\n\n日本語のテキスト。 Emoji 👍🏽 and 🇫🇷 flags;\tcode: fmt.Println(\"x\") \xff bad byte\n  trailing  "
+	spans := tokenizer(t).Tokens(text)
+	if len(spans) < 20 {
+		t.Fatalf("only %d tokens", len(spans))
+	}
+	checkSpans(t, text, spans)
+}
+
+// TestLongText crosses the encoder's segments: after newlines, after spaces, and inside a
+// run of characters with no white space. Lines tokenise as they do alone.
+func TestLongText(t *testing.T) {
+	tok := tokenizer(t)
+	line := "The quick brown fox jumps over the lazy dog, naïvely.\n"
+	lines := strings.Repeat(line, 1300)
+	text := lines + strings.Repeat("word ", 14000) + strings.Repeat("日本語", 8000) + "\xff end"
+	spans := tok.Tokens(text)
+	checkSpans(t, text, spans)
+	one := tok.Tokens(line)
+	for i, s := range spans {
+		if s[1] > len(lines) {
+			if i != len(one)*1300 {
+				t.Errorf("%d tokens in the lines, want %d", i, len(one)*1300)
+			}
+			break
+		}
+		if w := one[i%len(one)]; text[s[0]:s[1]] != line[w[0]:w[1]] {
+			t.Fatalf("token %d = %q, want %q", i, text[s[0]:s[1]], line[w[0]:w[1]])
+		}
 	}
 }
 
