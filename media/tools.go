@@ -5,6 +5,7 @@ import (
 	"context"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -26,7 +27,8 @@ type ToolStatus struct {
 }
 
 // KnownTools returns the programs tldw's adapters run: poppler's PDF tools, tesseract for OCR,
-// pandoc for ODT and RTF, ffmpeg for audio and video, qpdf for encrypted PDFs.
+// pandoc for ODT and RTF, ffmpeg for audio and video, qpdf for encrypted PDFs, and prlimit,
+// without which Run cannot limit a program's memory.
 func KnownTools() []Tool {
 	poppler := func(name string) Tool { return Tool{Name: name, Package: "poppler-utils", Version: []string{"-v"}} }
 	return []Tool{
@@ -36,6 +38,7 @@ func KnownTools() []Tool {
 		{Name: "ffmpeg", Package: "ffmpeg", Version: []string{"-version"}},
 		{Name: "ffprobe", Package: "ffmpeg", Version: []string{"-version"}},
 		{Name: "qpdf", Package: "qpdf", Version: []string{"--version"}},
+		{Name: "prlimit", Package: "util-linux", Version: []string{"--version"}},
 	}
 }
 
@@ -46,31 +49,39 @@ const (
 )
 
 // DetectTools finds each tool on PATH and runs its version command (through Run, bounded),
-// in order; a tool that is missing or whose version command fails is Found false with the
-// reason in Error. It stops early when ctx is done, reporting the rest as not checked.
+// all at once; the statuses are in the order of tools. A tool that is missing, whose
+// version command fails, or that the end of ctx stopped is Found false with the reason in
+// Error.
 func DetectTools(ctx context.Context, tools ...Tool) []ToolStatus {
 	out := make([]ToolStatus, len(tools))
+	var wg sync.WaitGroup
 	for i, t := range tools {
-		s := ToolStatus{Name: t.Name, Package: t.Package}
-		p, err := exec.LookPath(t.Name)
-		switch {
-		case ctx.Err() != nil:
-			s.Error = "not checked: " + ctx.Err().Error()
-		case err != nil:
-			s.Error = "not installed (install the " + t.Package + " package)"
-		default:
-			s.Path = p
-			var stdout, stderr bytes.Buffer // poppler prints its version on stderr
-			err = Run(ctx, Command{Path: p, Args: t.Version, Stdout: &stdout, Stderr: &stderr, Timeout: toolTimeout, MemoryBytes: toolMemory})
-			if err != nil {
-				s.Error = "version check failed: " + err.Error()
-			} else {
-				s.Version, s.Found = version(stdout.String()+"\n"+stderr.String()), true
-			}
-		}
-		out[i] = s
+		wg.Go(func() { out[i] = detect(ctx, t) })
 	}
+	wg.Wait()
 	return out
+}
+
+// detect checks one tool.
+func detect(ctx context.Context, t Tool) ToolStatus {
+	s := ToolStatus{Name: t.Name, Package: t.Package}
+	p, err := exec.LookPath(t.Name)
+	switch {
+	case ctx.Err() != nil:
+		s.Error = "not checked: " + ctx.Err().Error()
+	case err != nil:
+		s.Error = "not installed (install the " + t.Package + " package)"
+	default:
+		s.Path = p
+		var stdout, stderr bytes.Buffer // poppler prints its version on stderr
+		err = Run(ctx, Command{Path: p, Args: t.Version, Stdout: &stdout, Stderr: &stderr, Timeout: toolTimeout, MemoryBytes: toolMemory})
+		if err != nil {
+			s.Error = "version check failed: " + err.Error()
+		} else {
+			s.Version, s.Found = version(stdout.String()+"\n"+stderr.String()), true
+		}
+	}
+	return s
 }
 
 // version picks the version from a program's banner: the first word of its first line that

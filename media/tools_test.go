@@ -50,7 +50,7 @@ func TestKnownTools(t *testing.T) {
 	for _, tl := range tools {
 		names[tl.Name] = true
 	}
-	for _, want := range []string{"pdftotext", "pdfinfo", "pdftoppm", "tesseract", "pandoc", "ffmpeg", "ffprobe", "qpdf"} {
+	for _, want := range []string{"pdftotext", "pdfinfo", "pdftoppm", "tesseract", "pandoc", "ffmpeg", "ffprobe", "qpdf", "prlimit"} {
 		if !names[want] {
 			t.Errorf("KnownTools lacks %s", want)
 		}
