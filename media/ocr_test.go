@@ -45,13 +45,6 @@ func TestIsPDF(t *testing.T) {
 	}
 }
 
-// named is an Extractor that answers its name.
-type named string
-
-func (n named) Extract(context.Context, media.Source) (*media.Extracted, error) {
-	return &media.Extracted{Text: string(n)}, nil
-}
-
 func TestSizeSwitch(t *testing.T) {
 	s := media.SizeSwitch{Small: named("small"), Large: named("large"), Size: 100}
 	for size, want := range map[int64]string{0: "small", 100: "small", 101: "large", -1: "large"} {
