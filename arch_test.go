@@ -89,6 +89,11 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"github.com/pb33f/libopenapi":                                  {tests: []string{"internal/httpapi"}},
 	"github.com/pb33f/libopenapi-validator":                        {tests: []string{"internal/httpapi"}},
 	"golang.org/x/tools":                                           {tests: []string{""}},
+	"github.com/riverqueue/river":                                  {importers: []string{"storage/sqlstore"}},
+	"github.com/riverqueue/river/riverdriver":                      {importers: []string{"storage/sqlstore"}},
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql":     {importers: []string{"storage/sqlstore"}},
+	"github.com/riverqueue/river/riverdriver/riversqlite":          {importers: []string{"storage/sqlstore"}},
+	"github.com/riverqueue/river/rivertype":                        {importers: []string{"storage/sqlstore"}},
 }
 
 // listedPackage is the part of `go list -json` the architecture rules read; paths are

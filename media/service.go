@@ -52,6 +52,10 @@ type Service struct {
 	Jobs Jobs
 	// Processing, when set, serves processing state, content and chunks.
 	Processing ProcessingStore
+	// AddWait is how long an ingest request should wait for processing (WaitProcessed)
+	// before answering with the job still running (MEDIA_ADD_WAIT_SECONDS); read by the
+	// HTTP layer.
+	AddWait time.Duration
 }
 
 // Actor is who makes a request, for authorisation and the audit trail.

@@ -48,7 +48,8 @@ type JobsOptions struct {
 	JobTimeout time.Duration
 	// RescueAfter is how long a job may stay running before it is taken to belong to a dead
 	// worker (kill -9, a lost host) and run again; it must exceed JobTimeout. 0 =
-	// JobTimeout + 1 minute.
+	// JobTimeout plus a tenth of it, at least 5 s more (River cancels an attempt at its
+	// timeout, so only a dead worker's job is still running then).
 	RescueAfter time.Duration
 	// MaxAttempts bounds attempts of a transiently failing job; 0 = DefaultJobAttempts.
 	MaxAttempts int
@@ -123,7 +124,7 @@ func (db *DB) Jobs(o JobsOptions) (*Jobs, error) {
 		o.JobTimeout = DefaultJobTimeout
 	}
 	if o.RescueAfter <= 0 {
-		o.RescueAfter = o.JobTimeout + time.Minute
+		o.RescueAfter = o.JobTimeout + max(o.JobTimeout/10, 5*time.Second)
 	}
 	if o.RescueAfter <= o.JobTimeout {
 		return nil, fmt.Errorf("%w: job rescue (%v) must come after the job timeout (%v)", ErrInvalid, o.RescueAfter, o.JobTimeout)
