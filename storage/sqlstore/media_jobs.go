@@ -161,7 +161,7 @@ func (db *DB) Jobs(o JobsOptions) (*Jobs, error) {
 		CompletedJobRetentionPeriod: jobRetention,
 		CancelledJobRetentionPeriod: jobRetention,
 		DiscardedJobRetentionPeriod: jobRetention,
-		Logger:                      logger,
+		Logger:                      slog.New(quiet{logger.Handler()}),
 	}
 	if o.Handler != nil {
 		cfg.Queues = map[string]river.QueueConfig{mediaQueue: {MaxWorkers: o.Workers}}

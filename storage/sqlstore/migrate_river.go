@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/riverqueue/river/rivermigrate"
@@ -18,7 +19,7 @@ func (db *DB) riverMigrator() (*rivermigrate.Migrator[*sql.Tx], error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: db.log})
+	m, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: slog.New(quiet{db.log.Handler()})})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: river migrations: %w", err)
 	}
@@ -71,3 +72,15 @@ func (db *DB) riverStatus(ctx context.Context) (applied, pending []string, err e
 func riverLabel(version int, name string) string {
 	return fmt.Sprintf("river_%03d_%s", version, strings.ReplaceAll(name, " ", "_"))
 }
+
+// quiet passes on only River's warnings and errors: it logs every client start and stop and
+// every migration at INFO (Migrate logs the migrations itself).
+type quiet struct{ slog.Handler }
+
+func (q quiet) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && q.Handler.Enabled(ctx, l)
+}
+
+func (q quiet) WithAttrs(as []slog.Attr) slog.Handler { return quiet{q.Handler.WithAttrs(as)} }
+
+func (q quiet) WithGroup(name string) slog.Handler { return quiet{q.Handler.WithGroup(name)} }
