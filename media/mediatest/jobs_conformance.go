@@ -38,6 +38,7 @@ func TestJobs(t *testing.T, open func(t *testing.T) JobsFixture) {
 		{"Cancel", testJobCancel},
 		{"RetryAndEnqueue", testJobRetryAndEnqueue},
 		{"PerUserLimit", testJobPerUserLimit},
+		{"DeletedItem", testJobDeletedItem},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -373,5 +374,23 @@ func testJobPerUserLimit(t *testing.T, f JobsFixture) {
 	defer mu.Unlock()
 	if most[f.Alice] > 2 {
 		t.Errorf("Alice had %d jobs running at once, want at most 2", most[f.Alice])
+	}
+}
+
+// testJobDeletedItem: a job whose item was deleted still runs once (and ends), rather
+// than waiting for a slot forever.
+func testJobDeletedItem(t *testing.T, f JobsFixture) {
+	ctx := context.Background()
+	it, _ := jobItem(t, f.Open(t, nil), f.Alice, 1, media.ProcessOptions{})
+	if err := f.Store.Delete(ctx, f.Alice, it.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{fn: func(context.Context, media.JobRun) error {
+		return fmt.Errorf("%w: media item", media.ErrNotFound)
+	}}
+	jobs := f.Open(t, rec.handle)
+	Eventually(t, "the deleted item's job to run", func() bool { return rec.count(it.ID) == 1 })
+	if list, err := jobs.List(ctx, media.JobFilter{UserID: f.Alice}); err != nil || len(list) != 0 {
+		t.Errorf("jobs after the item was deleted = %+v, %v; want none", list, err)
 	}
 }

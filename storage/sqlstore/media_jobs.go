@@ -270,7 +270,15 @@ func (j *Jobs) claimSlot(ctx context.Context, userID, jobID int64) (bool, error)
 			return err
 		}
 		n, err := res.RowsAffected()
-		ok = n == 1
+		if err != nil || n == 1 {
+			ok = n == 1
+			return err
+		}
+		// Not claimed: the slots are taken, or the item (and with it the link) is gone, and
+		// then the job needs no slot: it runs to find that out and ends.
+		var links int
+		err = tx.NewRaw(`SELECT count(*) FROM media_jobs WHERE job_id = ?`, jobID).Scan(ctx, &links)
+		ok = links == 0
 		return err
 	})
 	if err != nil {
