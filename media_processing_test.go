@@ -1,7 +1,9 @@
 package tldw_test
 
 import (
+	"archive/zip"
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -122,6 +124,14 @@ func TestMediaProcessingEndToEnd(t *testing.T) {
 		t.Errorf("web page: %+v, text %q", p, c.Text[:min(len(c.Text), 80)])
 	}
 
+	doc := upload(t, app, uid, "report.docx", docx(t, "Quarterly report", "Foxes outran the dogs again."))
+	p = waitProcessed(t, app, uid, doc.Item.ID)
+	c, _ = app.Media().ContentOf(ctx, me, doc.Item.ID)
+	if p.Status != media.StatusProcessed || c == nil || !strings.Contains(c.Text, "Quarterly report") ||
+		!strings.Contains(c.Text, "Foxes outran the dogs again.") || p.ChunkCount != 1 {
+		t.Errorf("docx: %+v, content %+v", p, c)
+	}
+
 	bin := upload(t, app, uid, "blob.bin", "\x00\x01\x02\x03 binary")
 	p = waitProcessed(t, app, uid, bin.Item.ID)
 	if p.Status != media.StatusFailed || !strings.Contains(p.Error, "no text extractor reads blob.bin") {
@@ -140,9 +150,37 @@ func TestMediaProcessingEndToEnd(t *testing.T) {
 		t.Errorf("after reprocessing by 10 sentences: %d chunks, want 12", p.ChunkCount)
 	}
 	jobs, err := app.Media().ListJobs(ctx, me, media.JobFilter{})
-	if err != nil || len(jobs) != 4 {
-		t.Errorf("ListJobs = %d jobs, %v; want 4", len(jobs), err)
+	if err != nil || len(jobs) != 5 {
+		t.Errorf("ListJobs = %d jobs, %v; want 5", len(jobs), err)
 	}
+}
+
+// docx builds a minimal Word document with one paragraph per argument.
+func docx(t *testing.T, paras ...string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	var body strings.Builder
+	for _, p := range paras {
+		body.WriteString(`<w:p><w:r><w:t>` + p + `</w:t></w:r></w:p>`)
+	}
+	for name, data := range map[string]string{
+		"[Content_Types].xml": `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">` +
+			`<Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ` +
+			`ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>`,
+		"word/document.xml": `<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>` +
+			body.String() + `</w:body></w:document>`,
+	} {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(data))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
 }
 
 // TestMediaProcessingTransientRetry: an extractor failure that is not permanent is retried
