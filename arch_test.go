@@ -93,6 +93,11 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"github.com/tetratelabs/wazero":                                {importers: []string{"media/pdfium"}},
 	"github.com/pkoukk/tiktoken-go":                                {importers: []string{"media/tiktoken"}},
 	"github.com/pkoukk/tiktoken-go-loader":                         {importers: []string{"media/tiktoken"}},
+	"github.com/riverqueue/river":                                  {importers: []string{"storage/sqlstore"}},
+	"github.com/riverqueue/river/riverdriver":                      {importers: []string{"storage/sqlstore"}},
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql":     {importers: []string{"storage/sqlstore"}},
+	"github.com/riverqueue/river/riverdriver/riversqlite":          {importers: []string{"storage/sqlstore"}},
+	"github.com/riverqueue/river/rivertype":                        {importers: []string{"storage/sqlstore"}},
 }
 
 // listedPackage is the part of `go list -json` the architecture rules read; paths are

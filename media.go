@@ -9,7 +9,12 @@ import (
 
 	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/media"
+	"github.com/tldw-go/tldw/media/email"
+	"github.com/tldw-go/tldw/media/epub"
 	"github.com/tldw-go/tldw/media/mimesniff"
+	"github.com/tldw-go/tldw/media/ooxml"
+	"github.com/tldw-go/tldw/media/plaintext"
+	"github.com/tldw-go/tldw/media/readability"
 	"github.com/tldw-go/tldw/quota"
 	"github.com/tldw-go/tldw/storage"
 	"github.com/tldw-go/tldw/storage/fsblob"
@@ -49,6 +54,10 @@ func (a *App) openMedia(ctx context.Context) error {
 		MaxUploadBytes: cfg.MaxUploadSizeMB << 20,
 		Now:            a.Now,
 		Logger:         a.Logger,
+		AddWait:        cfg.MediaAddWait,
+	}
+	if err := a.openProcessing(); err != nil {
+		return err
 	}
 	a.every(quotaSweepInterval, func(ctx context.Context) {
 		if n, err := a.Ledger.Sweep(ctx, a.Now()); err != nil && ctx.Err() == nil {
@@ -153,4 +162,75 @@ func (a *App) every(interval time.Duration, fn func(ctx context.Context)) {
 		}
 	}()
 	a.closers = append(a.closers, func() error { cancel(); <-done; return nil })
+}
+
+// openProcessing builds the media pipeline and its durable jobs (started by startJobs),
+// when items live in the database.
+func (a *App) openProcessing() error {
+	if _, ok := a.MediaStore.(*sqlstore.Media); !ok {
+		a.Logger.Warn("media processing is off: MediaStore is not the database's, and jobs are enqueued with the item in one transaction")
+		return nil
+	}
+	if a.Extractor == nil {
+		a.Extractor = defaultExtractor()
+	}
+	if a.Chunker == nil {
+		a.Chunker = media.TextChunker{}
+	}
+	proc := a.db.Processing()
+	p := &media.Pipeline{Store: a.MediaStore, Processing: proc, Blobs: a.Blobs,
+		Extractor: a.Extractor, Transcriber: a.Transcriber, Chunker: a.Chunker,
+		Indexer: a.Indexer, Summarizer: a.Summarizer, Now: a.Now, Logger: a.Logger}
+	cfg := &a.Config
+	jobs, err := a.db.Jobs(sqlstore.JobsOptions{Handler: p.Handle, Workers: cfg.MediaWorkers,
+		PerUser: cfg.MediaMaxActiveJobsPerUser, JobTimeout: cfg.MediaJobTimeout, Logger: a.Logger})
+	if err != nil {
+		return fmt.Errorf("tldw: media jobs: %w", err)
+	}
+	a.jobs = jobs
+	a.media.Jobs, a.media.Processing = jobs, proc
+	return nil
+}
+
+// startJobs starts the processing workers; Close lets running jobs finish for up to
+// SHUTDOWN_DRAIN_SECONDS, then cancels them (they run again later, here or on another
+// replica).
+func (a *App) startJobs(ctx context.Context) error {
+	if a.jobs == nil {
+		return nil
+	}
+	if err := a.jobs.Start(ctx); err != nil {
+		return err
+	}
+	a.closers = append(a.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), a.Config.DrainTimeout)
+		defer cancel()
+		return a.jobs.Stop(ctx)
+	})
+	return nil
+}
+
+// firstHandler is an Extractor that hands each source to the first extractor that handles
+// it (by sniffed type, the extension deciding among text types).
+type firstHandler []interface {
+	media.Extractor
+	Handles(media.Source) bool
+}
+
+// defaultExtractor is the built-in extractors in the order that settles overlaps: e-mail
+// and HTML before plain text (both sniff as text), EPUB and OOXML before anything that
+// would take a zip.
+func defaultExtractor() firstHandler {
+	html := readability.Extractor{}
+	return firstHandler{email.Extractor{HTML: html}, html, epub.Extractor{HTML: html}, ooxml.Extractor{}, plaintext.Extractor{}}
+}
+
+// Extract implements media.Extractor.
+func (f firstHandler) Extract(ctx context.Context, src media.Source) (*media.Extracted, error) {
+	for _, x := range f {
+		if x.Handles(src) {
+			return x.Extract(ctx, src)
+		}
+	}
+	return nil, fmt.Errorf("%w: no text extractor reads %s (%s)", media.ErrUnsupported, src.Name, src.ContentType)
 }

@@ -47,6 +47,15 @@ type Service struct {
 	// Logger receives cleanup failures (a blob that could not be deleted, a ledger update
 	// that failed after the item was gone); nil discards them.
 	Logger *slog.Logger
+	// Jobs, when set, enqueues a processing job for every new item in the transaction that
+	// records it (pipeline_service.go); nil stores items without processing them.
+	Jobs Jobs
+	// Processing, when set, serves processing state, content and chunks.
+	Processing ProcessingStore
+	// AddWait is how long an ingest request should wait for processing (WaitProcessed)
+	// before answering with the job still running (MEDIA_ADD_WAIT_SECONDS); read by the
+	// HTTP layer.
+	AddWait time.Duration
 }
 
 // Actor is who makes a request, for authorisation and the audit trail.
@@ -78,6 +87,8 @@ type Upload struct {
 	// before the body is read; one that exceeds the remaining allowance or MaxUploadBytes by
 	// more than DeclaredSlack is refused without reading the body.
 	DeclaredSize int64
+	// Process says how the new item is processed (with Service.Jobs).
+	Process ProcessOptions
 }
 
 // DeclaredSlack is how far Upload.DeclaredSize may overstate the body (multipart framing and
@@ -103,6 +114,8 @@ type Result struct {
 	Message string
 	// Warnings are non-fatal observations (the content does not look like media_type).
 	Warnings []string
+	// Job is the new item's processing job (OutcomeCreated with Service.Jobs), else nil.
+	Job *Job
 }
 
 // Page is one page of a list.
@@ -259,7 +272,7 @@ func (s *Service) Upload(ctx context.Context, u Upload) (*Result, error) {
 	var out *Result
 	err = s.Ledger.Locked(ctx, sub, quota.ResourceStorage, func(ctx context.Context) error {
 		var err error
-		if out, err = s.record(ctx, in, stored, u.Overwrite); err != nil || out.Outcome != OutcomeCreated {
+		if out, err = s.record(ctx, in, stored, u.Overwrite, u.Process); err != nil || out.Outcome != OutcomeCreated {
 			return err
 		}
 		return s.commit(ctx, res, stored.size)
@@ -453,7 +466,7 @@ func (s *Service) stream(ctx context.Context, it *Item, body io.Reader, limit in
 }
 
 // record saves the item for a stored blob, or resolves a duplicate.
-func (s *Service) record(ctx context.Context, it *Item, b *storedBlob, overwrite bool) (*Result, error) {
+func (s *Service) record(ctx context.Context, it *Item, b *storedBlob, overwrite bool, o ProcessOptions) (*Result, error) {
 	it.ContentHash, it.ContentType, it.Size, it.BlobKey = b.hash, b.contentType, b.size, b.key
 	warnings := typeWarnings(it.MediaType, it.ContentType)
 	for range 2 { // a concurrent upload of the same content may win the race once
@@ -466,9 +479,9 @@ func (s *Service) record(ctx context.Context, it *Item, b *storedBlob, overwrite
 		}
 		now := s.now()
 		it.CreatedAt, it.UpdatedAt = now, now
-		err = s.Store.Create(ctx, it)
+		job, err := s.create(ctx, it, o)
 		if err == nil {
-			return &Result{Item: it, Outcome: OutcomeCreated, Warnings: warnings,
+			return &Result{Item: it, Outcome: OutcomeCreated, Warnings: warnings, Job: job,
 				Message: fmt.Sprintf("Media '%s' added.", it.Title)}, nil
 		}
 		if !errors.Is(err, ErrConflict) {
