@@ -13,8 +13,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/quota"
 )
+
+// quotaMiB is the unit of users.storage_quota_mb.
+const quotaMiB = 1 << 20
 
 // defaultSweepBatch is how many expired reservations Sweep releases per transaction.
 const defaultSweepBatch = 500
@@ -24,12 +28,22 @@ const defaultSweepBatch = 500
 const quotaUserLimit = `CASE WHEN storage_quota_mb IS NULL THEN -1
 	WHEN storage_quota_mb < 0 THEN 0 ELSE storage_quota_mb * 1048576 END`
 
-// quotaEnsure creates a missing quota_usage row. For a user's storage the initial usage and
-// limit come from the users row (limit -1 and usage 0 when there is none); for any other
-// subject or resource the user id argument is NULL, which matches no user.
+// quotaLimit is the limit a statement on a quota_usage row checks, read in that statement:
+// a user's storage limit from the users row (users.storage_quota_mb, the one place it is
+// kept), any other subject's and resource's from the row's limit_bytes. Its one argument is
+// quotaUserArg, which matches no user for the others.
+const quotaLimit = `COALESCE((SELECT ` + quotaUserLimit + ` FROM users WHERE id = ?), limit_bytes)`
+
+// quotaFits is the reserving condition: n more units fit under quotaLimit, written
+// n <= limit - used - reserved so that no sum can overflow. Arguments: the user id, n, the
+// user id.
+const quotaFits = `(` + quotaLimit + ` < 0 OR ? <= ` + quotaLimit + ` - used - reserved)`
+
+// quotaEnsure creates a missing quota_usage row, unlimited of its own. For a user's storage
+// the initial usage comes from the users row; for any other subject or resource the user id
+// argument is NULL, which matches no user.
 const quotaEnsure = `INSERT INTO quota_usage (subject, resource, used, reserved, limit_bytes, updated_at)
-	VALUES (?, ?, COALESCE((SELECT storage_used_bytes FROM users WHERE id = ?), 0), 0,
-		COALESCE((SELECT ` + quotaUserLimit + ` FROM users WHERE id = ?), -1), ?)
+	VALUES (?, ?, COALESCE((SELECT storage_used_bytes FROM users WHERE id = ?), 0), 0, -1, ?)
 	ON CONFLICT (subject, resource) DO NOTHING`
 
 // LedgerOptions configures a Ledger.
@@ -52,12 +66,13 @@ type LedgerOptions struct {
 // reservation row first, so each reservation is settled exactly once.
 //
 // Users: a subject that is a user id in decimal ("42") with resource quota.ResourceStorage
-// is that user's storage. Its usage row starts from users.storage_used_bytes and a limit of
-// users.storage_quota_mb MiB (NULL, or no such user: unlimited); after that the row is the
-// truth, so the App calls SetLimit when a user's quota changes. Every change of its usage is
-// copied to users.storage_used_bytes in the same transaction, so the auth views
-// (storage_used_mb) agree with the ledger. Usage reports such a user's storage even before
-// the ledger has a row for it.
+// is that user's storage. Its limit is users.storage_quota_mb MiB (NULL: unlimited), read by
+// the very statement that reserves, so a quota changed through auth.UserStore holds from the
+// next Reserve on, on every replica, with no second copy to keep in step; SetLimit writes
+// that column too. Its usage row starts from users.storage_used_bytes, and every change of
+// its usage is copied there in the same transaction, so the auth views (storage_used_mb)
+// agree with the ledger. Usage reports such a user's storage even before the ledger has a
+// row for it. A subject whose user does not exist is limited by its usage row alone.
 //
 // Reservations live until committed, released or swept: run Sweep periodically (on any one
 // or on every replica; concurrent sweeps skip each other's rows) to release those a crashed
@@ -104,10 +119,10 @@ func (l *Ledger) Reserve(ctx context.Context, subject string, r quota.Resource, 
 		if err := l.ensure(ctx, tx, subject, r, now); err != nil {
 			return err
 		}
-		// The quota check, written n <= limit - used - reserved so that no sum can overflow.
+		id := quotaUserArg(subject, r)
 		out, err := tx.ExecContext(ctx, `UPDATE quota_usage SET reserved = reserved + ?, updated_at = ?
-			WHERE subject = ? AND resource = ? AND (limit_bytes < 0 OR ? <= limit_bytes - used - reserved)`,
-			n, l.db.timeArg(now), subject, string(r), n)
+			WHERE subject = ? AND resource = ? AND `+quotaFits,
+			n, l.db.timeArg(now), subject, string(r), id, n, id)
 		if err != nil {
 			return err
 		}
@@ -213,9 +228,12 @@ func (l *Ledger) Add(ctx context.Context, subject string, r quota.Resource, delt
 	return quotaErr("add usage", err)
 }
 
-// SetLimit sets the subject's limit of r (-1 = unlimited), creating the usage row if
-// missing. Usage above a lowered limit stays; nothing more can be reserved. Errors:
-// quota.ErrInvalid for an empty subject or resource or a limit below -1.
+// SetLimit sets the subject's limit of r (-1 = unlimited). A user's storage limit is written
+// where it lives, users.storage_quota_mb, so it must be -1 or a whole number of MiB up to
+// auth.MaxStorageQuotaMB; any other limit (or a user id with no user) goes to the usage row,
+// created if missing. Usage above a lowered limit stays; nothing more can be reserved.
+// Errors: quota.ErrInvalid for an empty subject or resource, a limit below -1, or a user's
+// limit that is not a storage_quota_mb.
 func (l *Ledger) SetLimit(ctx context.Context, subject string, r quota.Resource, limit int64) error {
 	if err := quotaKey(subject, r); err != nil {
 		return err
@@ -223,12 +241,30 @@ func (l *Ledger) SetLimit(ctx context.Context, subject string, r quota.Resource,
 	if limit < -1 {
 		return fmt.Errorf("%w: limit %d (want -1 for unlimited or ≥ 0)", quota.ErrInvalid, limit)
 	}
+	now := l.db.timeArg(l.now())
+	if id := quotaUserArg(subject, r); id != nil {
+		var mb *int64
+		if limit >= 0 {
+			if limit%quotaMiB != 0 || limit/quotaMiB > auth.MaxStorageQuotaMB {
+				return fmt.Errorf("%w: a user's storage limit is a whole number of MiB up to %d MiB, not %d bytes",
+					quota.ErrInvalid, auth.MaxStorageQuotaMB, limit)
+			}
+			v := limit / quotaMiB
+			mb = &v
+		}
+		out, err := l.db.idb(ctx).ExecContext(ctx, `UPDATE users SET storage_quota_mb = ?, updated_at = ? WHERE id = ?`, mb, now, id)
+		if err != nil {
+			return quotaErr("set limit", err)
+		}
+		if n, err := out.RowsAffected(); err != nil || n == 1 {
+			return quotaErr("set limit", err)
+		}
+	}
 	_, err := l.db.idb(ctx).ExecContext(ctx, `INSERT INTO quota_usage
-		(subject, resource, used, reserved, limit_bytes, updated_at)
-		VALUES (?, ?, COALESCE((SELECT storage_used_bytes FROM users WHERE id = ?), 0), 0, ?, ?)
+		(subject, resource, used, reserved, limit_bytes, updated_at) VALUES (?, ?, 0, 0, ?, ?)
 		ON CONFLICT (subject, resource)
 		DO UPDATE SET limit_bytes = excluded.limit_bytes, updated_at = excluded.updated_at`,
-		subject, string(r), quotaUserArg(subject, r), limit, l.db.timeArg(l.now()))
+		subject, string(r), limit, now)
 	return quotaErr("set limit", err)
 }
 
@@ -239,8 +275,10 @@ func (l *Ledger) Usage(ctx context.Context, subject string) ([]quota.Usage, erro
 	if subject == "" {
 		return nil, fmt.Errorf("%w: empty subject", quota.ErrInvalid)
 	}
-	rows, err := l.db.idb(ctx).QueryContext(ctx, `SELECT resource, used, reserved, limit_bytes
-		FROM quota_usage WHERE subject = ?`, subject)
+	rows, err := l.db.idb(ctx).QueryContext(ctx, `SELECT resource, used, reserved,
+		CASE WHEN resource = ? THEN `+quotaLimit+` ELSE limit_bytes END
+		FROM quota_usage WHERE subject = ?`,
+		string(quota.ResourceStorage), quotaUserArg(subject, quota.ResourceStorage), subject)
 	if err != nil {
 		return nil, quotaErr("usage", err)
 	}
@@ -365,9 +403,10 @@ func (l *Ledger) Extend(ctx context.Context, res quota.Reservation, n int64) (qu
 		} else if err != nil {
 			return err
 		}
+		id := quotaUserArg(res.Subject, res.Resource)
 		out, err := tx.ExecContext(ctx, `UPDATE quota_usage SET reserved = reserved + ?, updated_at = ?
-			WHERE subject = ? AND resource = ? AND (limit_bytes < 0 OR ? <= limit_bytes - used - reserved)`,
-			n, l.db.timeArg(l.now()), res.Subject, string(res.Resource), n)
+			WHERE subject = ? AND resource = ? AND `+quotaFits,
+			n, l.db.timeArg(l.now()), res.Subject, string(res.Resource), id, n, id)
 		if err != nil {
 			return err
 		}
@@ -438,7 +477,7 @@ func (db *DB) runInTx(ctx context.Context, fn func(ctx context.Context, tx bun.T
 // ensure creates the usage row of subject and r if it is missing.
 func (l *Ledger) ensure(ctx context.Context, tx bun.Tx, subject string, r quota.Resource, now time.Time) error {
 	id := quotaUserArg(subject, r)
-	_, err := tx.ExecContext(ctx, quotaEnsure, subject, string(r), id, id, l.db.timeArg(now))
+	_, err := tx.ExecContext(ctx, quotaEnsure, subject, string(r), id, l.db.timeArg(now))
 	return err
 }
 
