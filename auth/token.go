@@ -20,6 +20,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
 )
 
 // TokenType is the kind of a JWT, carried both in the "type" claim and the
@@ -393,11 +394,7 @@ func (t *Tokens) Issue(c Claims, ttl time.Duration) (string, Claims, error) {
 		return "", Claims{}, fmt.Errorf("%w: token needs a subject", ErrInvalid)
 	}
 	if c.ID == "" {
-		id, err := newUUID()
-		if err != nil {
-			return "", Claims{}, err
-		}
-		c.ID = id
+		c.ID = uuid.NewString()
 	}
 	now := t.now().UTC().Truncate(time.Second)
 	c.IssuedAt, c.NotBefore = now, now

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/tldw-go/tldw/audit"
 	"github.com/tldw-go/tldw/quota"
 	"github.com/tldw-go/tldw/storage"
@@ -422,7 +424,7 @@ func (s *Service) stream(ctx context.Context, it *Item, body io.Reader, limit in
 			ctype = t
 		}
 	}
-	id := newUUID()
+	id := uuid.NewString()
 	key := blobKey(it.UserID, s.now(), id, safeExt(it.Filename))
 	h := sha256.New()
 	lr := &limitReader{r: io.MultiReader(bytes.NewReader(head), br), h: h, limit: limit, grow: grow}
