@@ -72,6 +72,7 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"codeberg.org/readeck/go-readability/v2":                       {importers: []string{"media/readability"}},
 	"golang.org/x/net":                                             {importers: []string{"media/readability"}},
 	"github.com/gorilla/mux":                                       {importers: []string{"internal/httpapi"}},
+	"github.com/hashicorp/golang-lru/v2":                           {importers: []string{"auth"}},
 	"github.com/prometheus/client_golang":                          {importers: []string{"internal/httpapi"}},
 	"golang.org/x/sync":                                            {importers: []string{"internal/httpapi"}},
 	"github.com/rs/cors":                                           {importers: []string{"internal/httpapi"}},
