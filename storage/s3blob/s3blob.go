@@ -336,4 +336,3 @@ func contentType(key, given string) string {
 	}
 	return "application/octet-stream"
 }
-
