@@ -68,7 +68,7 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"golang.org/x/crypto":                                          {importers: []string{"auth"}},
 	"golang.org/x/text":                                            {importers: []string{"auth", "media", "storage/sqlstore", "media/plaintext"}, tests: []string{"media/readability"}},
 	"github.com/gabriel-vasile/mimetype":                           {importers: []string{"media/mimesniff"}},
-	"github.com/google/uuid":                                       {importers: []string{"internal/httpapi", "storage/sqlstore", "auth", "auth/authtest", "media", "media/mediatest"}},
+	"github.com/google/uuid":                                       {importers: []string{"internal/httpapi", "storage/sqlstore", "auth", "auth/authtest", "media", "media/mediatest", "quota/quotatest"}},
 	"codeberg.org/readeck/go-readability/v2":                       {importers: []string{"media/readability"}},
 	"golang.org/x/net":                                             {importers: []string{"media/readability"}},
 	"github.com/gorilla/mux":                                       {importers: []string{"internal/httpapi"}},

@@ -26,100 +26,99 @@ import (
 // SQLite and PostgreSQL. The ledger reads the limit from the users row in the reserving
 // statement, so there is no second copy for the other replica to miss.
 func TestQuotaChangeReachesOtherReplica(t *testing.T) {
-	for _, db := range []struct {
-		name string
-		url  func(t *testing.T) tldw.DSN
-	}{
-		{"sqlite", func(t *testing.T) tldw.DSN { return tldw.DSN("sqlite:" + filepath.Join(t.TempDir(), "shared.db")) }},
-		{"postgres", func(t *testing.T) tldw.DSN { return tldw.DSN(testenv.Postgres(t)) }},
-	} {
-		t.Run(db.name, func(t *testing.T) {
-			ctx := context.Background()
-			dsn, media := db.url(t), t.TempDir()
-			var apps [2]*tldw.App
-			for i := range apps {
-				cfg := tldw.DefaultConfig()
-				cfg.DataDir = t.TempDir()
-				cfg.DatabaseURL = dsn
-				cfg.MediaStoragePath = media
-				cfg.JWTSecretKey = "replica-shared-secret-0123456789-abcdefghijklmnop"
-				cfg.LogLevel = 8
-				apps[i] = openApp(t, cfg)
-				t.Cleanup(func() { apps[i].Close() })
-			}
-			const pw = "Brave-Falcon-92!"
-			ids := map[auth.Role]int64{}
-			for _, r := range []auth.Role{auth.RoleAdmin, auth.RoleUser} {
-				u, err := apps[0].Accounts().CreateUser(ctx, auth.SystemPrincipal(), auth.NewUser{
-					Username: string(r) + "1", Email: string(r) + "1@example.com", Password: pw, Role: r}, auth.Meta{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				ids[r] = u.ID
-			}
-			srv := httptest.NewServer(apps[0].Handler())
-			t.Cleanup(srv.Close)
-			resp, err := http.PostForm(srv.URL+"/api/v1/auth/login", url.Values{"username": {"admin1"}, "password": {pw}})
+	eachDatabase(t, func(t *testing.T, dsn tldw.DSN) {
+		ctx := context.Background()
+		media := t.TempDir()
+		var apps [2]*tldw.App
+		for i := range apps {
+			cfg := tldw.DefaultConfig()
+			cfg.DataDir = t.TempDir()
+			cfg.DatabaseURL = dsn
+			cfg.MediaStoragePath = media
+			cfg.JWTSecretKey = "replica-shared-secret-0123456789-abcdefghijklmnop"
+			cfg.LogLevel = 8
+			apps[i] = openApp(t, cfg)
+			t.Cleanup(func() { apps[i].Close() })
+		}
+		const pw = "Brave-Falcon-92!"
+		ids := map[auth.Role]int64{}
+		for _, r := range []auth.Role{auth.RoleAdmin, auth.RoleUser} {
+			u, err := apps[0].Accounts().CreateUser(ctx, auth.SystemPrincipal(), auth.NewUser{
+				Username: string(r) + "1", Email: string(r) + "1@example.com", Password: pw, Role: r}, auth.Meta{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var tok struct {
-				AccessToken string `json:"access_token"`
+			ids[r] = u.ID
+		}
+		srv := httptest.NewServer(apps[0].Handler())
+		t.Cleanup(srv.Close)
+		resp, err := http.PostForm(srv.URL+"/api/v1/auth/login", url.Values{"username": {"admin1"}, "password": {pw}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&tok)
+		resp.Body.Close()
+		if err != nil || tok.AccessToken == "" {
+			t.Fatalf("login: %d %v", resp.StatusCode, err)
+		}
+		token := tok.AccessToken
+		setQuota := func(body string) {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodPut, srv.URL+"/api/v1/admin/users/"+strconv.FormatInt(ids[auth.RoleUser], 10),
+				strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
 			}
-			err = json.NewDecoder(resp.Body).Decode(&tok)
 			resp.Body.Close()
-			if err != nil || tok.AccessToken == "" {
-				t.Fatalf("login: %d %v", resp.StatusCode, err)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("PUT %s = %d", body, resp.StatusCode)
 			}
-			token := tok.AccessToken
-			setQuota := func(body string) {
-				t.Helper()
-				req, _ := http.NewRequest(http.MethodPut, srv.URL+"/api/v1/admin/users/"+strconv.FormatInt(ids[auth.RoleUser], 10),
-					strings.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					t.Fatalf("PUT %s = %d", body, resp.StatusCode)
-				}
+		}
+		other := apps[1].Ledger
+		subject := strconv.FormatInt(ids[auth.RoleUser], 10)
+		reserve := func(n int64) error {
+			res, err := other.Reserve(ctx, subject, quota.ResourceStorage, n, time.Minute)
+			if err == nil {
+				err = other.Release(ctx, res)
 			}
-			other := apps[1].Ledger
-			subject := strconv.FormatInt(ids[auth.RoleUser], 10)
-			reserve := func(n int64) error {
-				res, err := other.Reserve(ctx, subject, quota.ResourceStorage, n, time.Minute)
-				if err == nil {
-					err = other.Release(ctx, res)
-				}
-				return err
-			}
-			const mib = 1 << 20
-			if err := reserve(5 * mib); err != nil {
-				t.Fatalf("unlimited user: %v", err)
-			}
-			setQuota(`{"storage_quota_mb":2}`)
-			if err := reserve(2*mib + 1); !errors.Is(err, quota.ErrExceeded) {
-				t.Fatalf("past a lowered quota: %v, want ErrExceeded", err)
-			}
-			if err := reserve(2 * mib); err != nil {
-				t.Fatalf("up to the quota: %v", err)
-			}
-			setQuota(`{"storage_quota_mb":3}`)
-			if err := reserve(3 * mib); err != nil {
-				t.Fatalf("after raising the quota: %v", err)
-			}
-			setQuota(`{"storage_quota_mb":0}`)
-			if err := reserve(1); !errors.Is(err, quota.ErrExceeded) {
-				t.Fatalf("quota 0: %v, want ErrExceeded", err)
-			}
-			if us, err := other.Usage(ctx, subject); err != nil || len(us) != 1 || us[0].Limit != 0 {
-				t.Fatalf("Usage on the other replica = %+v, %v; want limit 0", us, err)
-			}
-		})
-	}
+			return err
+		}
+		const mib = 1 << 20
+		if err := reserve(5 * mib); err != nil {
+			t.Fatalf("unlimited user: %v", err)
+		}
+		setQuota(`{"storage_quota_mb":2}`)
+		if err := reserve(2*mib + 1); !errors.Is(err, quota.ErrExceeded) {
+			t.Fatalf("past a lowered quota: %v, want ErrExceeded", err)
+		}
+		if err := reserve(2 * mib); err != nil {
+			t.Fatalf("up to the quota: %v", err)
+		}
+		setQuota(`{"storage_quota_mb":3}`)
+		if err := reserve(3 * mib); err != nil {
+			t.Fatalf("after raising the quota: %v", err)
+		}
+		setQuota(`{"storage_quota_mb":0}`)
+		if err := reserve(1); !errors.Is(err, quota.ErrExceeded) {
+			t.Fatalf("quota 0: %v, want ErrExceeded", err)
+		}
+		if us, err := other.Usage(ctx, subject); err != nil || len(us) != 1 || us[0].Limit != 0 {
+			t.Fatalf("Usage on the other replica = %+v, %v; want limit 0", us, err)
+		}
+	})
+}
+
+// eachDatabase runs fn on a SQLite file and on a fresh PostgreSQL database; every App of
+// one run given dsn shares that database.
+func eachDatabase(t *testing.T, fn func(t *testing.T, dsn tldw.DSN)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, tldw.DSN("sqlite:"+filepath.Join(t.TempDir(), "tldw.db"))) })
+	t.Run("postgres", func(t *testing.T) { fn(t, tldw.DSN(testenv.Postgres(t))) })
 }
 
 // TestOpenKeepsEmbedderStores: every store field an embedder sets before Open stays exactly

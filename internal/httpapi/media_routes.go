@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/tldw-go/tldw/auth"
@@ -197,16 +196,13 @@ type mediaJSON struct {
 	OriginalFileURL string         `json:"original_file_url"`
 }
 
-// mediaTime renders a stored time in RFC 3339 UTC.
-func mediaTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
 func newMediaJSON(it *media.Item) mediaJSON {
 	j := mediaJSON{
 		ID: it.ID, MediaID: it.ID, UUID: it.UUID, UserID: it.UserID, Title: it.Title, Author: it.Author,
 		Type: it.MediaType, MediaType: it.MediaType, Filename: it.Filename, ContentType: it.ContentType,
 		SizeBytes: it.Size, ContentHash: it.ContentHash, Status: string(it.Status),
 		Keywords: append([]string{}, it.Keywords...), IsTrash: it.Trashed,
-		CreatedAt: mediaTime(it.CreatedAt), UpdatedAt: mediaTime(it.UpdatedAt),
+		CreatedAt: formatTime(it.CreatedAt), UpdatedAt: formatTime(it.UpdatedAt),
 		Source: map[string]any{"url": nil, "title": it.Title, "duration": nil, "type": it.MediaType},
 		Processing: map[string]any{"prompt": nil, "analysis": nil, "safe_metadata": nil, "model": nil,
 			"timestamp_option": nil, "chunking_status": "pending", "vector_processing_status": 0},
@@ -217,7 +213,7 @@ func newMediaJSON(it *media.Item) mediaJSON {
 		OriginalFileURL: fmt.Sprintf("/api/v1/media/%d/file", it.ID),
 	}
 	if it.TrashedAt != nil {
-		t := mediaTime(*it.TrashedAt)
+		t := formatTime(*it.TrashedAt)
 		j.TrashDate = &t
 	}
 	return j
@@ -295,9 +291,9 @@ func (s *Server) handleMediaList(trash bool) handlerFunc {
 			it := &page.Items[i]
 			li := mediaListItem{ID: it.ID, MediaID: it.ID, Title: it.Title, Type: it.MediaType, MediaType: it.MediaType,
 				Author: it.Author, Filename: it.Filename, ContentType: it.ContentType, SizeBytes: it.Size,
-				Status: string(it.Status), Keywords: append([]string{}, it.Keywords...), CreatedAt: mediaTime(it.CreatedAt)}
+				Status: string(it.Status), Keywords: append([]string{}, it.Keywords...), CreatedAt: formatTime(it.CreatedAt)}
 			if it.TrashedAt != nil {
-				t := mediaTime(*it.TrashedAt)
+				t := formatTime(*it.TrashedAt)
 				li.TrashDate = &t
 			}
 			items = append(items, li)

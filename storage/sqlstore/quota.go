@@ -102,14 +102,8 @@ func (db *DB) Ledger(o LedgerOptions) *Ledger {
 // (or the limit is -1). Errors: quota.ErrInvalid for an empty subject or resource, a negative
 // n or a non-positive ttl; quota.ErrExceeded when the units do not fit (nothing is reserved).
 func (l *Ledger) Reserve(ctx context.Context, subject string, r quota.Resource, n int64, ttl time.Duration) (quota.Reservation, error) {
-	if err := quotaKey(subject, r); err != nil {
+	if err := quota.CheckReserve(subject, r, n, ttl); err != nil {
 		return quota.Reservation{}, err
-	}
-	if n < 0 {
-		return quota.Reservation{}, fmt.Errorf("%w: negative amount %d", quota.ErrInvalid, n)
-	}
-	if ttl <= 0 {
-		return quota.Reservation{}, fmt.Errorf("%w: reservation ttl must be positive", quota.ErrInvalid)
 	}
 	now := utc(l.now())
 	res := quota.Reservation{
@@ -147,8 +141,8 @@ func (l *Ledger) Reserve(ctx context.Context, subject string, r quota.Resource, 
 // negative actual; quota.ErrNotFound when no live reservation has res's ID, Subject and
 // Resource (committed, released or swept).
 func (l *Ledger) Commit(ctx context.Context, res quota.Reservation, actual int64) error {
-	if actual < 0 {
-		return fmt.Errorf("%w: negative amount %d", quota.ErrInvalid, actual)
+	if err := quota.CheckAmount(actual); err != nil {
+		return err
 	}
 	err := l.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		amount, err := l.take(ctx, tx, res)
@@ -208,7 +202,7 @@ func (l *Ledger) settle(ctx context.Context, tx bun.Tx, subject string, r quota.
 // Add changes committed usage by delta (negative frees), never below zero, creating the
 // usage row if missing. Errors: quota.ErrInvalid for an empty subject or resource.
 func (l *Ledger) Add(ctx context.Context, subject string, r quota.Resource, delta int64) error {
-	if err := quotaKey(subject, r); err != nil {
+	if err := quota.CheckKey(subject, r); err != nil {
 		return err
 	}
 	now := utc(l.now())
@@ -235,7 +229,7 @@ func (l *Ledger) Add(ctx context.Context, subject string, r quota.Resource, delt
 // Errors: quota.ErrInvalid for an empty subject or resource, a limit below -1, or a user's
 // limit that is not a storage_quota_mb.
 func (l *Ledger) SetLimit(ctx context.Context, subject string, r quota.Resource, limit int64) error {
-	if err := quotaKey(subject, r); err != nil {
+	if err := quota.CheckKey(subject, r); err != nil {
 		return err
 	}
 	if limit < -1 {
@@ -390,8 +384,8 @@ func (l *Ledger) sweepBatchOnce(ctx context.Context, now time.Time) (int, error)
 // quota.ErrInvalid for a negative n; quota.ErrNotFound when no live reservation has res's
 // ID, Subject and Resource; quota.ErrExceeded when the units do not fit (nothing changes).
 func (l *Ledger) Extend(ctx context.Context, res quota.Reservation, n int64) (quota.Reservation, error) {
-	if n < 0 {
-		return quota.Reservation{}, fmt.Errorf("%w: negative amount %d", quota.ErrInvalid, n)
+	if err := quota.CheckAmount(n); err != nil {
+		return quota.Reservation{}, err
 	}
 	err := l.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var amount int64
@@ -431,7 +425,7 @@ func (l *Ledger) Extend(ctx context.Context, res quota.Reservation, n int64) (qu
 // join the transaction (nested ones as savepoints); fn's error rolls everything back and is
 // returned as it is. Errors: quota.ErrInvalid for an empty subject or resource.
 func (l *Ledger) Locked(ctx context.Context, subject string, r quota.Resource, fn func(ctx context.Context) error) error {
-	if err := quotaKey(subject, r); err != nil {
+	if err := quota.CheckKey(subject, r); err != nil {
 		return err
 	}
 	var fnErr error
@@ -503,17 +497,6 @@ func quotaUserArg(subject string, r quota.Resource) any {
 		return nil
 	}
 	return id
-}
-
-// quotaKey validates a subject and resource.
-func quotaKey(subject string, r quota.Resource) error {
-	switch {
-	case subject == "":
-		return fmt.Errorf("%w: empty subject", quota.ErrInvalid)
-	case r == "":
-		return fmt.Errorf("%w: empty resource", quota.ErrInvalid)
-	}
-	return nil
 }
 
 // quotaMax is the dialect's two-argument maximum function.

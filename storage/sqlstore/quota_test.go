@@ -21,43 +21,29 @@ const quotaMiB = 1 << 20
 
 var quotaBase = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
-// quotaDB opens and migrates the database at url, closed at cleanup.
-func quotaDB(t testing.TB, url string) *sqlstore.DB {
-	t.Helper()
-	db, err := sqlstore.Open(context.Background(), url, sqlstore.Options{})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	return db
-}
-
 // quotaDialects runs fn on a fresh SQLite file database and a fresh PostgreSQL database.
 func quotaDialects(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 	t.Run("sqlite", func(t *testing.T) {
-		fn(t, quotaDB(t, "sqlite:"+filepath.Join(t.TempDir(), "quota.db")))
+		fn(t, migrated(t, "sqlite:"+filepath.Join(t.TempDir(), "quota.db")))
 	})
-	t.Run("postgres", func(t *testing.T) { fn(t, quotaDB(t, testenv.Postgres(t))) })
+	t.Run("postgres", func(t *testing.T) { fn(t, migrated(t, testenv.Postgres(t))) })
 }
 
 func TestLedgerConformance(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		quotatest.TestLedger(t, func(t *testing.T, now func() time.Time) quota.Ledger {
-			db := quotaDB(t, "sqlite:"+filepath.Join(t.TempDir(), "quota.db"))
+			db := migrated(t, "sqlite:"+filepath.Join(t.TempDir(), "quota.db"))
 			return db.Ledger(sqlstore.LedgerOptions{Now: now})
 		})
 	})
 	t.Run("sqlite-memory", func(t *testing.T) {
 		quotatest.TestLedger(t, func(t *testing.T, now func() time.Time) quota.Ledger {
-			return quotaDB(t, "sqlite::memory:").Ledger(sqlstore.LedgerOptions{Now: now})
+			return migrated(t, "sqlite::memory:").Ledger(sqlstore.LedgerOptions{Now: now})
 		})
 	})
 	t.Run("postgres", func(t *testing.T) {
 		quotatest.TestLedger(t, func(t *testing.T, now func() time.Time) quota.Ledger {
-			return quotaDB(t, testenv.Postgres(t)).Ledger(sqlstore.LedgerOptions{Now: now})
+			return migrated(t, testenv.Postgres(t)).Ledger(sqlstore.LedgerOptions{Now: now})
 		})
 	})
 }
@@ -199,7 +185,7 @@ func TestLedgerReadsUserQuota(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			ctx := context.Background()
 			url := d.url(t)
-			admin, replica := quotaDB(t, url), quotaDB(t, url)
+			admin, replica := migrated(t, url), migrated(t, url)
 			l := replica.Ledger(sqlstore.LedgerOptions{})
 			one := int64(1)
 			alice := quotaUser(t, admin, "alice", &one)
@@ -301,7 +287,7 @@ func TestLedgerSweepBatches(t *testing.T) {
 }
 
 func TestLedgerCancelledContext(t *testing.T) {
-	db := quotaDB(t, "sqlite:"+filepath.Join(t.TempDir(), "quota.db"))
+	db := migrated(t, "sqlite:"+filepath.Join(t.TempDir(), "quota.db"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := db.Ledger(sqlstore.LedgerOptions{}).Reserve(ctx, "alice", quota.ResourceStorage, 1, time.Hour)
@@ -318,7 +304,7 @@ func TestLedgerThreeReplicasPostgres(t *testing.T) {
 	var ledgers [3]*sqlstore.Ledger
 	var dbs [3]*sqlstore.DB
 	for i := range ledgers {
-		dbs[i] = quotaDB(t, url)
+		dbs[i] = migrated(t, url)
 		ledgers[i] = dbs[i].Ledger(sqlstore.LedgerOptions{Now: func() time.Time { return quotaBase }})
 	}
 	ten := int64(10)
