@@ -541,24 +541,19 @@ var mediaHonoured = []string{"media_type", "title", "author", "keywords", "keywo
 // mediaFieldNameRE matches field names worth echoing in a warning.
 var mediaFieldNameRE = regexp.MustCompile(`^[A-Za-z0-9_.\-\[\]]{1,64}$`)
 
-// uploadBody counts what is read from a request body and fails once more than limit bytes
-// (limit < 0: none) have been read.
+// uploadBody is the request body behind http.MaxBytesReader (when there is a limit); it
+// remembers that the limit was hit, which the multipart reader and the media service may
+// report as some other error.
 type uploadBody struct {
 	io.ReadCloser
-	limit int64
-	n     int64
-	over  bool
+	over bool
 }
 
 func (b *uploadBody) Read(p []byte) (int, error) {
-	if b.over {
-		return 0, errUploadTooLarge
-	}
 	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
-	if b.limit >= 0 && b.n > b.limit {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
 		b.over = true
-		return 0, errUploadTooLarge
 	}
 	return n, err
 }
@@ -607,7 +602,10 @@ func (s *Server) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
 	if err := svc.CheckDeclared(r.Context(), actor, r.ContentLength-mediaMaxFieldsBytes); err != nil {
 		return mediaError(err)
 	}
-	body := &uploadBody{ReadCloser: r.Body, limit: limit}
+	body := &uploadBody{ReadCloser: r.Body}
+	if limit >= 0 {
+		body.ReadCloser = http.MaxBytesReader(w, r.Body, limit)
+	}
 	// multipart reads in 4 KiB pieces; a larger buffer below it saves system calls.
 	r.Body = struct {
 		io.Reader
