@@ -208,8 +208,8 @@ func TestLedgerReadsUserQuota(t *testing.T) {
 			}
 			three := int64(3)
 			setQuota(&three)
-			if res, err = l.Extend(ctx, res, quotaMiB); err != nil {
-				t.Fatalf("Extend after raising the quota: %v", err)
+			if res, err = l.Extend(ctx, res, quotaMiB); err != nil || res.Amount != 2*quotaMiB {
+				t.Fatalf("Extend after raising the quota: %+v, %v", res, err)
 			}
 			if _, err := l.Reserve(ctx, alice, quota.ResourceStorage, quotaMiB+1, time.Hour); !errors.Is(err, quota.ErrExceeded) {
 				t.Fatalf("Reserve past 3 MiB: %v, want ErrExceeded", err)
