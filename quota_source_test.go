@@ -40,34 +40,13 @@ func TestQuotaChangeReachesOtherReplica(t *testing.T) {
 			apps[i] = openApp(t, cfg)
 			t.Cleanup(func() { apps[i].Close() })
 		}
-		const pw = "Brave-Falcon-92!"
-		ids := map[auth.Role]int64{}
-		for _, r := range []auth.Role{auth.RoleAdmin, auth.RoleUser} {
-			u, err := apps[0].Accounts().CreateUser(ctx, auth.SystemPrincipal(), auth.NewUser{
-				Username: string(r) + "1", Email: string(r) + "1@example.com", Password: pw, Role: r}, auth.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids[r] = u.ID
-		}
+		ids := adminAndUser(t, apps[0])
 		srv := httptest.NewServer(apps[0].Handler())
 		t.Cleanup(srv.Close)
-		resp, err := http.PostForm(srv.URL+"/api/v1/auth/login", url.Values{"username": {"admin1"}, "password": {pw}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tok struct {
-			AccessToken string `json:"access_token"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&tok)
-		resp.Body.Close()
-		if err != nil || tok.AccessToken == "" {
-			t.Fatalf("login: %d %v", resp.StatusCode, err)
-		}
-		token := tok.AccessToken
+		token := loginToken(t, srv.URL, "admin1")
 		setQuota := func(body string) {
 			t.Helper()
-			req, _ := http.NewRequest(http.MethodPut, srv.URL+"/api/v1/admin/users/"+strconv.FormatInt(ids[auth.RoleUser], 10),
+			req, _ := http.NewRequest(http.MethodPut, srv.URL+"/api/v1/admin/users/"+strconv.FormatInt(ids[1], 10),
 				strings.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+token)
 			req.Header.Set("Content-Type", "application/json")
@@ -81,7 +60,7 @@ func TestQuotaChangeReachesOtherReplica(t *testing.T) {
 			}
 		}
 		other := apps[1].Ledger
-		subject := strconv.FormatInt(ids[auth.RoleUser], 10)
+		subject := strconv.FormatInt(ids[1], 10)
 		reserve := func(n int64) error {
 			res, err := other.Reserve(ctx, subject, quota.ResourceStorage, n, time.Minute)
 			if err == nil {
@@ -155,4 +134,41 @@ func TestOpenKeepsEmbedderStores(t *testing.T) {
 	if got, err := st.Users.UserByID(context.Background(), u.ID); err != nil || got.Username != "embedded" {
 		t.Fatalf("embedder's store: %+v, %v", got, err)
 	}
+}
+
+// testPassword is the password of the accounts adminAndUser creates.
+const testPassword = "Brave-Falcon-92!"
+
+// adminAndUser creates the accounts admin1 (an admin) and user1 (a user) with testPassword
+// and returns their ids in that order.
+func adminAndUser(t *testing.T, app *tldw.App) []int64 {
+	t.Helper()
+	var ids []int64
+	for _, r := range []auth.Role{auth.RoleAdmin, auth.RoleUser} {
+		u, err := app.Accounts().CreateUser(context.Background(), auth.SystemPrincipal(), auth.NewUser{
+			Username: string(r) + "1", Email: string(r) + "1@example.com", Password: testPassword, Role: r}, auth.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	return ids
+}
+
+// loginToken logs username in with testPassword at the server at base and returns the
+// access token.
+func loginToken(t *testing.T, base, username string) string {
+	t.Helper()
+	resp, err := http.PostForm(base+"/api/v1/auth/login", url.Values{"username": {username}, "password": {testPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("login %s: %d %v", username, resp.StatusCode, err)
+	}
+	return tok.AccessToken
 }

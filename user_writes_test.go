@@ -2,10 +2,8 @@ package tldw_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,30 +26,8 @@ func TestQuotaBoundsEndToEnd(t *testing.T) {
 		t.Cleanup(func() { app.Close() })
 		srv := httptest.NewServer(app.Handler())
 		t.Cleanup(srv.Close)
-		const pw = "Brave-Falcon-92!"
-		var ids []int64
-		for _, r := range []auth.Role{auth.RoleAdmin, auth.RoleUser} {
-			u, err := app.Accounts().CreateUser(ctx, auth.SystemPrincipal(), auth.NewUser{
-				Username: string(r) + "1", Email: string(r) + "1@example.com", Password: pw, Role: r}, auth.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, u.ID)
-		}
-		login := func(name string) string {
-			resp, err := http.PostForm(srv.URL+"/api/v1/auth/login", url.Values{"username": {name}, "password": {pw}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var tok struct {
-				AccessToken string `json:"access_token"`
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
-				t.Fatalf("login %s: %d %v", name, resp.StatusCode, err)
-			}
-			return tok.AccessToken
-		}
+		ids := adminAndUser(t, app)
+		login := func(name string) string { return loginToken(t, srv.URL, name) }
 		call := func(token, method, path, body string) int {
 			t.Helper()
 			req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
@@ -81,7 +57,7 @@ func TestQuotaBoundsEndToEnd(t *testing.T) {
 			t.Errorf("quota summary = %d", got)
 		}
 		if got := call(user, "POST", "/api/v1/users/change-password",
-			`{"current_password":"`+pw+`","new_password":"Stable-Orbit-5820!"}`); got != 200 {
+			`{"current_password":"`+testPassword+`","new_password":"Stable-Orbit-5820!"}`); got != 200 {
 			t.Errorf("change-password = %d", got)
 		}
 		u, err := app.Accounts().User(ctx, auth.SystemPrincipal(), ids[1])
