@@ -3,11 +3,9 @@ package tldw
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/media"
 	"github.com/tldw-go/tldw/media/email"
 	"github.com/tldw-go/tldw/media/epub"
@@ -15,7 +13,6 @@ import (
 	"github.com/tldw-go/tldw/media/ooxml"
 	"github.com/tldw-go/tldw/media/plaintext"
 	"github.com/tldw-go/tldw/media/readability"
-	"github.com/tldw-go/tldw/quota"
 	"github.com/tldw-go/tldw/storage"
 	"github.com/tldw-go/tldw/storage/fsblob"
 	"github.com/tldw-go/tldw/storage/s3blob"
@@ -99,46 +96,6 @@ func openBlobs(ctx context.Context, cfg *Config) (storage.Blobs, error) {
 		return nil, fmt.Errorf("tldw: media directory: %w", err)
 	}
 	return s, nil
-}
-
-// quotaSyncedUsers keeps the quota ledger's storage limit equal to users.storage_quota_mb
-// whenever an account is created or updated (admin edits, registration defaults).
-type quotaSyncedUsers struct {
-	auth.UserStore
-	ledger quota.Ledger
-}
-
-func (u quotaSyncedUsers) sync(ctx context.Context, user *auth.User) error {
-	limit := int64(-1)
-	if user.StorageQuotaMB != nil {
-		limit = *user.StorageQuotaMB << 20
-	}
-	return u.ledger.SetLimit(ctx, strconv.FormatInt(user.ID, 10), quota.ResourceStorage, limit)
-}
-
-func (u quotaSyncedUsers) CreateUser(ctx context.Context, user *auth.User) error {
-	if err := u.UserStore.CreateUser(ctx, user); err != nil {
-		return err
-	}
-	return u.sync(ctx, user)
-}
-
-func (u quotaSyncedUsers) CreateUserWithCode(ctx context.Context, user *auth.User, code string, now time.Time) (*auth.RegistrationCode, error) {
-	c, err := u.UserStore.CreateUserWithCode(ctx, user, code, now)
-	if err != nil {
-		return nil, err
-	}
-	return c, u.sync(ctx, user)
-}
-
-// UpdateUser syncs the ledger only when p changes the quota, so no other change can fail
-// after its row is written.
-func (u quotaSyncedUsers) UpdateUser(ctx context.Context, id int64, p auth.UserPatch) (*auth.UserChange, error) {
-	c, err := u.UserStore.UpdateUser(ctx, id, p)
-	if err != nil || p.StorageQuotaMB == nil {
-		return c, err
-	}
-	return c, u.sync(ctx, c.User)
 }
 
 // Media returns the media service (after Open).

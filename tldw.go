@@ -46,7 +46,9 @@ type App struct {
 	// Blobs holds media files. Nil: fsblob under MEDIA_STORAGE_PATH, or s3blob for an s3://
 	// MEDIA_STORAGE_URL.
 	Blobs storage.Blobs
-	// Ledger accounts storage quotas. Nil: the database's.
+	// Ledger accounts storage quotas. Nil: the database's, which reads each user's limit from
+	// the users row (storage_quota_mb) when it reserves. Another Ledger keeps its own limits:
+	// the admin quota route sets them through media.Service.SetLimit.
 	Ledger quota.Ledger
 	// MediaStore keeps media items. Nil: the database's. Items are processed (durable jobs
 	// on the database) only with the database's store.

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/tldw-go/tldw/audit"
 	"github.com/tldw-go/tldw/quota"
 	"github.com/tldw-go/tldw/storage"
@@ -435,10 +437,11 @@ func (s *Service) stream(ctx context.Context, it *Item, body io.Reader, limit in
 			ctype = t
 		}
 	}
-	id := newUUID()
+	id := uuid.NewString()
 	key := blobKey(it.UserID, s.now(), id, safeExt(it.Filename))
 	h := sha256.New()
-	lr := &limitReader{r: io.MultiReader(bytes.NewReader(head), br), h: h, limit: limit, grow: grow}
+	lim := storage.LimitReader(io.MultiReader(bytes.NewReader(head), br), limit)
+	lr := &meter{r: lim, h: h, grow: grow}
 	opts := storage.PutOptions{ContentType: ctype}
 	if limit > 0 {
 		opts.MaxSize = limit
@@ -448,7 +451,7 @@ func (s *Service) stream(ctx context.Context, it *Item, body io.Reader, limit in
 	case lr.growErr != nil:
 		s.deleteBlob(ctx, key)
 		return nil, lr.growErr
-	case lr.over || errors.Is(err, storage.ErrTooLarge):
+	case lim.Exceeded() || errors.Is(err, storage.ErrTooLarge):
 		s.deleteBlob(ctx, key) // Put stores nothing on error; this is belt and braces
 		return nil, errOverLimit
 	case br.err != nil:
@@ -578,31 +581,21 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// limitReader hashes and counts what passes and fails once more than limit bytes (limit < 0:
-// none) have been read, or grow (when set) refuses to cover them, without returning those
-// extra bytes.
-type limitReader struct {
+// meter hashes and counts what passes, and fails once grow (when set) refuses to cover
+// it, without returning the bytes it refused.
+type meter struct {
 	r       io.Reader
 	h       hash.Hash
-	limit   int64
 	grow    func(total int64) error
 	n       int64
-	over    bool
 	growErr error
 }
 
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.over {
-		return 0, errOverLimit
-	}
+func (l *meter) Read(p []byte) (int, error) {
 	if l.growErr != nil {
 		return 0, l.growErr
 	}
 	n, err := l.r.Read(p)
-	if l.limit >= 0 && l.n+int64(n) > l.limit {
-		l.over = true
-		return 0, errOverLimit
-	}
 	if l.grow != nil && n > 0 {
 		if l.growErr = l.grow(l.n + int64(n)); l.growErr != nil {
 			return 0, l.growErr

@@ -492,12 +492,6 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// messageJSON is a plain confirmation, with the id acted on.
-type messageJSON struct {
-	Message string `json:"message"`
-	UserID  int64  `json:"user_id,omitempty"`
-}
-
 func (s *Server) handleDeactivateUser(w http.ResponseWriter, r *http.Request) error {
 	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
@@ -510,7 +504,7 @@ func (s *Server) handleDeactivateUser(w http.ResponseWriter, r *http.Request) er
 	if _, err := svc.UpdateUser(r.Context(), p, id, auth.UserUpdate{IsActive: &inactive}, s.meta(r)); err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, messageJSON{Message: "User deactivated successfully", UserID: id})
+	s.writeJSON(w, r, http.StatusOK, messageBody{Message: "User deactivated successfully", UserID: id})
 	return nil
 }
 
@@ -563,7 +557,7 @@ func (s *Server) handleUnlockUser(w http.ResponseWriter, r *http.Request) error 
 	if err := svc.Unlock(r.Context(), p, id, s.meta(r)); err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, messageJSON{Message: "User unlocked successfully", UserID: id})
+	s.writeJSON(w, r, http.StatusOK, messageBody{Message: "User unlocked successfully", UserID: id})
 	return nil
 }
 
@@ -612,7 +606,7 @@ func (s *Server) handleRevokeUserSession(w http.ResponseWriter, r *http.Request)
 	if err := svc.RevokeSession(r.Context(), p, id, sid, s.meta(r)); err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, messageJSON{Message: "Session revoked successfully", UserID: id})
+	s.writeJSON(w, r, http.StatusOK, messageBody{Message: "Session revoked successfully", UserID: id})
 	return nil
 }
 
