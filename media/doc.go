@@ -32,8 +32,9 @@
 // ([Service.ListJobs], [Service.JobOf], [Service.CancelJob], [Service.RetryJob],
 // [Service.Reprocess]). storage/sqlstore implements ProcessingStore and Jobs (on River).
 //
-// The package imports only the standard library, golang.org/x/text (Unicode
-// normalisation) and the storage, quota and audit domain packages. Content-type sniffing is
+// The package imports only the standard library, github.com/google/uuid,
+// golang.org/x/text (Unicode normalisation) and the storage, quota and audit domain
+// packages. Content-type sniffing is
 // an interface ([Sniffer]) implemented by media/mimesniff; the SQL store lives in
 // storage/sqlstore; mediatest has an in-memory Store and the conformance suite every Store
 // runs.
