@@ -108,6 +108,9 @@ func (s *Server) register(routes []route) error {
 		if rt.Method == "" || rt.Handler == nil || !strings.HasPrefix(rt.Path, "/") {
 			return fmt.Errorf("httpapi: route %s %q: method, path and handler are required", rt.Method, rt.Path)
 		}
+		if rt.Stream == streamWebSocket && rt.Public {
+			return fmt.Errorf("httpapi: route %s %q: a WebSocket route cannot be public", rt.Method, rt.Path)
+		}
 		for _, tpl := range rt.templates() {
 			p, _ := docPath(tpl)
 			key := rt.Method + " " + p

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -113,6 +114,9 @@ func (s *core) serveSSE(w http.ResponseWriter, r *http.Request, events <-chan ss
 		case ev, ok := <-events:
 			if !ok {
 				return nil
+			}
+			if strings.ContainsAny(ev.Name, "\r\n") {
+				return fmt.Errorf("sse: event name %q has a line break", ev.Name)
 			}
 			data, err := json.Marshal(ev.Data)
 			if err != nil {

@@ -474,3 +474,11 @@ func TestShutdownEndsStreams(t *testing.T) {
 		t.Errorf("streams are in the latency histogram:\n%s", exposition)
 	}
 }
+
+func TestPublicWebSocketRouteRefused(t *testing.T) {
+	_, err := newServer(Options{}, route{Method: http.MethodGet, Path: "/test/ws", Public: true, Stream: streamWebSocket,
+		Handler: func(http.ResponseWriter, *http.Request) error { return nil }})
+	if err == nil {
+		t.Fatal("a public WebSocket route was accepted: acceptWebSocket could never authenticate it")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -125,28 +126,35 @@ func (s *core) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*websock
 	}
 	authFn, _ := ctx.Value(lateAuthKey{}).(lateAuthFunc)
 	p, err := s.readAuthMessage(ctx, conn, authFn)
-	if err != nil {
+	switch {
+	case errors.Is(err, errWSRejected):
 		s.logger(r).DebugContext(ctx, "websocket authentication failed", "error", err)
+		return nil, nil, nil
+	case err != nil:
+		s.logger(r).ErrorContext(ctx, "websocket authentication failed", "error", err)
 		return nil, nil, nil
 	}
 	return conn, withPrincipal(ctx, p), nil
 }
 
+// errWSRejected marks a WebSocket closed with 1008 for its auth message.
+var errWSRejected = errors.New("websocket auth message rejected")
+
 // readAuthMessage reads and checks the first message. On failure it has closed conn: with
-// 1008 for the client's fault, 1011 for a backend failure.
+// 1008 for the client's fault (the error is errWSRejected), 1011 for a backend failure.
 func (s *core) readAuthMessage(ctx context.Context, conn *websocket.Conn, authFn lateAuthFunc) (*auth.Principal, error) {
-	reject := func(reason string, err error) (*auth.Principal, error) {
+	reject := func(reason string, cause error) (*auth.Principal, error) {
 		_ = conn.Close(websocket.StatusPolicyViolation, reason)
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errWSRejected, cause)
 	}
-	if authFn == nil { // a Public WebSocket route has no gate, hence no principal to give
-		return reject(wsReasonAuthRequired, errors.New("public route: no principal"))
+	if authFn == nil { // register refuses Public WebSocket routes; this is only a guard
+		return reject(wsReasonAuthRequired, errors.New("no gate"))
 	}
 	conn.SetReadLimit(maxCredentialBytes + 1024)
 	timer := time.AfterFunc(s.authWait, func() { _ = conn.Close(websocket.StatusPolicyViolation, wsReasonAuthRequired) })
 	typ, data, err := conn.Read(ctx)
 	if !timer.Stop() {
-		return nil, errors.New("no auth message in time")
+		return nil, fmt.Errorf("%w: no auth message in time", errWSRejected)
 	}
 	if err != nil {
 		return reject(wsReasonAuthRequired, err)
@@ -162,7 +170,6 @@ func (s *core) readAuthMessage(ctx context.Context, conn *websocket.Conn, authFn
 		return reject(wsReasonBadAuth, err)
 	case err != nil:
 		_ = conn.Close(websocket.StatusInternalError, "internal error")
-		s.log.ErrorContext(ctx, "websocket authentication failed", "error", err)
 		return nil, err
 	}
 	return p, nil
