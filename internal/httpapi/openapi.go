@@ -244,7 +244,7 @@ func (d *document) marshal() ([]byte, error) {
 }
 
 // serveOpenAPI serves the document (public: clients pick features from its paths).
-func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) error {
+func (s *docsAPI) serveOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(s.openapi)
 	return nil
