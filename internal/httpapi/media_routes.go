@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -50,9 +52,12 @@ func (s *mediaAPI) routes() []route {
 	unavailable := "No media storage configured"
 	rs := []route{
 		{Method: http.MethodPost, Path: "/api/v1/media/add", Tag: "media", Perm: auth.PermMediaWrite,
-			Summary: "Upload media files (multipart form: media_type, files, title, author, keywords, overwrite_existing)",
-			Body:    "multipart/form-data",
-			Responses: map[int]string{200: "Every input stored", 207: "Some inputs failed", 400: "No valid input",
+			Summary: "Upload and process media files (multipart form: media_type, files, title, author, keywords, " +
+				"overwrite_existing, chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang, async; " +
+				"fields may follow the files). Waits for processing unless async=true or Prefer: respond-async",
+			Body: "multipart/form-data",
+			Responses: map[int]string{200: "Every input stored and processed", 202: "Stored; processing queued (async)",
+				207: "Some inputs failed", 400: "No valid input",
 				401: "Not authenticated", 403: "Not allowed", 413: "Upload too large or storage quota exceeded",
 				415: "Not a multipart form", 422: "Missing or invalid media_type", 503: unavailable},
 			Handler: s.handleMediaAdd},
@@ -469,9 +474,12 @@ func (s *mediaAPI) handleMediaEmptyTrash(w http.ResponseWriter, r *http.Request)
 // Upload form handling.
 
 // mediaResult is one entry of /media/add's results, in tldw_server's MediaItemProcessResult
-// shape plus media_id (clients read it as well as db_id).
+// shape plus media_id (clients read it as well as db_id) and job_id (the item's processing
+// job). Status is "Success", "Warning" (stored, processing still running when the request
+// stopped waiting), "Error", or "Queued" (async requests: stored, processing not awaited).
+// Content is the extracted text and Chunks the number of chunks once processing is done.
 type mediaResult struct {
-	Status           string         `json:"status"` // "Success" or "Error"
+	Status           string         `json:"status"`
 	InputRef         string         `json:"input_ref"`
 	ProcessingSource string         `json:"processing_source"`
 	MediaType        string         `json:"media_type"`
@@ -479,7 +487,7 @@ type mediaResult struct {
 	Content          *string        `json:"content"`
 	Transcript       *string        `json:"transcript"`
 	Segments         []any          `json:"segments"`
-	Chunks           []any          `json:"chunks"`
+	Chunks           int            `json:"chunks"`
 	Analysis         *string        `json:"analysis"`
 	Summary          *string        `json:"summary"`
 	AnalysisDetails  map[string]any `json:"analysis_details"`
@@ -490,30 +498,62 @@ type mediaResult struct {
 	MediaID          *int64         `json:"media_id"`
 	DBMessage        *string        `json:"db_message"`
 	MediaUUID        *string        `json:"media_uuid"`
+	JobID            *int64         `json:"job_id"`
 }
 
-// mediaForm is the state of one /media/add request while its parts stream in.
+// mediaForm is the state of one /media/add request while its parts are read.
 type mediaForm struct {
 	mediaType, title, author string
 	keywords                 []string
 	overwrite                bool
+	async                    bool
+	proc                     media.ProcessOptions
 	urls                     []string
-	ignored                  []string       // form fields this server does not apply yet
-	late                     []string       // honoured fields that came after a file
-	fieldBytes               int            // bytes of non-file fields so far
-	fileBytes                int64          // bytes of file contents read so far
-	files                    int            // file parts seen (skipped empty ones excluded)
+	ignored                  []string // form fields this server does not apply
+	fieldBytes               int      // bytes of non-file fields so far
+	fileBytes                int64    // bytes of file contents read so far
+	files                    []spooledFile
+	room                     int64          // the most bytes one file may have (upload cap, quota room); -1: no bound
 	seen                     map[int64]bool // item ids already reported (file and files deduplicate)
 	maxItems                 int            // files + urls accepted per request
 	results                  []mediaResult
 	failed                   string // the input that ended the form early, if a file did
 }
 
+// spooledFile is a file part saved to a temporary file until the whole form has been read,
+// so that fields sent after the files still apply to them.
+type spooledFile struct {
+	filename, ref string
+	file          *os.File
+	size          int64
+}
+
+// remove closes and deletes the spooled file (once).
+func (sf *spooledFile) remove() {
+	if sf.file == nil {
+		return
+	}
+	_ = sf.file.Close()
+	_ = os.Remove(sf.file.Name())
+	sf.file = nil
+}
+
+// cleanup removes every spooled file: nothing of a request is left in the temp directory.
+func (f *mediaForm) cleanup() {
+	for i := range f.files {
+		f.files[i].remove()
+	}
+}
+
 // mediaHonoured are the /media/add fields this server applies.
-var mediaHonoured = []string{"media_type", "title", "author", "keywords", "keywords_str", "overwrite_existing", "urls"}
+var mediaHonoured = []string{"media_type", "title", "author", "keywords", "keywords_str", "overwrite_existing", "urls",
+	"chunk_method", "chunk_size", "chunk_overlap", "perform_chunking", "ocr_mode", "ocr_lang", "async"}
 
 // mediaFieldNameRE matches field names worth echoing in a warning.
 var mediaFieldNameRE = regexp.MustCompile(`^[A-Za-z0-9_.\-\[\]]{1,64}$`)
+
+// ocrLangRE is what ocr_lang may be: tesseract language codes joined by '+'.
+var ocrLangRE = regexp.MustCompile(`^[a-z_]{1,32}(\+[a-z_]{1,32}){0,7}$`)
 
 // uploadBody is the request body behind http.MaxBytesReader (when there is a limit); it
 // remembers that the limit was hit, which the multipart reader and the media service may
@@ -535,25 +575,33 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 var errUploadTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
 	Detail: "Request body is too large"}
 
-// countReader counts bytes read through it.
+// countReader counts bytes read through it and remembers a read error other than io.EOF.
 type countReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		c.err = err
+	}
 	return n, err
 }
 
-// handleMediaAdd serves POST /api/v1/media/add. The multipart body streams: each file part
-// goes straight into media.Service.Upload (quota reserved first, hashed and stored while
-// read); other fields are small and bounded. Fields must precede the files they apply to
-// (as every common client sends them). The answer is tldw_server's {"results": [...]} plus
-// processed_count, errors_count and errors: 200 when every input was stored, 207 when some
-// failed, 400 when there was none; an upload refused for size or quota before anything was
-// stored is a 413 (storage_quota_exceeded for the quota).
+// handleMediaAdd serves POST /api/v1/media/add. The whole form is read first: file parts
+// are spooled to temporary files (each bounded by MAX_UPLOAD_SIZE_MB and the owner's
+// remaining quota, all removed when the request ends), so fields may come before or after
+// the files. Then each file goes into media.Service.Upload (quota reserved, hashed, stored,
+// its processing job enqueued) and, unless the client asked for async (form field
+// async=true or header Prefer: respond-async), the request waits for processing up to
+// Service.AddWait (the job is durable: a client that goes away does not stop it). The
+// answer is tldw_server's {"results": [...]} plus processed_count, errors_count and
+// errors: 200 when every input succeeded, 207 when some failed, 202 for async requests
+// with queued jobs, 400 when there was no input; a form refused for size or quota before
+// anything was stored is a 413 (storage_quota_exceeded for the quota).
 func (s *mediaAPI) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.mediaService()
 	if err != nil {
@@ -576,6 +624,10 @@ func (s *mediaAPI) handleMediaAdd(w http.ResponseWriter, r *http.Request) error 
 	if err := svc.CheckDeclared(r.Context(), actor, r.ContentLength-mediaMaxFieldsBytes); err != nil {
 		return err
 	}
+	room, err := uploadRoom(r, svc, actor)
+	if err != nil {
+		return err
+	}
 	body := &uploadBody{ReadCloser: r.Body}
 	if limit >= 0 {
 		body.ReadCloser = http.MaxBytesReader(w, r.Body, limit)
@@ -589,16 +641,82 @@ func (s *mediaAPI) handleMediaAdd(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Detail: "Malformed multipart form", Err: err}
 	}
-	f := &mediaForm{seen: map[int64]bool{}, maxItems: s.mediaAddMaxItems()}
+	f := &mediaForm{seen: map[int64]bool{}, maxItems: s.mediaAddMaxItems(), room: room}
+	defer f.cleanup()
+	// A form that ended early stores the files read before the failure (reported with it,
+	// as a 207) when it has one; without one, nothing is stored.
 	fatal := s.readMediaForm(r, svc, mr, body, f, actor)
-	return s.finishMediaAdd(w, r, f, fatal)
+	if fatal != nil && len(f.files) == 0 {
+		return fatal
+	}
+	if err := f.check(); err != nil {
+		if fatal != nil {
+			return fatal
+		}
+		return err
+	}
+	async := f.async || preferAsync(r)
+	if err := s.storeFiles(r, svc, f, actor); fatal == nil {
+		fatal = err
+	}
+	if fatal == nil && !async {
+		s.awaitProcessing(r, svc, f)
+	}
+	if async {
+		w.Header().Set("Preference-Applied", "respond-async")
+	}
+	return s.finishMediaAdd(w, r, f, fatal, async)
+}
+
+// check validates the form once it has been read: media_type and the processing options.
+func (f *mediaForm) check() error {
+	if f.mediaType == "" {
+		return missingFields("media_type")
+	}
+	if err := media.ValidType(f.mediaType); err != nil {
+		return mediaFieldError("media_type", "media_type must be one of "+strings.Join(media.Types(), ", "))
+	}
+	return checkProcessOptions(f.proc)
+}
+
+// uploadRoom is the most bytes one file of the actor may have: MaxUploadBytes and what is
+// left of the storage quota (ignoring live reservations, which Upload accounts for); -1
+// when neither bounds it.
+func uploadRoom(r *http.Request, svc *media.Service, actor media.Actor) (int64, error) {
+	room := int64(-1)
+	if svc.MaxUploadBytes > 0 {
+		room = svc.MaxUploadBytes
+	}
+	u, err := svc.Usage(r.Context(), actor.UserID)
+	if err != nil {
+		return 0, err
+	}
+	if u.Limit >= 0 {
+		left := max(0, u.Limit-u.Used)
+		if room < 0 || left < room {
+			room = left
+		}
+	}
+	return room, nil
+}
+
+// preferAsync reports whether the request carries Prefer: respond-async (RFC 7240).
+func preferAsync(r *http.Request) bool {
+	for _, v := range r.Header.Values("Prefer") {
+		for p := range strings.SplitSeq(v, ",") {
+			if tok, _, _ := strings.Cut(strings.TrimSpace(p), ";"); strings.EqualFold(strings.TrimSpace(tok), "respond-async") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // uploadReadBuffer buffers an upload's body between the connection and the multipart parser.
 const uploadReadBuffer = 64 << 10
 
-// readMediaForm consumes the parts. It returns the error that ended the form early, if any;
-// inputs handled before it are in f.results.
+// readMediaForm consumes the parts: fields are applied, files spooled. It returns the error
+// that ended the form early, if any.
 func (s *mediaAPI) readMediaForm(r *http.Request, svc *media.Service, mr *multipart.Reader, body *uploadBody,
 	f *mediaForm, actor media.Actor) error {
 	for parts := 0; ; parts++ {
@@ -617,7 +735,7 @@ func (s *mediaAPI) readMediaForm(r *http.Request, svc *media.Service, mr *multip
 			return Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "Too many form parts (at most %d)", maxParts)
 		}
 		if name := part.FormName(); name == "files" || name == "file" {
-			err = s.mediaFile(r, svc, part, body, f, actor)
+			err = s.spoolFile(r, svc, part, body, f, actor)
 		} else {
 			err = f.field(name, part, body)
 		}
@@ -663,45 +781,118 @@ func (f *mediaForm) field(name string, part io.Reader, body *uploadBody) error {
 	if err := checkText(val); err != nil {
 		return err
 	}
-	if f.files > 0 && name != "urls" && !slices.Contains(f.late, name) {
-		f.late = append(f.late, name)
+	if name == "urls" {
+		return f.addURLs(val)
 	}
-	switch name {
-	case "media_type":
-		f.mediaType = strings.ToLower(strings.TrimSpace(val))
-	case "title":
-		f.title = val
-	case "author":
-		f.author = val
-	case "keywords", "keywords_str":
+	if name == "keywords" || name == "keywords_str" {
 		kws, err := media.ParseKeywords(val)
 		if err != nil {
 			return mediaFieldError(name, detailFor(err, media.ErrInvalid, "invalid keywords"))
 		}
 		f.keywords = append(f.keywords, kws...)
-	case "overwrite_existing":
+		return nil
+	}
+	return f.option(name, val)
+}
+
+// option applies one scalar field of the form.
+func (f *mediaForm) option(name, val string) error {
+	trimmed := strings.TrimSpace(val)
+	boolean := func(dst *bool, invert bool) error {
 		b, ok := parseFormBool(val)
 		if !ok {
-			return mediaFieldError(name, "overwrite_existing must be true or false")
+			return mediaFieldError(name, name+" must be true or false")
 		}
-		f.overwrite = b
-	case "urls":
-		for u := range strings.FieldsSeq(val) {
-			if len(u) > mediaMaxURLBytes {
-				return Errorf(http.StatusBadRequest, "url_too_long", "A URL is longer than %d bytes", mediaMaxURLBytes)
-			}
-			if err := f.count(); err != nil {
-				return err
-			}
-			f.urls = append(f.urls, u)
+		*dst = b != invert
+		return nil
+	}
+	integer := func(dst *int) error {
+		if trimmed == "" {
+			*dst = 0
+			return nil
 		}
+		n, err := strconv.Atoi(trimmed)
+		if err != nil || n < 0 {
+			return mediaFieldError(name, name+" must be a non-negative integer")
+		}
+		*dst = n
+		return nil
+	}
+	switch name {
+	case "media_type":
+		f.mediaType = strings.ToLower(trimmed)
+	case "title":
+		f.title = val
+	case "author":
+		f.author = val
+	case "overwrite_existing":
+		return boolean(&f.overwrite, false)
+	case "async":
+		return boolean(&f.async, false)
+	case "perform_chunking":
+		return boolean(&f.proc.NoChunking, true)
+	case "chunk_method":
+		f.proc.Chunk.Method = strings.ToLower(trimmed)
+	case "chunk_size":
+		return integer(&f.proc.Chunk.Size)
+	case "chunk_overlap":
+		return integer(&f.proc.Chunk.Overlap)
+	case "ocr_mode":
+		f.proc.Extract.OCRMode = strings.ToLower(trimmed)
+	case "ocr_lang":
+		f.proc.Extract.OCRLang = trimmed
 	}
 	return nil
 }
 
+// addURLs adds the whitespace-separated URLs of one urls field.
+func (f *mediaForm) addURLs(val string) error {
+	for u := range strings.FieldsSeq(val) {
+		if len(u) > mediaMaxURLBytes {
+			return Errorf(http.StatusBadRequest, "url_too_long", "A URL is longer than %d bytes", mediaMaxURLBytes)
+		}
+		if err := f.count(); err != nil {
+			return err
+		}
+		f.urls = append(f.urls, u)
+	}
+	return nil
+}
+
+// checkProcessOptions validates the processing options of a form or a reprocess request:
+// a 422 naming the field at fault.
+func checkProcessOptions(o media.ProcessOptions) error {
+	switch o.Extract.OCRMode {
+	case "", media.OCRFallback, media.OCRAlways, media.OCROff:
+	default:
+		return mediaFieldError("ocr_mode", "ocr_mode must be fallback, always or off")
+	}
+	if l := o.Extract.OCRLang; l != "" && !ocrLangRE.MatchString(l) {
+		return mediaFieldError("ocr_lang", "ocr_lang must be tesseract language codes joined by '+' (such as eng or eng+deu)")
+	}
+	if o.NoChunking {
+		return nil
+	}
+	_, err := o.Chunk.Normalized()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, media.ErrUnsupported):
+		return mediaFieldError("chunk_method", "chunk_method "+o.Chunk.Method+" is not available on this server (it needs embeddings)")
+	case errors.Is(err, media.ErrInvalid):
+		field := "chunk_size"
+		if !slices.Contains([]string{"", media.ChunkWords, media.ChunkSentences, media.ChunkParagraphs, media.ChunkTokens,
+			media.ChunkEbookChapters}, o.Chunk.Method) {
+			field = "chunk_method"
+		}
+		return mediaFieldError(field, detailFor(err, media.ErrInvalid, "invalid chunking options"))
+	}
+	return err
+}
+
 // count admits one more input (file or url), or answers 400 too_many_inputs past maxItems.
 func (f *mediaForm) count() error {
-	if f.files+len(f.urls) >= f.maxItems {
+	if len(f.files)+len(f.urls) >= f.maxItems {
 		return Errorf(http.StatusBadRequest, "too_many_inputs", "Too many inputs: at most %d files and urls per request", f.maxItems)
 	}
 	return nil
@@ -726,68 +917,174 @@ func parseFormBool(v string) (bool, bool) {
 	return false, false
 }
 
-// mediaFile streams one file part into the media service and records its result. Errors
-// that end the request (size, quota, a broken body, a backend failure) are returned; a
-// rejected file (empty, invalid metadata) is an error result and the form goes on.
-func (s *mediaAPI) mediaFile(r *http.Request, svc *media.Service, part *multipart.Part, body *uploadBody,
-	f *mediaForm, actor media.Actor) error {
-	if f.mediaType == "" {
-		return mediaFieldError("media_type", "media_type is required and must come before the files")
-	}
-	if err := media.ValidType(f.mediaType); err != nil {
-		return mediaFieldError("media_type", "media_type must be one of "+strings.Join(media.Types(), ", "))
-	}
+// spoolFile saves one file part to a temporary file, at most f.room bytes: a larger one
+// ends the request (413: payload_too_large past MAX_UPLOAD_SIZE_MB, storage_quota_exceeded
+// past the quota, audited). An empty part without a filename (a browser's "no file chosen")
+// is skipped.
+func (s *mediaAPI) spoolFile(r *http.Request, svc *media.Service, part *multipart.Part, body *uploadBody,
+	f *mediaForm, actor media.Actor) (err error) {
 	if err := f.count(); err != nil {
+		f.failed = media.SanitizeFilename(part.FileName())
 		return err
 	}
+	defer func() {
+		if err != nil { // only complete files stay spooled
+			f.files[len(f.files)-1].remove()
+			f.files = f.files[:len(f.files)-1]
+		}
+	}()
+	tmp, err := os.CreateTemp("", "tldw-upload-*")
+	if err != nil {
+		return fmt.Errorf("spool upload: %w", err)
+	}
 	filename := part.FileName()
-	// The request minus the parts already read bounds this file (body.n would not do: the
-	// multipart reader reads ahead).
-	declared := int64(-1)
-	if r.ContentLength > 0 {
-		declared = max(0, r.ContentLength-int64(f.fieldBytes)-f.fileBytes)
-	}
-	cr := &countReader{r: part}
-	res, err := svc.Upload(r.Context(), media.Upload{Actor: actor, Filename: filename, MediaType: f.mediaType,
-		Title: f.title, Author: f.author, Keywords: f.keywords, Overwrite: f.overwrite, Body: cr, DeclaredSize: declared})
-	f.fileBytes += cr.n
-	if err != nil && !body.over && cr.n == 0 && filename == "" && errors.Is(err, media.ErrInvalid) {
-		return nil // an empty file input, as browsers send for "no file chosen"
-	}
-	f.files++
 	ref := media.SanitizeFilename(filename)
 	if ref == "" {
-		ref = fmt.Sprintf("file %d", f.files)
+		ref = fmt.Sprintf("file %d", len(f.files)+1)
 	}
+	f.files = append(f.files, spooledFile{filename: filename, ref: ref, file: tmp})
+	sf := &f.files[len(f.files)-1]
+	cr := &countReader{r: part}
+	var src io.Reader = cr
+	if f.room >= 0 {
+		src = io.LimitReader(cr, f.room+1)
+	}
+	n, err := io.Copy(tmp, src)
+	f.fileBytes += n
+	sf.size = n
 	switch {
-	case err == nil:
-		if res.Outcome == media.OutcomeDuplicate && f.seen[res.Item.ID] {
-			return nil // the same content twice in one request (file and files): reported once
-		}
-		f.seen[res.Item.ID] = true
-		f.results = append(f.results, mediaSuccess(ref, res))
-		return nil
 	case body.over:
 		f.failed = ref
 		return errUploadTooLarge
-	case errors.Is(err, media.ErrInvalid):
-		f.results = append(f.results, mediaFailure(ref, f.mediaType, classify(err, s.now())))
-		return nil
+	case cr.err != nil:
+		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Detail: "Malformed or truncated multipart form", Err: cr.err}
+	case err != nil:
+		return fmt.Errorf("spool upload: %w", err)
+	case f.room >= 0 && n > f.room:
+		f.failed = ref
+		if svc.MaxUploadBytes > 0 && f.room >= svc.MaxUploadBytes {
+			return Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "The file exceeds the maximum upload size of %d bytes", svc.MaxUploadBytes)
+		}
+		if err := svc.CheckDeclared(r.Context(), actor, n); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: the file does not fit in the remaining storage", media.ErrQuotaExceeded)
+	case n == 0 && filename == "":
+		sf.remove()
+		f.files = f.files[:len(f.files)-1]
 	}
-	f.failed = ref
-	return err
+	return nil
+}
+
+// storeFiles uploads the spooled files in order, recording each one's result. A file
+// refused for its content, size or the quota is an error result and the others go on; any
+// other failure (the storage backend) ends the request and is returned.
+func (s *mediaAPI) storeFiles(r *http.Request, svc *media.Service, f *mediaForm, actor media.Actor) error {
+	for i := range f.files {
+		sf := &f.files[i]
+		if _, err := sf.file.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("spooled upload: %w", err)
+		}
+		res, err := svc.Upload(r.Context(), media.Upload{Actor: actor, Filename: sf.filename, MediaType: f.mediaType,
+			Title: f.title, Author: f.author, Keywords: f.keywords, Overwrite: f.overwrite, Body: sf.file,
+			DeclaredSize: sf.size, Process: f.proc})
+		sf.remove()
+		switch {
+		case err == nil:
+			if res.Outcome == media.OutcomeDuplicate && f.seen[res.Item.ID] {
+				continue // the same content twice in one request (file and files): reported once
+			}
+			f.seen[res.Item.ID] = true
+			f.results = append(f.results, mediaSuccess(sf.ref, res))
+		case errors.Is(err, media.ErrInvalid), errors.Is(err, media.ErrTooLarge), errors.Is(err, media.ErrQuotaExceeded):
+			f.results = append(f.results, mediaFailure(sf.ref, f.mediaType, classify(err, s.now())))
+		default:
+			f.failed = sf.ref
+			return err
+		}
+	}
+	return nil
+}
+
+// awaitProcessing waits (up to Service.AddWait in all, and while the client is there) for
+// the processing of every stored item, and fills in its text, chunk count and status: an
+// item whose processing failed becomes an Error result, one still running a Warning.
+func (s *mediaAPI) awaitProcessing(r *http.Request, svc *media.Service, f *mediaForm) {
+	if svc.Processing == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), svc.AddWait)
+	defer cancel()
+	uid := principalFrom(r.Context()).UserID
+	for i := range f.results {
+		res := &f.results[i]
+		if res.Status != "Success" || res.DBID == nil {
+			continue
+		}
+		p, err := svc.WaitProcessed(ctx, uid, *res.DBID)
+		if p == nil {
+			if err != nil && ctx.Err() == nil {
+				s.logger(r).WarnContext(r.Context(), "media add: read processing state", "id", *res.DBID, "error", err)
+			}
+			res.Status = "Warning"
+			res.Warnings = append(res.Warnings, stillProcessing(res.JobID))
+			continue
+		}
+		s.applyProcessing(r, svc, res, p)
+	}
+}
+
+// stillProcessing is the warning of an item whose processing had not ended when the request
+// stopped waiting.
+func stillProcessing(job *int64) string {
+	if job == nil {
+		return "Still processing; GET /api/v1/media/{id} shows the result"
+	}
+	return fmt.Sprintf("Still processing; follow GET /api/v1/media/ingest/jobs/%d", *job)
+}
+
+// applyProcessing puts an item's processing state into its result.
+func (s *mediaAPI) applyProcessing(r *http.Request, svc *media.Service, res *mediaResult, p *media.Processing) {
+	res.Metadata["status"] = string(p.Status)
+	res.Chunks = p.ChunkCount
+	for _, st := range p.Stages {
+		res.Warnings = append(res.Warnings, st.Warnings...)
+	}
+	switch p.Status {
+	case media.StatusProcessed:
+		c, err := svc.ContentOf(r.Context(), s.mediaActor(r), *res.DBID)
+		if err == nil {
+			res.Content = &c.Text
+		} else if !errors.Is(err, media.ErrNotFound) {
+			s.logger(r).WarnContext(r.Context(), "media add: read content", "id", *res.DBID, "error", err)
+		}
+	case media.StatusFailed, media.StatusCancelled:
+		msg := p.Error
+		if msg == "" {
+			msg = "processing " + string(p.Status)
+		}
+		res.Status, res.Error, res.ErrorCode = "Error", &msg, "processing_"+string(p.Status)
+	case media.StatusQueued, media.StatusProcessing:
+		res.Status = "Warning"
+		res.Warnings = append(res.Warnings, stillProcessing(res.JobID))
+	}
 }
 
 // mediaSuccess is the result of a stored (or already present) file.
 func mediaSuccess(ref string, res *media.Result) mediaResult {
 	it := res.Item
 	id, uuid, msg := it.ID, it.UUID, res.Message
-	return mediaResult{Status: "Success", InputRef: ref, ProcessingSource: ref, MediaType: it.MediaType,
+	out := mediaResult{Status: "Success", InputRef: ref, ProcessingSource: ref, MediaType: it.MediaType,
 		Metadata: map[string]any{"title": it.Title, "author": it.Author, "keywords": append([]string{}, it.Keywords...),
 			"filename": it.Filename, "content_type": it.ContentType, "size_bytes": it.Size,
 			"content_hash": it.ContentHash, "status": string(it.Status), "outcome": string(res.Outcome)},
 		AnalysisDetails: map[string]any{}, Warnings: append([]string{}, res.Warnings...),
 		DBID: &id, MediaID: &id, DBMessage: &msg, MediaUUID: &uuid}
+	if res.Job != nil {
+		job := res.Job.ID
+		out.JobID = &job
+	}
+	return out
 }
 
 // mediaFailure is the result of an input that was not stored.
@@ -802,7 +1099,7 @@ func mediaFailure(ref, mediaType string, e *Error) mediaResult {
 }
 
 // finishMediaAdd answers /media/add from the form's results and the error that ended it.
-func (s *mediaAPI) finishMediaAdd(w http.ResponseWriter, r *http.Request, f *mediaForm, fatal error) error {
+func (s *mediaAPI) finishMediaAdd(w http.ResponseWriter, r *http.Request, f *mediaForm, fatal error, async bool) error {
 	if fatal != nil && len(f.results) == 0 {
 		return fatal
 	}
@@ -813,14 +1110,6 @@ func (s *mediaAPI) finishMediaAdd(w http.ResponseWriter, r *http.Request, f *med
 			ref = "form"
 		}
 		f.results = append(f.results, mediaFailure(ref, f.mediaType, classify(fatal, s.now())))
-	}
-	if fatal == nil {
-		if f.mediaType == "" {
-			return missingFields("media_type")
-		}
-		if err := media.ValidType(f.mediaType); err != nil {
-			return mediaFieldError("media_type", "media_type must be one of "+strings.Join(media.Types(), ", "))
-		}
 	}
 	for _, u := range f.urls {
 		ref := u
@@ -833,19 +1122,22 @@ func (s *mediaAPI) finishMediaAdd(w http.ResponseWriter, r *http.Request, f *med
 	if len(f.results) == 0 {
 		return Errorf(http.StatusBadRequest, "no_valid_input", "No valid media sources supplied: send files or urls")
 	}
-	var warnings []string
+	var warning string
 	if len(f.ignored) > 0 {
-		warnings = append(warnings, "Not applied (this server stores files without processing them yet): "+strings.Join(f.ignored, ", "))
+		warning = "Not applied by this server: " + strings.Join(f.ignored, ", ")
 	}
-	if len(f.late) > 0 {
-		warnings = append(warnings, "Fields sent after a file apply only to later files: "+strings.Join(f.late, ", "))
-	}
-	ok, failed := 0, 0
+	ok, failed, queued := 0, 0, 0
 	errs := []string{}
 	for i := range f.results {
 		res := &f.results[i]
-		res.Warnings = append(res.Warnings, warnings...)
-		if res.Status == "Success" {
+		if warning != "" {
+			res.Warnings = append(res.Warnings, warning)
+		}
+		if async && res.Status == "Success" && res.JobID != nil {
+			res.Status = "Queued"
+			queued++
+		}
+		if res.Status != "Error" {
 			ok++
 			continue
 		}
@@ -853,7 +1145,10 @@ func (s *mediaAPI) finishMediaAdd(w http.ResponseWriter, r *http.Request, f *med
 		errs = append(errs, res.InputRef+": "+*res.Error)
 	}
 	status := http.StatusOK
-	if failed > 0 {
+	switch {
+	case queued > 0:
+		status = http.StatusAccepted
+	case failed > 0:
 		status = http.StatusMultiStatus
 	}
 	w.Header().Set("Content-Type", "application/json")
