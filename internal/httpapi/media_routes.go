@@ -77,7 +77,8 @@ func (s *mediaAPI) routes() []route {
 				503: unavailable},
 			Handler: s.handleMediaEmptyTrash},
 		{Method: http.MethodGet, Path: "/api/v1/media/{id:[0-9]+}", Tag: "media", Perm: auth.PermMediaRead,
-			Summary: "Get a media item",
+			Summary: "Get a media item: tldw's MediaDetailResponse with its extracted text (include_content=false leaves the text out)",
+			Query:   []param{{Name: "include_content", Description: "Include content.text (default true)", Type: "boolean"}},
 			Responses: map[int]string{200: "The item", 401: "Not authenticated", 403: "Not allowed",
 				404: "No such item of yours", 503: unavailable},
 			Handler: s.handleMediaGet},
@@ -184,7 +185,7 @@ func newMediaJSON(it *media.Item) mediaJSON {
 		CreatedAt: formatTime(it.CreatedAt), UpdatedAt: formatTime(it.UpdatedAt),
 		Source: map[string]any{"url": nil, "title": it.Title, "duration": nil, "type": it.MediaType},
 		Processing: map[string]any{"prompt": nil, "analysis": nil, "safe_metadata": nil, "model": nil,
-			"timestamp_option": nil, "chunking_status": "pending", "vector_processing_status": 0},
+			"timestamp_option": nil, "chunking_status": "pending", "vector_processing_status": 0, "status": string(it.Status)},
 		Content:         map[string]any{"metadata": map[string]any{}, "text": "", "word_count": 0},
 		Timestamps:      []string{},
 		Versions:        []any{},
@@ -320,11 +321,61 @@ func (s *mediaAPI) handleMediaGet(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	it, err := svc.Get(r.Context(), s.mediaActor(r), id)
+	include := true
+	if v := r.URL.Query().Get("include_content"); v != "" {
+		b, ok := parseFormBool(v)
+		if !ok {
+			return Errorf(http.StatusBadRequest, "invalid_parameter", "include_content must be true or false")
+		}
+		include = b
+	}
+	a := s.mediaActor(r)
+	it, err := svc.Get(r.Context(), a, id)
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, newMediaJSON(it))
+	j := newMediaJSON(it)
+	if svc.Processing != nil {
+		if err := s.addProcessing(r, svc, a, &j, include); err != nil {
+			return err
+		}
+	}
+	s.writeJSON(w, r, http.StatusOK, j)
+	return nil
+}
+
+// chunkingStatus is tldw's chunking_status for the chunk stage's status.
+var chunkingStatus = map[media.StageStatus]string{media.StagePending: "pending", media.StageRunning: "processing",
+	media.StageDone: "completed", media.StageSkipped: "skipped", media.StageFailed: "failed"}
+
+// addProcessing fills an item's processing state and (with include) its text into j.
+func (s *mediaAPI) addProcessing(r *http.Request, svc *media.Service, a media.Actor, j *mediaJSON, include bool) error {
+	p, err := svc.ProcessingOf(r.Context(), a, j.ID)
+	if err != nil {
+		return err
+	}
+	j.Status = string(p.Status)
+	j.Processing["status"] = string(p.Status)
+	j.Processing["error"] = p.Error
+	j.Processing["chunk_count"] = p.ChunkCount
+	j.Processing["chunking_status"] = chunkingStatus[p.Stage(media.StageChunk).Status]
+	j.Content["word_count"] = p.WordCount
+	if !include {
+		delete(j.Content, "text")
+		return nil
+	}
+	c, err := svc.ContentOf(r.Context(), a, j.ID)
+	if errors.Is(err, media.ErrNotFound) {
+		return nil // no text yet
+	}
+	if err != nil {
+		return err
+	}
+	meta := map[string]any{}
+	for k, v := range c.Metadata {
+		meta[k] = v
+	}
+	j.Content["text"], j.Content["metadata"], j.Content["word_count"] = c.Text, meta, c.WordCount
 	return nil
 }
 

@@ -56,6 +56,7 @@ type (
 	adminAPI    struct{ *core } // admin_routes.go: /admin users, codes, settings, stats
 	auditAPI    struct{ *core } // audit_routes.go: /admin/audit-log, /audit/export
 	mediaAPI    struct{ *core } // media_routes.go, quota_routes.go: /media, storage quotas
+	ingestAPI   struct{ *core } // ingest_routes.go: /media/ingest/jobs, /media/{id}/reprocess
 	// healthAPI (health.go: the probes) caches check results.
 	healthAPI struct {
 		*core
@@ -80,6 +81,7 @@ func (s *Server) routeTable() []route {
 		&adminAPI{s.core},
 		&auditAPI{s.core},
 		&mediaAPI{s.core},
+		&ingestAPI{s.core},
 	} {
 		rs = append(rs, a.routes()...)
 	}
