@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tldw-go/tldw/auth"
@@ -694,10 +695,10 @@ func (s *mediaAPI) handleMediaAdd(w http.ResponseWriter, r *http.Request) error 
 	}
 	f := &mediaForm{seen: map[int64]bool{}, maxItems: s.mediaAddMaxItems(), room: room}
 	defer f.cleanup()
-	// A form that ended early stores the files read before the failure (reported with it,
-	// as a 207) when it has one; without one, nothing is stored.
+	// A form that ended early on a size or count limit stores the files read before the
+	// failure (reported with it, as a 207) when it has one; otherwise nothing is stored.
 	fatal := s.readMediaForm(r, svc, mr, body, f, actor)
-	if fatal != nil && len(f.files) == 0 {
+	if fatal != nil && (len(f.files) == 0 || !keepsEarlierFiles(fatal)) {
 		return fatal
 	}
 	if err := f.check(); err != nil {
@@ -717,6 +718,13 @@ func (s *mediaAPI) handleMediaAdd(w http.ResponseWriter, r *http.Request) error 
 		w.Header().Set("Preference-Applied", "respond-async")
 	}
 	return s.finishMediaAdd(w, r, f, fatal, async)
+}
+
+// keepsEarlierFiles reports whether a form that ended with err still stores the files
+// before it: past the input count or a size limit, not for a bad or broken form.
+func keepsEarlierFiles(err error) bool {
+	e := classify(err, time.Time{})
+	return e.Code == "too_many_inputs" || e.Status == http.StatusRequestEntityTooLarge
 }
 
 // check validates the form once it has been read: media_type and the processing options.
@@ -932,6 +940,9 @@ func checkProcessOptions(o media.ProcessOptions) error {
 		return mediaFieldError("chunk_method", "chunk_method "+o.Chunk.Method+" is not available on this server (it needs embeddings)")
 	case errors.Is(err, media.ErrInvalid):
 		field := "chunk_size"
+		if o.Chunk.Overlap > 0 && strings.Contains(strings.ToLower(err.Error()), "overlap") {
+			field = "chunk_overlap"
+		}
 		if !slices.Contains([]string{"", media.ChunkWords, media.ChunkSentences, media.ChunkParagraphs, media.ChunkTokens,
 			media.ChunkEbookChapters}, o.Chunk.Method) {
 			field = "chunk_method"
