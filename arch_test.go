@@ -86,8 +86,7 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"github.com/testcontainers/testcontainers-go/modules/postgres": {importers: []string{"internal/testenv"}},
 	"github.com/testcontainers/testcontainers-go/modules/redis":    {importers: []string{"internal/testenv"}},
 	"github.com/johannesboyne/gofakes3":                            {tests: []string{"storage/s3blob"}},
-	"github.com/pb33f/libopenapi":                                  {tests: []string{"internal/httpapi"}},
-	"github.com/pb33f/libopenapi-validator":                        {tests: []string{"internal/httpapi"}},
+	"github.com/getkin/kin-openapi":                                {importers: []string{"internal/httpapi"}},
 	"golang.org/x/tools":                                           {tests: []string{""}},
 }
 

@@ -45,12 +45,13 @@ const mediaDownloadCSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 // storage quota routes (quota_routes.go).
 func (s *Server) mediaRoutes() []route {
 	list := []param{
-		{Name: "page", Description: "Page number, from 1 (default 1)", Type: "integer"},
-		{Name: "results_per_page", Description: "Items per page, 1-100 (default 10)", Type: "integer"},
+		{Name: "page", Description: "Page number, from 1 (default 1)", Type: "integer", Range: []int64{1, 1 << 30}},
+		{Name: "results_per_page", Description: "Items per page, 1-100 (default 10)", Type: "integer", Range: []int64{1, media.MaxPerPage}},
 	}
 	unavailable := "No media storage configured"
 	rs := []route{
 		{Method: http.MethodPost, Path: "/api/v1/media/add", Tag: "media", Perm: auth.PermMediaWrite,
+			ID: "addMedia", Request: mediaAddForm{}, Response: mediaAddResponse{},
 			Summary: "Upload media files (multipart form: media_type, files, title, author, keywords, overwrite_existing)",
 			Body:    "multipart/form-data",
 			Responses: map[int]string{200: "Every input stored", 207: "Some inputs failed", 400: "No valid input",
@@ -58,43 +59,52 @@ func (s *Server) mediaRoutes() []route {
 				415: "Not a multipart form", 422: "Missing or invalid media_type", 503: unavailable},
 			Handler: s.handleMediaAdd},
 		{Method: http.MethodGet, Path: "/api/v1/media", Tag: "media", Perm: auth.PermMediaRead, TrailingSlash: true,
+			ID: "listMedia", Response: mediaList{}, Headers: map[int][]string{200: {"ETag"}, 304: {"ETag"}},
 			Summary: "List your media items, newest first", Query: list,
 			Responses: map[int]string{200: "Items and pagination", 304: "Not modified (If-None-Match)",
 				400: "Invalid page parameters", 401: "Not authenticated", 403: "Not allowed", 503: unavailable},
 			Handler: s.handleMediaList(false)},
 		{Method: http.MethodGet, Path: "/api/v1/media/trash", Tag: "media", Perm: auth.PermMediaRead,
+			ID: "listTrash", Response: mediaList{}, Headers: map[int][]string{200: {"ETag"}, 304: {"ETag"}},
 			Summary: "List your trashed media items", Query: list,
 			Responses: map[int]string{200: "Items and pagination", 304: "Not modified (If-None-Match)",
 				400: "Invalid page parameters", 401: "Not authenticated", 403: "Not allowed", 503: unavailable},
 			Handler: s.handleMediaList(true)},
 		{Method: http.MethodPost, Path: "/api/v1/media/trash/empty", Tag: "media", Perm: auth.PermMediaWrite,
+			ID: "emptyTrash", Response: trashEmptied{},
 			Summary: "Permanently delete every trashed item (frees quota)",
 			Responses: map[int]string{200: "How many items were deleted", 401: "Not authenticated", 403: "Not allowed",
 				503: unavailable},
 			Handler: s.handleMediaEmptyTrash},
 		{Method: http.MethodGet, Path: "/api/v1/media/{id:[0-9]+}", Tag: "media", Perm: auth.PermMediaRead,
+			ID: "getMediaItem", Response: mediaJSON{},
 			Summary: "Get a media item",
 			Responses: map[int]string{200: "The item", 401: "Not authenticated", 403: "Not allowed",
 				404: "No such item of yours", 503: unavailable},
 			Handler: s.handleMediaGet},
 		{Method: http.MethodGet, Path: "/api/v1/media/{id:[0-9]+}/file", Tag: "media", Perm: auth.PermMediaRead,
+			ID: "downloadMediaFile", Headers: map[int][]string{200: {"ETag", "Content-Disposition"},
+				206: {"ETag", "Content-Range", "Content-Disposition"}, 304: {"ETag"}, 416: {"Content-Range"}},
 			Summary:  "Download the item's original file (attachment; Range and ETag supported)",
-			Produces: "application/octet-stream",
+			Produces: "*/*",
 			Responses: map[int]string{200: "The file", 206: "Part of the file", 304: "Not modified",
 				401: "Not authenticated", 403: "Not allowed", 404: "No such item of yours",
 				416: "Range not satisfiable", 503: unavailable},
 			Handler: s.handleMediaFile},
 		{Method: http.MethodDelete, Path: "/api/v1/media/{id:[0-9]+}", Tag: "media", Perm: auth.PermMediaWrite,
+			ID:      "trashMediaItem",
 			Summary: "Move a media item to the trash (it still counts against the quota)",
 			Responses: map[int]string{204: "Trashed", 401: "Not authenticated", 403: "Not allowed",
 				404: "No such item of yours", 503: unavailable},
 			Handler: s.handleMediaTrash},
 		{Method: http.MethodPost, Path: "/api/v1/media/{id:[0-9]+}/restore", Tag: "media", Perm: auth.PermMediaWrite,
+			ID: "restoreMediaItem", Response: mediaRestored{},
 			Summary: "Restore a media item from the trash",
 			Responses: map[int]string{200: "Restored", 401: "Not authenticated", 403: "Not allowed",
 				404: "No such item of yours", 503: unavailable},
 			Handler: s.handleMediaRestore},
 		{Method: http.MethodDelete, Path: "/api/v1/media/{id:[0-9]+}/permanent", Tag: "media", Perm: auth.PermMediaWrite,
+			ID:      "deleteMediaPermanently",
 			Summary: "Delete a media item and its file for good (frees quota)",
 			Responses: map[int]string{204: "Deleted", 401: "Not authenticated", 403: "Not allowed",
 				404: "No such item of yours", 503: unavailable},
@@ -169,32 +179,58 @@ func mediaID(r *http.Request) (int64, error) {
 // mediaJSON is a media item as the API shows it: tldw_server's MediaDetailResponse fields
 // plus the stored facts. It never carries the storage key.
 type mediaJSON struct {
-	ID              int64          `json:"id"`
-	MediaID         int64          `json:"media_id"`
-	UUID            string         `json:"uuid"`
-	UserID          int64          `json:"user_id"`
-	Title           string         `json:"title"`
-	Author          string         `json:"author"`
-	Type            string         `json:"type"`
-	MediaType       string         `json:"media_type"`
-	URL             *string        `json:"url"`
-	Filename        string         `json:"filename"`
-	ContentType     string         `json:"content_type"`
-	SizeBytes       int64          `json:"size_bytes"`
-	ContentHash     string         `json:"content_hash"`
-	Status          string         `json:"status"`
-	Keywords        []string       `json:"keywords"`
-	IsTrash         bool           `json:"is_trash"`
-	TrashDate       *string        `json:"trash_date"`
-	CreatedAt       string         `json:"created_at"`
-	UpdatedAt       string         `json:"updated_at"`
-	Source          map[string]any `json:"source"`
-	Processing      map[string]any `json:"processing"`
-	Content         map[string]any `json:"content"`
-	Timestamps      []string       `json:"timestamps"`
-	Versions        []any          `json:"versions"`
-	HasOriginalFile bool           `json:"has_original_file"`
-	OriginalFileURL string         `json:"original_file_url"`
+	ID              int64           `json:"id"`
+	MediaID         int64           `json:"media_id"`
+	UUID            string          `json:"uuid"`
+	UserID          int64           `json:"user_id"`
+	Title           string          `json:"title"`
+	Author          string          `json:"author"`
+	Type            string          `json:"type"`
+	MediaType       string          `json:"media_type"`
+	URL             *string         `json:"url"`
+	Filename        string          `json:"filename"`
+	ContentType     string          `json:"content_type"`
+	SizeBytes       int64           `json:"size_bytes"`
+	ContentHash     string          `json:"content_hash"`
+	Status          string          `json:"status"`
+	Keywords        []string        `json:"keywords"`
+	IsTrash         bool            `json:"is_trash"`
+	TrashDate       *string         `json:"trash_date"`
+	CreatedAt       string          `json:"created_at"`
+	UpdatedAt       string          `json:"updated_at"`
+	Source          mediaSource     `json:"source"`
+	Processing      mediaProcessing `json:"processing"`
+	Content         mediaContent    `json:"content"`
+	Timestamps      []string        `json:"timestamps"`
+	Versions        []any           `json:"versions"`
+	HasOriginalFile bool            `json:"has_original_file"`
+	OriginalFileURL string          `json:"original_file_url"`
+}
+
+// mediaSource is MediaDetailResponse's source (keys in alphabetical order).
+type mediaSource struct {
+	Duration *float64 `json:"duration"`
+	Title    string   `json:"title"`
+	Type     string   `json:"type"`
+	URL      *string  `json:"url"`
+}
+
+// mediaProcessing is MediaDetailResponse's processing; nothing is processed yet.
+type mediaProcessing struct {
+	Analysis               *string `json:"analysis"`
+	ChunkingStatus         string  `json:"chunking_status"`
+	Model                  *string `json:"model"`
+	Prompt                 *string `json:"prompt"`
+	SafeMetadata           *string `json:"safe_metadata"`
+	TimestampOption        *bool   `json:"timestamp_option"`
+	VectorProcessingStatus int     `json:"vector_processing_status"`
+}
+
+// mediaContent is MediaDetailResponse's content.
+type mediaContent struct {
+	Metadata  map[string]any `json:"metadata"`
+	Text      string         `json:"text"`
+	WordCount int            `json:"word_count"`
 }
 
 // mediaTime renders a stored time in RFC 3339 UTC.
@@ -207,10 +243,9 @@ func newMediaJSON(it *media.Item) mediaJSON {
 		SizeBytes: it.Size, ContentHash: it.ContentHash, Status: string(it.Status),
 		Keywords: append([]string{}, it.Keywords...), IsTrash: it.Trashed,
 		CreatedAt: mediaTime(it.CreatedAt), UpdatedAt: mediaTime(it.UpdatedAt),
-		Source: map[string]any{"url": nil, "title": it.Title, "duration": nil, "type": it.MediaType},
-		Processing: map[string]any{"prompt": nil, "analysis": nil, "safe_metadata": nil, "model": nil,
-			"timestamp_option": nil, "chunking_status": "pending", "vector_processing_status": 0},
-		Content:         map[string]any{"metadata": map[string]any{}, "text": "", "word_count": 0},
+		Source:          mediaSource{Title: it.Title, Type: it.MediaType},
+		Processing:      mediaProcessing{ChunkingStatus: "pending"},
+		Content:         mediaContent{Metadata: map[string]any{}},
 		Timestamps:      []string{},
 		Versions:        []any{},
 		HasOriginalFile: true,
@@ -241,6 +276,13 @@ type mediaListItem struct {
 	TrashDate   *string  `json:"trash_date,omitempty"`
 }
 
+// mediaList is a page of media items.
+type mediaList struct {
+	Items      []mediaListItem `json:"items"`
+	Pagination mediaPagination `json:"pagination"`
+}
+
+// mediaPagination is tldw_server's pagination of media lists.
 type mediaPagination struct {
 	Page           int `json:"page"`
 	ResultsPerPage int `json:"results_per_page"`
@@ -302,7 +344,7 @@ func (s *Server) handleMediaList(trash bool) handlerFunc {
 			}
 			items = append(items, li)
 		}
-		body := map[string]any{"items": items, "pagination": mediaPagination{Page: o.Page, ResultsPerPage: o.PerPage,
+		body := mediaList{Items: items, Pagination: mediaPagination{Page: o.Page, ResultsPerPage: o.PerPage,
 			TotalPages: page.TotalPages(), TotalItems: page.Total}}
 		return s.writeJSONETag(w, r, body)
 	}
@@ -451,7 +493,7 @@ func (s *Server) handleMediaRestore(w http.ResponseWriter, r *http.Request) erro
 		if err := svc.Restore(r.Context(), a, id); err != nil {
 			return nil, err
 		}
-		return map[string]any{"message": "Media restored from trash", "media_id": id}, nil
+		return mediaRestored{MediaID: id, Message: "Media restored from trash"}, nil
 	})
 }
 
@@ -491,9 +533,20 @@ func (s *Server) handleMediaEmptyTrash(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return mediaError(err)
 	}
-	s.writeJSON(w, r, http.StatusOK, map[string]any{"message": fmt.Sprintf("Deleted %d items from the trash", n),
-		"deleted_count": n})
+	s.writeJSON(w, r, http.StatusOK, trashEmptied{DeletedCount: n, Message: fmt.Sprintf("Deleted %d items from the trash", n)})
 	return nil
+}
+
+// mediaRestored is the response of POST /media/{id}/restore.
+type mediaRestored struct {
+	MediaID int64  `json:"media_id"`
+	Message string `json:"message"`
+}
+
+// trashEmptied is the response of POST /media/trash/empty.
+type trashEmptied struct {
+	DeletedCount int    `json:"deleted_count"`
+	Message      string `json:"message"`
 }
 
 // Upload form handling.
@@ -508,8 +561,8 @@ type mediaResult struct {
 	Metadata         map[string]any `json:"metadata"`
 	Content          *string        `json:"content"`
 	Transcript       *string        `json:"transcript"`
-	Segments         []any          `json:"segments"`
-	Chunks           []any          `json:"chunks"`
+	Segments         []any          `json:"segments" oapi:"nullable"`
+	Chunks           []any          `json:"chunks" oapi:"nullable"`
 	Analysis         *string        `json:"analysis"`
 	Summary          *string        `json:"summary"`
 	AnalysisDetails  map[string]any `json:"analysis_details"`

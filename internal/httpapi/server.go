@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/rs/cors"
@@ -101,7 +102,7 @@ type Server struct {
 	healthState  healthState
 	bodyIdle     time.Duration
 	rateAudit    rateAudit // rate_limit_exceeded events written, per key and window
-	doc          *document
+	doc          *openapi3.T
 	openapi      []byte
 	docsHTML     []byte
 }
@@ -145,10 +146,10 @@ func newServer(o Options, extra ...route) (*Server, error) {
 	if err := s.register(routes); err != nil {
 		return nil, err
 	}
-	if s.doc, err = buildDocument(routes, o.Version); err != nil {
+	if s.doc, err = buildDocument(routes, s.docOptions()); err != nil {
 		return nil, err
 	}
-	if s.openapi, err = s.doc.marshal(); err != nil {
+	if s.openapi, err = marshalDocument(s.doc); err != nil {
 		return nil, err
 	}
 	if s.docsHTML, err = renderDocs(s.doc); err != nil {
@@ -242,7 +243,7 @@ func (s *Server) serve(w *recorder, r *http.Request) (aborted bool) {
 	return false
 }
 
-// OpenAPI returns the OpenAPI 3.1 document served at /openapi.json. The caller must not
+// OpenAPI returns the OpenAPI 3.0.3 document served at /openapi.json. The caller must not
 // modify the returned slice.
 func (s *Server) OpenAPI() []byte { return s.openapi }
 
