@@ -250,7 +250,8 @@ func coverageGaps() []string {
 }
 
 // TestContractRejectsMismatch makes sure the validation fails a response that breaks the
-// document: a wrong field type, an undocumented status, a body on 204.
+// document: a wrong field or header type, a missing field, an undocumented status or
+// content type, a body on 204.
 func TestContractRejectsMismatch(t *testing.T) {
 	ts := newTestServer(t)
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/auth/me", nil)
@@ -263,15 +264,20 @@ func TestContractRejectsMismatch(t *testing.T) {
 		status int
 		ctype  string
 		body   string
+		header string // a Retry-After value
 	}{
-		{"wrong type", 200, "application/json", `{"id":"seven","username":"a"}`},
-		{"missing field", 200, "application/json", `{"id":7}`},
-		{"undocumented success", 202, "application/json", `{}`},
-		{"error without code", 401, "application/json", `{"detail":"no"}`},
-		{"wrong content type", 200, "text/plain", `hello`},
+		{"bad header", 429, "application/json", `{"detail":"slow","code":"rate_limited"}`, "soon"},
+		{"wrong type", 200, "application/json", `{"id":"seven","username":"a"}`, ""},
+		{"missing field", 200, "application/json", `{"id":7}`, ""},
+		{"undocumented success", 202, "application/json", `{}`, ""},
+		{"error without code", 401, "application/json", `{"detail":"no"}`, ""},
+		{"wrong content type", 200, "text/plain", `hello`, ""},
 	} {
 		rec := httptest.NewRecorder()
 		rec.Header().Set("Content-Type", tc.ctype)
+		if tc.header != "" {
+			rec.Header().Set("Retry-After", tc.header)
+		}
 		rec.WriteHeader(tc.status)
 		rec.Body = bytes.NewBufferString(tc.body)
 		if err := checkResponse(ts.Server, rm, vars, head, req, rec); err == nil {

@@ -43,7 +43,8 @@ type oneOf []any
 //	oapi:"enum=a|b,min=1,max=9,maxLength=500"
 //	doc:"..."                  the field's description
 
-// docHeaders describes the response headers routes name in route.Headers.
+// docHeaders describes the response headers routes name in route.Headers (and those every
+// rate-limited route sends); the document lists them under components.headers.
 var docHeaders = map[string]struct {
 	desc, typ string
 }{
@@ -62,25 +63,31 @@ var docHeaders = map[string]struct {
 
 // schemaNames renames Go types whose derived component name would collide or read badly.
 var schemaNames = map[reflect.Type]string{
-	reflect.TypeFor[messageJSON]():    "UserMessage",
-	reflect.TypeFor[errorBody]():      "Error",
-	reflect.TypeFor[FieldError]():     "ValidationError",
-	reflect.TypeFor[statusBody]():     "ProbeStatus",
-	reflect.TypeFor[mediaJSON]():      "MediaDetail",
-	reflect.TypeFor[userList]():       "UserList",
-	reflect.TypeFor[updatedUser]():    "UpdatedUser",
-	reflect.TypeFor[statsJSON]():      "Stats",
-	reflect.TypeFor[auditPage]():      "AuditPage",
-	reflect.TypeFor[codeList]():       "RegistrationCodeList",
-	reflect.TypeFor[codeJSON]():       "RegistrationCode",
-	reflect.TypeFor[healthBody]():     "Health",
-	reflect.TypeFor[storageJSON]():    "StorageUsage",
-	reflect.TypeFor[mediaResult]():    "MediaItemProcessResult",
-	reflect.TypeFor[sessionBody]():    "Session",
-	reflect.TypeFor[tokenBody]():      "Token",
-	reflect.TypeFor[registeredBody](): "RegistrationResponse",
-	reflect.TypeFor[audit.View]():     "AuditEntry",
-	reflect.TypeFor[audit.Break]():    "AuditBreak",
+	reflect.TypeFor[messageJSON]():       "UserMessage",
+	reflect.TypeFor[errorBody]():         "Error",
+	reflect.TypeFor[FieldError]():        "ValidationError",
+	reflect.TypeFor[statusBody]():        "ProbeStatus",
+	reflect.TypeFor[mediaJSON]():         "MediaDetail",
+	reflect.TypeFor[userList]():          "UserList",
+	reflect.TypeFor[updatedUser]():       "UpdatedUser",
+	reflect.TypeFor[statsJSON]():         "Stats",
+	reflect.TypeFor[auditPage]():         "AuditPage",
+	reflect.TypeFor[codeList]():          "RegistrationCodeList",
+	reflect.TypeFor[codeJSON]():          "RegistrationCode",
+	reflect.TypeFor[healthBody]():        "Health",
+	reflect.TypeFor[storageJSON]():       "StorageUsage",
+	reflect.TypeFor[mediaResult]():       "MediaItemProcessResult",
+	reflect.TypeFor[sessionBody]():       "Session",
+	reflect.TypeFor[tokenBody]():         "Token",
+	reflect.TypeFor[registeredBody]():    "RegistrationResponse",
+	reflect.TypeFor[registrationJSON]():  "RegistrationSettings",
+	reflect.TypeFor[registrationBody]():  "RegistrationSettingsRequest",
+	reflect.TypeFor[pageJSON]():          "QuotaPagination",
+	reflect.TypeFor[resetPasswordJSON](): "PasswordReset",
+	reflect.TypeFor[revokeAllJSON]():     "SessionsRevoked",
+	reflect.TypeFor[newKeyBody]():        "NewApiKey",
+	reflect.TypeFor[audit.View]():        "AuditEntry",
+	reflect.TypeFor[audit.Break]():       "AuditBreak",
 }
 
 // schemaName is the component name of a Go type: schemaNames, else the type name with a
@@ -268,6 +275,11 @@ func buildDocument(routes []route, o docOptions) (*openapi3.T, error) {
 			Description: "Access token set by login in cookie mode; unsafe methods also need the X-CSRF-Token header"}}
 		d.Security = append(d.Security, openapi3.SecurityRequirement{"cookie": {}})
 	}
+	d.Components.Headers = openapi3.Headers{}
+	for name, h := range docHeaders {
+		d.Components.Headers[name] = &openapi3.HeaderRef{Value: &openapi3.Header{Parameter: openapi3.Parameter{
+			Description: h.desc, Schema: &openapi3.SchemaRef{Value: &openapi3.Schema{Type: &openapi3.Types{h.typ}}}}}}
+	}
 	if _, err := g.ref(errorBody{}, false); err != nil {
 		return nil, err
 	}
@@ -403,23 +415,24 @@ func newOperation(g *schemaGen, rt route, vars []pathVar) (*openapi3.Operation, 
 				resp.Content[ct] = openapi3.NewMediaType().WithSchemaRef(s)
 			}
 		}
-		names := rt.Headers[status]
+		names := slices.Clone(rt.Headers[status])
 		if status == http.StatusTooManyRequests {
 			names = append(names, "Retry-After")
+		}
+		if limited := rt.AuthLimited || !rt.Public; limited && (status < 400 || status == http.StatusTooManyRequests) {
+			names = append(names, "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 		}
 		if status == http.StatusUnauthorized && rt.Method != http.MethodHead {
 			names = append(names, "WWW-Authenticate")
 		}
 		for _, name := range names {
-			h, ok := docHeaders[name]
-			if !ok {
+			if _, ok := docHeaders[name]; !ok {
 				return nil, fmt.Errorf("undocumented response header %q", name)
 			}
 			if resp.Headers == nil {
 				resp.Headers = openapi3.Headers{}
 			}
-			resp.Headers[name] = &openapi3.HeaderRef{Value: &openapi3.Header{Parameter: openapi3.Parameter{
-				Description: h.desc, Schema: &openapi3.SchemaRef{Value: &openapi3.Schema{Type: &openapi3.Types{h.typ}}}}}}
+			resp.Headers[name] = &openapi3.HeaderRef{Ref: "#/components/headers/" + name}
 		}
 		op.Responses.Set(strconv.Itoa(status), &openapi3.ResponseRef{Value: resp})
 	}
