@@ -396,7 +396,9 @@ type AuditVerify struct {
 type ChangePasswordRequest struct {
 	CurrentPassword *string `json:"current_password"`
 	NewPassword     *string `json:"new_password"`
-	RevokeApiKeys   *bool   `json:"revoke_api_keys,omitempty"`
+
+	// RevokeApiKeys Also revoke the user's other API keys (default true)
+	RevokeApiKeys *bool `json:"revoke_api_keys,omitempty"`
 }
 
 // CodeRevoked defines model for CodeRevoked.
@@ -483,16 +485,26 @@ type KeyRevoked struct {
 
 // LoginRequest defines model for LoginRequest.
 type LoginRequest struct {
-	ClientId     *string `json:"client_id,omitempty"`
+	// ClientId Ignored
+	ClientId *string `json:"client_id,omitempty"`
+
+	// ClientSecret Ignored
 	ClientSecret *string `json:"client_secret,omitempty"`
-	GrantType    *string `json:"grant_type,omitempty"`
-	Password     *string `json:"password"`
-	Scope        *string `json:"scope,omitempty"`
-	Username     *string `json:"username"`
+
+	// GrantType Ignored (OAuth2: password)
+	GrantType *string `json:"grant_type,omitempty"`
+	Password  *string `json:"password"`
+
+	// Scope Ignored
+	Scope *string `json:"scope,omitempty"`
+
+	// Username Username or email
+	Username *string `json:"username"`
 }
 
 // LogoutRequest defines model for LogoutRequest.
 type LogoutRequest struct {
+	// AllDevices End every session of the account
 	AllDevices *bool `json:"all_devices,omitempty"`
 }
 
@@ -516,12 +528,16 @@ type MediaAddForm struct {
 	EnableOcr                *bool                         `json:"enable_ocr,omitempty"`
 	EndTime                  *string                       `json:"end_time,omitempty"`
 	ExtractionMethod         *MediaAddFormExtractionMethod `json:"extraction_method,omitempty"`
-	File                     *[]openapi_types.File         `json:"file,omitempty"`
-	Files                    *[]openapi_types.File         `json:"files,omitempty"`
-	GenerateEmbeddings       *bool                         `json:"generate_embeddings,omitempty"`
-	HierarchicalChunking     *bool                         `json:"hierarchical_chunking,omitempty"`
-	Hotwords                 *string                       `json:"hotwords,omitempty"`
-	KeepOriginalFile         *bool                         `json:"keep_original_file,omitempty"`
+
+	// File Another name for files; one upload sent as both is stored once
+	File *[]openapi_types.File `json:"file,omitempty"`
+
+	// Files Files to store (repeat the part for several)
+	Files                *[]openapi_types.File `json:"files,omitempty"`
+	GenerateEmbeddings   *bool                 `json:"generate_embeddings,omitempty"`
+	HierarchicalChunking *bool                 `json:"hierarchical_chunking,omitempty"`
+	Hotwords             *string               `json:"hotwords,omitempty"`
+	KeepOriginalFile     *bool                 `json:"keep_original_file,omitempty"`
 
 	// Keywords Comma-separated keywords
 	Keywords *string `json:"keywords,omitempty"`
@@ -549,11 +565,13 @@ type MediaAddForm struct {
 	Title                               *string                       `json:"title,omitempty"`
 	TranscriptionLanguage               *string                       `json:"transcription_language,omitempty"`
 	TranscriptionModel                  *string                       `json:"transcription_model,omitempty"`
-	Urls                                *[]string                     `json:"urls,omitempty"`
-	UseAdaptiveChunking                 *bool                         `json:"use_adaptive_chunking,omitempty"`
-	UseCookies                          *bool                         `json:"use_cookies,omitempty"`
-	UseMultiLevelChunking               *bool                         `json:"use_multi_level_chunking,omitempty"`
-	VadUse                              *bool                         `json:"vad_use,omitempty"`
+
+	// Urls URLs to ingest (not supported yet: each is an error result)
+	Urls                  *[]string `json:"urls,omitempty"`
+	UseAdaptiveChunking   *bool     `json:"use_adaptive_chunking,omitempty"`
+	UseCookies            *bool     `json:"use_cookies,omitempty"`
+	UseMultiLevelChunking *bool     `json:"use_multi_level_chunking,omitempty"`
+	VadUse                *bool     `json:"vad_use,omitempty"`
 }
 
 // MediaAddFormChunkMethod defines model for MediaAddForm.ChunkMethod.

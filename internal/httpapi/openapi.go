@@ -68,17 +68,10 @@ var schemaNames = map[reflect.Type]string{
 	reflect.TypeFor[FieldError]():        "ValidationError",
 	reflect.TypeFor[statusBody]():        "ProbeStatus",
 	reflect.TypeFor[mediaJSON]():         "MediaDetail",
-	reflect.TypeFor[userList]():          "UserList",
-	reflect.TypeFor[updatedUser]():       "UpdatedUser",
-	reflect.TypeFor[statsJSON]():         "Stats",
-	reflect.TypeFor[auditPage]():         "AuditPage",
 	reflect.TypeFor[codeList]():          "RegistrationCodeList",
 	reflect.TypeFor[codeJSON]():          "RegistrationCode",
-	reflect.TypeFor[healthBody]():        "Health",
 	reflect.TypeFor[storageJSON]():       "StorageUsage",
 	reflect.TypeFor[mediaResult]():       "MediaItemProcessResult",
-	reflect.TypeFor[sessionBody]():       "Session",
-	reflect.TypeFor[tokenBody]():         "Token",
 	reflect.TypeFor[registeredBody]():    "RegistrationResponse",
 	reflect.TypeFor[registrationJSON]():  "RegistrationSettings",
 	reflect.TypeFor[registrationBody]():  "RegistrationSettingsRequest",
@@ -183,9 +176,6 @@ func customize(t reflect.Type, tag reflect.StructTag, s *openapi3.Schema, reques
 		*s = openapi3.Schema{Type: &openapi3.Types{typ}, Format: format, Nullable: nullable}
 		return nil
 	}
-	if d := tag.Get("doc"); d != "" && s.Items == nil {
-		s.Description = d
-	}
 	scalar := !s.Type.Is("array") && !s.Type.Is("object")
 	for opt := range strings.SplitSeq(tag.Get("oapi"), ",") {
 		key, val, _ := strings.Cut(opt, "=")
@@ -235,8 +225,11 @@ func customize(t reflect.Type, tag reflect.StructTag, s *openapi3.Schema, reques
 		if need {
 			s.Required = append(s.Required, name)
 		}
+		if d := f.Tag.Get("doc"); d != "" && !strings.HasPrefix(s.Properties[name].Ref, "#/") {
+			s.Properties[name].Value.Description = d
+		}
 		// A pointer to a struct is a $ref, which OpenAPI 3.0 cannot mark nullable itself.
-		if ref := s.Properties[name]; f.Type.Kind() == reflect.Pointer && ref.Ref != "" {
+		if ref := s.Properties[name]; f.Type.Kind() == reflect.Pointer && strings.HasPrefix(ref.Ref, "#/") {
 			s.Properties[name] = &openapi3.SchemaRef{Value: &openapi3.Schema{Nullable: true, AllOf: openapi3.SchemaRefs{ref}}}
 		}
 	}
