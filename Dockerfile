@@ -7,7 +7,14 @@ COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/tldwd ./hosts/tldwd \
  && mkdir -p -m 0700 /out/data && chown 10001:10001 /out/data
 
-FROM gcr.io/distroless/static-debian12:nonroot
+# The media pipeline runs these tools (bounded, one process group each): pdftotext/pdfinfo/
+# pdftoppm for PDFs, tesseract for OCR, pandoc for ODT/RTF, ffmpeg for audio and video.
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates poppler-utils tesseract-ocr \
+    tesseract-ocr-eng pandoc ffmpeg \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin tldw
 COPY --from=build /out/tldwd /usr/local/bin/tldwd
 COPY --from=build --chown=10001:10001 /out/data /data
 USER 10001:10001

@@ -92,6 +92,10 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"github.com/oapi-codegen/oapi-codegen/v2":                      {tests: []string{""}},
 	"github.com/oapi-codegen/runtime":                              {importers: []string{"internal/apiclient"}},
 	"golang.org/x/tools":                                           {tests: []string{""}},
+	"github.com/klippa-app/go-pdfium":                              {importers: []string{"media/pdfium"}},
+	"github.com/tetratelabs/wazero":                                {importers: []string{"media/pdfium"}},
+	"github.com/pkoukk/tiktoken-go":                                {importers: []string{"media/tiktoken"}},
+	"github.com/pkoukk/tiktoken-go-loader":                         {importers: []string{"media/tiktoken"}},
 }
 
 // listedPackage is the part of `go list -json` the architecture rules read; paths are

@@ -30,6 +30,7 @@ type Command struct {
 	TempRoot    string
 	Stdin       io.Reader
 	Stdout      io.Writer     // nil discards
+	Stderr      io.Writer     // also gets stderr when set (tools that print their version there)
 	Timeout     time.Duration // 0: no limit beyond ctx
 	MemoryBytes int64         // address-space limit (via prlimit); 0: none
 	Env         []string      // added to PATH, HOME (the temp dir), LANG=C.UTF-8, OMP_THREAD_LIMIT=1
@@ -46,8 +47,8 @@ var prlimit, _ = exec.LookPath("prlimit")
 
 // Run runs c and waits for it. It returns ctx's error when ctx ends first, an
 // ErrTimeout-wrapped error past c.Timeout, or an error naming the exit status with the end
-// of stderr. In every case the process group is gone and the temporary directory removed
-// when Run returns.
+// of stderr (wrapping the *exec.ExitError). In every case the process group is gone and the
+// temporary directory removed when Run returns.
 func Run(ctx context.Context, c Command) error {
 	dir, err := os.MkdirTemp(c.TempRoot, TempPrefix)
 	if err != nil {
@@ -75,6 +76,9 @@ func Run(ctx context.Context, c Command) error {
 	cmd.Stdout = c.Stdout
 	stderr := &tail{max: maxStderr}
 	cmd.Stderr = stderr
+	if c.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(stderr, c.Stderr)
+	}
 	setProcessGroup(cmd)
 	cmd.WaitDelay = 5 * time.Second // pipes held open by an orphan do not hang Wait
 	err = cmd.Run()
@@ -89,7 +93,7 @@ func Run(ctx context.Context, c Command) error {
 		if msg != "" {
 			msg = ": " + msg
 		}
-		return fmt.Errorf("%s: %v%s", filepath.Base(c.Path), err, msg)
+		return fmt.Errorf("%s: %w%s", filepath.Base(c.Path), err, msg)
 	}
 	return nil
 }

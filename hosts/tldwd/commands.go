@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tldw-go/tldw"
+	"github.com/tldw-go/tldw/media"
 )
 
 // migrate applies (up, the default) or lists (status) database migrations.
@@ -55,9 +56,9 @@ func migrate(ctx context.Context, h host, o options, args []string) int {
 }
 
 // checkConfig prints the effective configuration with secrets redacted (loadConfig prints
-// the warnings).
+// the warnings), then on stderr the media tools found and missing.
 // It exits 2 when the configuration is invalid.
-func checkConfig(_ context.Context, h host, o options, _ []string) int {
+func checkConfig(ctx context.Context, h host, o options, _ []string) int {
 	cfg, err := loadConfig(h, o)
 	if err != nil {
 		fmt.Fprintf(h.stderr, "configuration is invalid:\n%v\n", err)
@@ -67,6 +68,13 @@ func checkConfig(_ context.Context, h host, o options, _ []string) int {
 		fmt.Fprintf(h.stdout, "%s=%s\n", e.Key, e.Value)
 	}
 	fmt.Fprintln(h.stderr, "configuration is valid") // loadConfig printed the warnings
+	for _, t := range media.DetectTools(ctx, media.KnownTools()...) {
+		if t.Found {
+			fmt.Fprintf(h.stderr, "media tool %s %s (%s)\n", t.Name, t.Version, t.Path)
+		} else {
+			fmt.Fprintf(h.stderr, "media tool %s: %s\n", t.Name, t.Error)
+		}
+	}
 	return 0
 }
 

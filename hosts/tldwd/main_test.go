@@ -215,7 +215,8 @@ func TestCheckConfig(t *testing.T) {
 	if strings.Contains(out+errs, secret) || strings.Contains(out, "SecurePassword123!") {
 		t.Errorf("secret printed:\n%s%s", out, errs)
 	}
-	if !strings.Contains(out, "JWT_SECRET_KEY=REDACTED") || !strings.Contains(out, "tldw_user:REDACTED@") || !strings.Contains(errs, "warning:") {
+	if !strings.Contains(out, "JWT_SECRET_KEY=REDACTED") || !strings.Contains(out, "tldw_user:REDACTED@") || !strings.Contains(errs, "warning:") ||
+		!strings.Contains(errs, "media tool pdftotext") {
 		t.Errorf("check-config output:\n%s\n%s", out, errs)
 	}
 	env["AUTH_RATE_LIMIT"] = "5/fortnight"

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/encoding/unicode/utf32"
 
 	"github.com/tldw-go/tldw/media"
 )
@@ -36,22 +37,25 @@ func init() {
 	}
 }
 
-// textTypes are sniffed types this extractor reads even without a known extension.
-var textTypes = map[string]bool{
-	"text/plain": true, "text/markdown": true, "text/x-markdown": true, "text/csv": true,
-	"text/tab-separated-values": true, "text/xml": true, "application/xml": true,
-	"application/json": true, "application/x-ndjson": true, "text/x-rst": true, "application/yaml": true,
-}
-
-// Handles reports whether the extractor reads src: a text type it knows, or some text/* type
-// under a text extension. HTML is not plain text (it has its own extractor).
+// Handles reports whether src is text: a text/* type (HTML and RTF have their own
+// extractors), an XML or JSON type, or unknown bytes under a text extension.
 func (Extractor) Handles(src media.Source) bool {
 	ct, _, _ := mime.ParseMediaType(src.ContentType)
-	if textTypes[ct] {
+	switch {
+	case ct == "text/html" || ct == "text/rtf" || ct == "application/xhtml+xml":
+		return false
+	case strings.HasPrefix(ct, "text/"), strings.HasSuffix(ct, "+xml"), strings.HasSuffix(ct, "+json"):
 		return true
+	case ct == "" || ct == "application/octet-stream":
+		return extensions[strings.ToLower(path.Ext(src.Name))]
 	}
-	textish := strings.HasPrefix(ct, "text/") || ct == "" || ct == "application/octet-stream"
-	return textish && ct != "text/html" && extensions[strings.ToLower(path.Ext(src.Name))]
+	return textTypes[ct]
+}
+
+// textTypes are the types outside text/* that are text.
+var textTypes = map[string]bool{
+	"application/xml": true, "application/json": true, "application/x-ndjson": true, "application/yaml": true,
+	"application/javascript": true, "application/x-subrip": true,
 }
 
 // Extract reads src as text. It returns errors wrapping media.ErrUnsupported (not a text
@@ -84,13 +88,21 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 func decode(raw []byte, contentType string) (string, string, bool, error) {
 	var enc encoding.Encoding
 	name := ""
+	guessed := false
 	switch {
 	case bytes.HasPrefix(raw, []byte{0xEF, 0xBB, 0xBF}):
 		return string(raw[3:]), "utf-8", false, nil
+	case bytes.HasPrefix(raw, []byte{0xFF, 0xFE, 0, 0}):
+		enc, name = utf32.UTF32(utf32.LittleEndian, utf32.ExpectBOM), "utf-32le"
+	case bytes.HasPrefix(raw, []byte{0, 0, 0xFE, 0xFF}):
+		enc, name = utf32.UTF32(utf32.BigEndian, utf32.ExpectBOM), "utf-32be"
 	case bytes.HasPrefix(raw, []byte{0xFF, 0xFE}):
 		enc, name = unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM), "utf-16le"
 	case bytes.HasPrefix(raw, []byte{0xFE, 0xFF}):
 		enc, name = unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM), "utf-16be"
+	default:
+		enc, name = utf16NoBOM(raw)
+		guessed = enc != nil
 	}
 	if enc == nil && binary(raw) {
 		return "", "", false, fmt.Errorf("%w: binary data, not text", media.ErrUnsupported)
@@ -98,7 +110,6 @@ func decode(raw []byte, contentType string) (string, string, bool, error) {
 	if enc == nil && utf8.Valid(raw) {
 		return string(raw), "utf-8", false, nil
 	}
-	guessed := false
 	if enc == nil {
 		_, params, _ := mime.ParseMediaType(contentType)
 		if cs := params["charset"]; cs != "" && !strings.EqualFold(cs, "utf-8") {
@@ -115,6 +126,28 @@ func decode(raw []byte, contentType string) (string, string, bool, error) {
 		return "", "", false, fmt.Errorf("%w: not valid %s text", media.ErrInvalid, name)
 	}
 	return string(b), name, guessed, nil
+}
+
+// utf16NoBOM recognises UTF-16 without a byte-order mark by its zero bytes: text in mostly
+// Latin script has a zero in the high byte of most code units and in the low byte of none
+// (in the first 8 KiB). It returns nil for anything else.
+func utf16NoBOM(raw []byte) (encoding.Encoding, string) {
+	head := raw[:min(len(raw), 8<<10)&^1]
+	var zeros [2]int
+	for i, b := range head {
+		if b == 0 {
+			zeros[i%2]++
+		}
+	}
+	units := len(head) / 2
+	switch {
+	case units < 2:
+	case zeros[0] == 0 && zeros[1]*2 > units:
+		return unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), "utf-16le"
+	case zeros[1] == 0 && zeros[0]*2 > units:
+		return unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), "utf-16be"
+	}
+	return nil, ""
 }
 
 // binary reports NUL bytes in the first 8 KiB: text in a BOM-less 8-bit or UTF-8 encoding
