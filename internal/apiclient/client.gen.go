@@ -716,8 +716,14 @@ type MediaSource struct {
 
 // Message defines model for Message.
 type Message struct {
-	Details *map[string]interface{} `json:"details,omitempty"`
-	Message string                  `json:"message"`
+	Details *MessageDetails `json:"details,omitempty"`
+	Message string          `json:"message"`
+}
+
+// MessageDetails defines model for MessageDetails.
+type MessageDetails struct {
+	SessionsRevoked *int   `json:"sessions_revoked,omitempty"`
+	UserId          *int64 `json:"user_id,omitempty"`
 }
 
 // NewApiKey defines model for NewApiKey.

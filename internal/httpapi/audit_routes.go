@@ -37,7 +37,8 @@ func (s *Server) auditRoutes() []route {
 	filters := []param{
 		{Name: "action", Description: "Action name, case-insensitive; tldw_server aliases accepted; a trailing * matches a prefix", Type: "string"},
 		{Name: "user_id", Description: "Acting user id", Type: "integer"},
-		{Name: "days", Description: "Entries from the last N days (default 7; ignored when start or end is given)", Type: "integer"},
+		{Name: "days", Description: "Entries from the last N days (default 7; ignored when start or end is given)", Type: "integer",
+			Range: []int64{1, auditMaxDays}},
 		{Name: "start", Description: "Earliest time, RFC 3339 or YYYY-MM-DD (inclusive)", Type: "string"},
 		{Name: "end", Description: "Latest time, RFC 3339 (exclusive) or YYYY-MM-DD (the whole day)", Type: "string"},
 		{Name: "resource", Description: "Target as type or type:id, e.g. user:7", Type: "string"},

@@ -258,8 +258,14 @@ type keyRevoked struct {
 
 // messageBody is tldw's MessageResponse.
 type messageBody struct {
-	Message string         `json:"message"`
-	Details map[string]any `json:"details,omitempty"`
+	Message string          `json:"message"`
+	Details *messageDetails `json:"details,omitempty"`
+}
+
+// messageDetails are the details of a messageBody; each answer sets the fields it reports.
+type messageDetails struct {
+	UserID          *int64 `json:"user_id,omitempty"`
+	SessionsRevoked *int   `json:"sessions_revoked,omitempty"`
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -436,7 +442,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 		s.clearAuthCookies(w)
 	}
 	s.writeJSON(w, r, http.StatusOK, messageBody{Message: "Successfully logged out",
-		Details: map[string]any{"user_id": p.UserID}})
+		Details: &messageDetails{UserID: &p.UserID}})
 	return nil
 }
 
@@ -602,7 +608,7 @@ func (s *Server) handleRevokeAllSessions(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, messageBody{Message: fmt.Sprintf("Successfully revoked %d sessions", n),
-		Details: map[string]any{"sessions_revoked": n}})
+		Details: &messageDetails{SessionsRevoked: &n}})
 	return nil
 }
 
