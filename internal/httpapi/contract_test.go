@@ -83,6 +83,56 @@ func serveChecked(t testing.TB, s *Server, rec *httptest.ResponseRecorder, req *
 	}
 }
 
+// checkedHandler is s for tests that need a real connection (httptest.NewServer) or their
+// own ResponseWriter: each response is passed through and also recorded, then validated
+// like serveChecked's.
+func checkedHandler(t testing.TB, s *Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		route, vars, head := matchRoute(s, req)
+		vreq := req.Clone(req.Context())
+		vreq.Body = http.NoBody
+		tee := &teeWriter{ResponseWriter: w, rec: httptest.NewRecorder()}
+		s.ServeHTTP(tee, req)
+		if err := checkResponse(s, route, vars, head, vreq, tee.rec); err != nil {
+			t.Errorf("%s %s → %d: response does not match the OpenAPI document: %v\nbody: %.500s",
+				req.Method, req.URL.RequestURI(), tee.rec.Code, err, tee.rec.Body.String())
+		}
+	})
+}
+
+// teeWriter writes a response through and records a copy of it.
+type teeWriter struct {
+	http.ResponseWriter
+	rec   *httptest.ResponseRecorder
+	wrote bool
+}
+
+func (w *teeWriter) WriteHeader(status int) {
+	if !w.wrote {
+		w.wrote = true
+		maps.Copy(w.rec.Header(), w.Header())
+		w.rec.WriteHeader(status)
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *teeWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	_, _ = w.rec.Write(p)
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush passes a flush on (streamed exports count them).
+func (w *teeWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *teeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // matchRoute finds the documented operation the router will pick for req, as the server's
 // own router does (a GET route also answers HEAD); head reports a HEAD request, whose body
 // net/http drops.
