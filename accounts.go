@@ -19,7 +19,6 @@ func (a *App) openAccounts() error {
 	if a.Users == nil {
 		a.Users = a.db.Users()
 	}
-	a.Users = quotaSyncedUsers{UserStore: a.Users, ledger: a.Ledger}
 	if a.Sessions == nil {
 		a.Sessions = a.db.Sessions()
 	}

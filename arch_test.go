@@ -70,10 +70,11 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"golang.org/x/crypto":                                          {importers: []string{"auth"}},
 	"golang.org/x/text":                                            {importers: []string{"auth", "media", "storage/sqlstore", "media/plaintext"}, tests: []string{"media/readability"}},
 	"github.com/gabriel-vasile/mimetype":                           {importers: []string{"media/mimesniff"}},
-	"github.com/google/uuid":                                       {importers: []string{"internal/httpapi", "storage/sqlstore"}},
+	"github.com/google/uuid":                                       {importers: []string{"internal/httpapi", "storage/sqlstore", "auth", "auth/authtest", "media", "media/mediatest", "quota/quotatest"}},
 	"codeberg.org/readeck/go-readability/v2":                       {importers: []string{"media/readability"}},
 	"golang.org/x/net":                                             {importers: []string{"media/readability"}},
 	"github.com/gorilla/mux":                                       {importers: []string{"internal/httpapi"}},
+	"github.com/hashicorp/golang-lru/v2":                           {importers: []string{"auth"}},
 	"github.com/prometheus/client_golang":                          {importers: []string{"internal/httpapi"}},
 	"golang.org/x/sync":                                            {importers: []string{"internal/httpapi"}},
 	"github.com/rs/cors":                                           {importers: []string{"internal/httpapi"}},
@@ -96,6 +97,11 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"github.com/tetratelabs/wazero":                                {importers: []string{"media/pdfium"}},
 	"github.com/pkoukk/tiktoken-go":                                {importers: []string{"media/tiktoken"}},
 	"github.com/pkoukk/tiktoken-go-loader":                         {importers: []string{"media/tiktoken"}},
+	"github.com/riverqueue/river":                                  {importers: []string{"storage/sqlstore"}},
+	"github.com/riverqueue/river/riverdriver":                      {importers: []string{"storage/sqlstore"}},
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql":     {importers: []string{"storage/sqlstore"}},
+	"github.com/riverqueue/river/riverdriver/riversqlite":          {importers: []string{"storage/sqlstore"}},
+	"github.com/riverqueue/river/rivertype":                        {importers: []string{"storage/sqlstore"}},
 }
 
 // listedPackage is the part of `go list -json` the architecture rules read; paths are

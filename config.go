@@ -115,15 +115,19 @@ const (
 //	DISABLE_CORS            DisableCORS           false  Send no CORS headers at all.
 //
 //	# Storage
-//	MEDIA_STORAGE_PATH     MediaStoragePath  -    Directory for media files; empty = <TLDW_DATA_DIR>/media.
-//	MEDIA_STORAGE_URL      MediaStorageURL   -    Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.
-//	TEMP_PATH              TempPath          -    Directory for temporary files; empty = <TLDW_DATA_DIR>/temp.
-//	MAX_UPLOAD_SIZE_MB     MaxUploadSizeMB   500  Largest upload in MB.
-//	MEDIA_ADD_MAX_ITEMS    MediaAddMaxItems  100  Inputs (files plus urls) one /media/add request may carry.
-//	S3_ENDPOINT            S3Endpoint        -    host[:port] of the S3 API when MEDIA_STORAGE_URL is s3:// (empty = AWS; MinIO, R2 ...).
-//	AWS_REGION             S3Region          -    S3 region.
-//	AWS_ACCESS_KEY_ID      S3AccessKey       -    S3 access key id; empty = anonymous.
-//	AWS_SECRET_ACCESS_KEY  S3SecretKey       -    S3 secret access key.
+//	MEDIA_STORAGE_PATH              MediaStoragePath           -     Directory for media files; empty = <TLDW_DATA_DIR>/media.
+//	MEDIA_STORAGE_URL               MediaStorageURL            -     Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.
+//	TEMP_PATH                       TempPath                   -     Directory for temporary files; empty = <TLDW_DATA_DIR>/temp.
+//	MAX_UPLOAD_SIZE_MB              MaxUploadSizeMB            500   Largest upload in MB.
+//	MEDIA_ADD_MAX_ITEMS             MediaAddMaxItems           100   Inputs (files plus urls) one /media/add request may carry.
+//	MEDIA_WORKERS                   MediaWorkers               0     Media processing jobs one server runs at once; 0 = the number of CPUs.
+//	MEDIA_MAX_ACTIVE_JOBS_PER_USER  MediaMaxActiveJobsPerUser  2     Processing jobs one user may have running at once, across all servers.
+//	MEDIA_ADD_WAIT_SECONDS          MediaAddWait               300   Seconds /media/add waits for processing before answering with the job still running.
+//	MEDIA_JOB_TIMEOUT_SECONDS       MediaJobTimeout            1800  Seconds one processing attempt may run; a job left running past it (a dead server) is run again.
+//	S3_ENDPOINT                     S3Endpoint                 -     host[:port] of the S3 API when MEDIA_STORAGE_URL is s3:// (empty = AWS; MinIO, R2 ...).
+//	AWS_REGION                      S3Region                   -     S3 region.
+//	AWS_ACCESS_KEY_ID               S3AccessKey                -     S3 access key id; empty = anonymous.
+//	AWS_SECRET_ACCESS_KEY           S3SecretKey                -     S3 secret access key.
 //
 //	# Logging
 //	LOG_LEVEL                          LogLevel                 INFO  DEBUG, INFO, WARNING, ERROR (CRITICAL = ERROR).
@@ -239,6 +243,12 @@ type Config struct {
 
 	MediaAddMaxItems int
 
+	// Media processing (durable jobs, media.Pipeline).
+	MediaWorkers              int
+	MediaMaxActiveJobsPerUser int
+	MediaAddWait              time.Duration
+	MediaJobTimeout           time.Duration
+
 	LogLevel              slog.Level
 	LogFormat             string
 	LogFile               string
@@ -328,6 +338,10 @@ func DefaultConfig() Config {
 		MaxUploadSizeMB: 500,
 
 		MediaAddMaxItems: 100,
+
+		MediaMaxActiveJobsPerUser: 2,
+		MediaAddWait:              300 * time.Second,
+		MediaJobTimeout:           1800 * time.Second,
 
 		LogLevel:                slog.LevelInfo,
 		LogFormat:               "text",
@@ -560,6 +574,10 @@ func (c Config) Validate() error {
 	}
 	within("MAX_UPLOAD_SIZE_MB", c.MaxUploadSizeMB, 1, MaxStorageMB)
 	within("MEDIA_ADD_MAX_ITEMS", int64(c.MediaAddMaxItems), 1, 10_000)
+	within("MEDIA_WORKERS", int64(c.MediaWorkers), 0, 1024)
+	within("MEDIA_MAX_ACTIVE_JOBS_PER_USER", int64(c.MediaMaxActiveJobsPerUser), 1, 1024)
+	within("MEDIA_ADD_WAIT_SECONDS", int64(c.MediaAddWait/time.Second), 0, 86_400)
+	within("MEDIA_JOB_TIMEOUT_SECONDS", int64(c.MediaJobTimeout/time.Second), 1, 7*86_400)
 
 	// Logging
 	if c.LogFormat != "text" && c.LogFormat != "json" {

@@ -106,6 +106,10 @@ var everyKey = map[string]string{
 	"TEMP_PATH":                             "/var/lib/tldw/temp",
 	"MAX_UPLOAD_SIZE_MB":                    "2048",
 	"MEDIA_ADD_MAX_ITEMS":                   "250",
+	"MEDIA_WORKERS":                         "6",
+	"MEDIA_MAX_ACTIVE_JOBS_PER_USER":        "3",
+	"MEDIA_ADD_WAIT_SECONDS":                "120",
+	"MEDIA_JOB_TIMEOUT_SECONDS":             "900",
 	"REQUEST_BODY_IDLE_TIMEOUT_SECONDS":     "15",
 	"MAX_CONNECTIONS":                       "500",
 	"MAX_CONNECTIONS_PER_IP":                "0",
@@ -155,6 +159,8 @@ func everyKeyConfig() Config {
 		MaxConnections:      500,
 		MaxConnectionsPerIP: 0,
 		MediaAddMaxItems:    250,
+
+		MediaWorkers: 6, MediaMaxActiveJobsPerUser: 3, MediaAddWait: 120 * time.Second, MediaJobTimeout: 900 * time.Second,
 
 		DatabaseURL:         "postgresql://tldw_user:s3cret-db-pw@db.internal/tldw_multiuser",
 		DatabasePoolSize:    40,

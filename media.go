@@ -3,14 +3,16 @@ package tldw
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/media"
+	"github.com/tldw-go/tldw/media/email"
+	"github.com/tldw-go/tldw/media/epub"
 	"github.com/tldw-go/tldw/media/mimesniff"
-	"github.com/tldw-go/tldw/quota"
+	"github.com/tldw-go/tldw/media/ooxml"
+	"github.com/tldw-go/tldw/media/plaintext"
+	"github.com/tldw-go/tldw/media/readability"
 	"github.com/tldw-go/tldw/storage"
 	"github.com/tldw-go/tldw/storage/fsblob"
 	"github.com/tldw-go/tldw/storage/s3blob"
@@ -49,6 +51,10 @@ func (a *App) openMedia(ctx context.Context) error {
 		MaxUploadBytes: cfg.MaxUploadSizeMB << 20,
 		Now:            a.Now,
 		Logger:         a.Logger,
+		AddWait:        cfg.MediaAddWait,
+	}
+	if err := a.openProcessing(); err != nil {
+		return err
 	}
 	a.every(quotaSweepInterval, func(ctx context.Context) {
 		if n, err := a.Ledger.Sweep(ctx, a.Now()); err != nil && ctx.Err() == nil {
@@ -92,46 +98,6 @@ func openBlobs(ctx context.Context, cfg *Config) (storage.Blobs, error) {
 	return s, nil
 }
 
-// quotaSyncedUsers keeps the quota ledger's storage limit equal to users.storage_quota_mb
-// whenever an account is created or updated (admin edits, registration defaults).
-type quotaSyncedUsers struct {
-	auth.UserStore
-	ledger quota.Ledger
-}
-
-func (u quotaSyncedUsers) sync(ctx context.Context, user *auth.User) error {
-	limit := int64(-1)
-	if user.StorageQuotaMB != nil {
-		limit = *user.StorageQuotaMB << 20
-	}
-	return u.ledger.SetLimit(ctx, strconv.FormatInt(user.ID, 10), quota.ResourceStorage, limit)
-}
-
-func (u quotaSyncedUsers) CreateUser(ctx context.Context, user *auth.User) error {
-	if err := u.UserStore.CreateUser(ctx, user); err != nil {
-		return err
-	}
-	return u.sync(ctx, user)
-}
-
-func (u quotaSyncedUsers) CreateUserWithCode(ctx context.Context, user *auth.User, code string, now time.Time) (*auth.RegistrationCode, error) {
-	c, err := u.UserStore.CreateUserWithCode(ctx, user, code, now)
-	if err != nil {
-		return nil, err
-	}
-	return c, u.sync(ctx, user)
-}
-
-// UpdateUser syncs the ledger only when p changes the quota, so no other change can fail
-// after its row is written.
-func (u quotaSyncedUsers) UpdateUser(ctx context.Context, id int64, p auth.UserPatch) (*auth.UserChange, error) {
-	c, err := u.UserStore.UpdateUser(ctx, id, p)
-	if err != nil || p.StorageQuotaMB == nil {
-		return c, err
-	}
-	return c, u.sync(ctx, c.User)
-}
-
 // Media returns the media service (after Open).
 func (a *App) Media() *media.Service { return a.media }
 
@@ -153,4 +119,75 @@ func (a *App) every(interval time.Duration, fn func(ctx context.Context)) {
 		}
 	}()
 	a.closers = append(a.closers, func() error { cancel(); <-done; return nil })
+}
+
+// openProcessing builds the media pipeline and its durable jobs (started by startJobs),
+// when items live in the database.
+func (a *App) openProcessing() error {
+	if _, ok := a.MediaStore.(*sqlstore.Media); !ok {
+		a.Logger.Warn("media processing is off: MediaStore is not the database's, and jobs are enqueued with the item in one transaction")
+		return nil
+	}
+	if a.Extractor == nil {
+		a.Extractor = defaultExtractor()
+	}
+	if a.Chunker == nil {
+		a.Chunker = media.TextChunker{}
+	}
+	proc := a.db.Processing()
+	p := &media.Pipeline{Store: a.MediaStore, Processing: proc, Blobs: a.Blobs,
+		Extractor: a.Extractor, Transcriber: a.Transcriber, Chunker: a.Chunker,
+		Indexer: a.Indexer, Summarizer: a.Summarizer, Now: a.Now, Logger: a.Logger}
+	cfg := &a.Config
+	jobs, err := a.db.Jobs(sqlstore.JobsOptions{Handler: p.Handle, Workers: cfg.MediaWorkers,
+		PerUser: cfg.MediaMaxActiveJobsPerUser, JobTimeout: cfg.MediaJobTimeout, Logger: a.Logger})
+	if err != nil {
+		return fmt.Errorf("tldw: media jobs: %w", err)
+	}
+	a.jobs = jobs
+	a.media.Jobs, a.media.Processing = jobs, proc
+	return nil
+}
+
+// startJobs starts the processing workers; Close lets running jobs finish for up to
+// SHUTDOWN_DRAIN_SECONDS, then cancels them (they run again later, here or on another
+// replica).
+func (a *App) startJobs(ctx context.Context) error {
+	if a.jobs == nil {
+		return nil
+	}
+	if err := a.jobs.Start(ctx); err != nil {
+		return err
+	}
+	a.closers = append(a.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), a.Config.DrainTimeout)
+		defer cancel()
+		return a.jobs.Stop(ctx)
+	})
+	return nil
+}
+
+// firstHandler is an Extractor that hands each source to the first extractor that handles
+// it (by sniffed type, the extension deciding among text types).
+type firstHandler []interface {
+	media.Extractor
+	Handles(media.Source) bool
+}
+
+// defaultExtractor is the built-in extractors in the order that settles overlaps: e-mail
+// and HTML before plain text (both sniff as text), EPUB and OOXML before anything that
+// would take a zip.
+func defaultExtractor() firstHandler {
+	html := readability.Extractor{}
+	return firstHandler{email.Extractor{HTML: html}, html, epub.Extractor{HTML: html}, ooxml.Extractor{}, plaintext.Extractor{}}
+}
+
+// Extract implements media.Extractor.
+func (f firstHandler) Extract(ctx context.Context, src media.Source) (*media.Extracted, error) {
+	for _, x := range f {
+		if x.Handles(src) {
+			return x.Extract(ctx, src)
+		}
+	}
+	return nil, fmt.Errorf("%w: no text extractor reads %s (%s)", media.ErrUnsupported, src.Name, src.ContentType)
 }

@@ -46,10 +46,22 @@ type App struct {
 	// Blobs holds media files. Nil: fsblob under MEDIA_STORAGE_PATH, or s3blob for an s3://
 	// MEDIA_STORAGE_URL.
 	Blobs storage.Blobs
-	// Ledger accounts storage quotas. Nil: the database's.
+	// Ledger accounts storage quotas. Nil: the database's, which reads each user's limit from
+	// the users row (storage_quota_mb) when it reserves. Another Ledger keeps its own limits:
+	// the admin quota route sets them through media.Service.SetLimit.
 	Ledger quota.Ledger
-	// MediaStore keeps media items. Nil: the database's.
+	// MediaStore keeps media items. Nil: the database's. Items are processed (durable jobs
+	// on the database) only with the database's store.
 	MediaStore media.Store
+	// Processing hooks of media.Pipeline. Extractor nil: the built-in extractors (plain
+	// text, HTML, DOCX/PPTX, EPUB, e-mail) chosen by type; Chunker nil: media.TextChunker.
+	// Transcriber, Indexer and Summarizer nil: their stages are skipped (audio and video
+	// then fail with "transcription is not available").
+	Extractor   media.Extractor
+	Chunker     media.Chunker
+	Transcriber media.Transcriber
+	Indexer     media.Indexer
+	Summarizer  media.Summarizer
 
 	// Limiter decides request rates (RATE_LIMIT_*). Nil: per replica in memory, or with
 	// REDIS_URL shared through Redis, falling back to per-replica limits while Redis is down
@@ -73,6 +85,7 @@ type App struct {
 	audit    *auditTrail
 	accounts *auth.Service
 	media    *media.Service
+	jobs     *sqlstore.Jobs
 	draining atomic.Bool
 }
 
@@ -126,6 +139,9 @@ func (a *App) Open(ctx context.Context) (err error) {
 		return err
 	}
 	if err := a.buildHTTP(); err != nil {
+		return err
+	}
+	if err := a.startJobs(ctx); err != nil {
 		return err
 	}
 	a.opened = true

@@ -79,7 +79,7 @@ func (s *Service) authJWT(ctx context.Context, token string) (*Principal, error)
 		if c.userID <= 0 || c.sessionID <= 0 {
 			return nil, fmt.Errorf("%w: token lacks user or session", ErrUnauthenticated)
 		}
-		s.verified.put(key, c, now)
+		s.verified.put(key, c)
 	}
 	se, err := s.sessionState(ctx, c.sessionID, now)
 	if err != nil {

@@ -3,10 +3,12 @@ package auth
 import (
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
-// maxCacheEntries bounds each liveness map; beyond it stale entries are dropped, and if that
-// is not enough the map is cleared (the cache is only an optimisation).
+// maxCacheEntries bounds each liveness cache; beyond it the least recently used entry goes
+// (the cache is only an optimisation).
 const maxCacheEntries = 100_000
 
 // liveness caches what every authenticated request must know — is the session still live,
@@ -14,16 +16,18 @@ const maxCacheEntries = 100_000
 // ttl per session and user. Revocations call the invalidate methods, which take effect on
 // the very next request on this replica.
 //
-// A load that started before an invalidation must not re-insert what it read: every
-// invalidation bumps gen, and put* stores only when gen is still what the loader saw.
-// Safe for concurrent use.
+// The entries live in LRUs with expiry (hashicorp/golang-lru's expirable.LRU), which bound
+// memory by count and by age on the wall clock; freshness is judged on the Service's clock
+// (cachedAt), which tests move. A load that started before an invalidation must not
+// re-insert what it read: every invalidation bumps gen, and put* stores only when gen is
+// still what the loader saw. Safe for concurrent use.
 type liveness struct {
 	ttl       time.Duration
-	mu        sync.Mutex
+	mu        sync.Mutex // orders gen and untrusted against the puts
 	gen       uint64
-	untrusted bool // SetCacheTrusted(false): neither read nor fill the maps
-	sessions  map[int64]sessionEntry
-	users     map[int64]userEntry
+	untrusted bool // SetCacheTrusted(false): neither read nor fill the caches
+	sessions  *expirable.LRU[int64, sessionEntry]
+	users     *expirable.LRU[int64, userEntry]
 }
 
 // sessionEntry is the cached state of one session.
@@ -45,7 +49,9 @@ type userEntry struct {
 }
 
 func newLiveness(ttl time.Duration) *liveness {
-	return &liveness{ttl: ttl, sessions: make(map[int64]sessionEntry), users: make(map[int64]userEntry)}
+	return &liveness{ttl: ttl,
+		sessions: expirable.NewLRU[int64, sessionEntry](maxCacheEntries, nil, ttl),
+		users:    expirable.NewLRU[int64, userEntry](maxCacheEntries, nil, ttl)}
 }
 
 // generation returns the current invalidation generation; pass it to put*.
@@ -63,7 +69,7 @@ func (c *liveness) fresh(cachedAt, now time.Time) bool {
 func (c *liveness) session(id int64, now time.Time) (sessionEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.sessions[id]
+	e, ok := c.sessions.Get(id)
 	if !ok || c.untrusted || !c.fresh(e.cachedAt, now) {
 		return sessionEntry{}, false
 	}
@@ -74,7 +80,7 @@ func (c *liveness) session(id int64, now time.Time) (sessionEntry, bool) {
 func (c *liveness) user(id int64, now time.Time) (userEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.users[id]
+	e, ok := c.users.Get(id)
 	if !ok || c.untrusted || !c.fresh(e.cachedAt, now) {
 		return userEntry{}, false
 	}
@@ -85,35 +91,27 @@ func (c *liveness) user(id int64, now time.Time) (userEntry, bool) {
 func (c *liveness) putSession(gen uint64, id int64, e sessionEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen || c.untrusted {
-		return
+	if gen == c.gen && !c.untrusted {
+		c.sessions.Add(id, e)
 	}
-	if len(c.sessions) >= maxCacheEntries {
-		c.sessions = prune(c.sessions, e.cachedAt, c.ttl, func(v sessionEntry) time.Time { return v.cachedAt })
-	}
-	c.sessions[id] = e
 }
 
 // putUser stores e unless an invalidation happened since gen was read.
 func (c *liveness) putUser(gen uint64, id int64, e userEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen || c.untrusted {
-		return
+	if gen == c.gen && !c.untrusted {
+		c.users.Add(id, e)
 	}
-	if len(c.users) >= maxCacheEntries {
-		c.users = prune(c.users, e.cachedAt, c.ttl, func(v userEntry) time.Time { return v.cachedAt })
-	}
-	c.users[id] = e
 }
 
 // touched records that the session's last activity was stored at t.
 func (c *liveness) touched(id int64, t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.sessions[id]; ok {
+	if e, ok := c.sessions.Peek(id); ok {
 		e.touchedAt = t
-		c.sessions[id] = e
+		c.sessions.Add(id, e)
 	}
 }
 
@@ -123,7 +121,7 @@ func (c *liveness) invalidateSessions(ids ...int64) {
 	defer c.mu.Unlock()
 	c.gen++
 	for _, id := range ids {
-		delete(c.sessions, id)
+		c.sessions.Remove(id)
 	}
 }
 
@@ -132,25 +130,12 @@ func (c *liveness) invalidateUser(userID int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	delete(c.users, userID)
-	for id, e := range c.sessions {
-		if e.userID == userID {
-			delete(c.sessions, id)
+	c.users.Remove(userID)
+	for _, id := range c.sessions.Keys() {
+		if e, ok := c.sessions.Peek(id); ok && e.userID == userID {
+			c.sessions.Remove(id)
 		}
 	}
-}
-
-// prune returns m without its stale entries, or an empty map when all are fresh.
-func prune[V any](m map[int64]V, now time.Time, ttl time.Duration, at func(V) time.Time) map[int64]V {
-	for k, v := range m {
-		if now.Sub(at(v)) >= ttl {
-			delete(m, k)
-		}
-	}
-	if len(m) >= maxCacheEntries {
-		return make(map[int64]V)
-	}
-	return m
 }
 
 // InvalidateSession makes the next request presenting session id re-read it from the store.
@@ -169,10 +154,10 @@ const maxVerifiedTokens = 10_000
 // the token, until the token's expiry. Signature checking and JSON decoding dominate the
 // cost of authenticating a request; the result is a pure function of the token while it
 // has not expired, so it is safe to reuse. Liveness (session, user, role) is still checked
-// on every request. Safe for concurrent use.
+// on every request. An expirable.LRU bounds it by count and, on the wall clock, by the
+// access-token lifetime. Safe for concurrent use.
 type verifiedTokens struct {
-	mu sync.Mutex
-	m  map[[32]byte]verifiedToken
+	m *expirable.LRU[[32]byte, verifiedToken]
 }
 
 // verifiedToken is what authJWT needs from a verified access token.
@@ -181,34 +166,19 @@ type verifiedToken struct {
 	exp               time.Time
 }
 
-func newVerifiedTokens() *verifiedTokens {
-	return &verifiedTokens{m: make(map[[32]byte]verifiedToken)}
+// newVerifiedTokens returns an empty memo whose entries go after ttl at the latest.
+func newVerifiedTokens(ttl time.Duration) *verifiedTokens {
+	return &verifiedTokens{m: expirable.NewLRU[[32]byte, verifiedToken](maxVerifiedTokens, nil, ttl)}
 }
 
 // get returns the memoised verification of key while it has not expired at now.
 func (v *verifiedTokens) get(key [32]byte, now time.Time) (verifiedToken, bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	t, ok := v.m[key]
+	t, ok := v.m.Get(key)
 	if !ok || !now.Before(t.exp) {
 		return verifiedToken{}, false
 	}
 	return t, true
 }
 
-// put memoises a verification; when full it drops expired entries, or everything.
-func (v *verifiedTokens) put(key [32]byte, t verifiedToken, now time.Time) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if len(v.m) >= maxVerifiedTokens {
-		for k, e := range v.m {
-			if !now.Before(e.exp) {
-				delete(v.m, k)
-			}
-		}
-		if len(v.m) >= maxVerifiedTokens {
-			clear(v.m)
-		}
-	}
-	v.m[key] = t
-}
+// put memoises a verification.
+func (v *verifiedTokens) put(key [32]byte, t verifiedToken) { v.m.Add(key, t) }

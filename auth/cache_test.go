@@ -38,16 +38,23 @@ func TestLivenessBounded(t *testing.T) {
 	for i := range int64(maxCacheEntries + 10) {
 		c.putSession(c.generation(), i, sessionEntry{cachedAt: now})
 	}
-	if n := len(c.sessions); n > maxCacheEntries {
+	if n := c.sessions.Len(); n > maxCacheEntries {
 		t.Fatalf("cache holds %d entries, bound is %d", n, maxCacheEntries)
+	}
+	// The least recently used entries went, not the newest.
+	if _, ok := c.session(maxCacheEntries+9, now); !ok {
+		t.Error("the newest entry was dropped")
+	}
+	if _, ok := c.session(0, now); ok {
+		t.Error("the oldest entry outlived the bound")
 	}
 }
 
 func TestVerifiedTokensExpireAndBound(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	v := newVerifiedTokens()
+	v := newVerifiedTokens(time.Hour)
 	k := [32]byte{1}
-	v.put(k, verifiedToken{userID: 1, sessionID: 2, exp: now.Add(time.Minute)}, now)
+	v.put(k, verifiedToken{userID: 1, sessionID: 2, exp: now.Add(time.Minute)})
 	if got, ok := v.get(k, now); !ok || got.sessionID != 2 {
 		t.Fatalf("get = %+v, %v", got, ok)
 	}
@@ -55,9 +62,9 @@ func TestVerifiedTokensExpireAndBound(t *testing.T) {
 		t.Fatal("a memoised token must not outlive its expiry")
 	}
 	for i := range maxVerifiedTokens + 5 {
-		v.put([32]byte{byte(i), byte(i >> 8), byte(i >> 16), 9}, verifiedToken{exp: now.Add(time.Hour)}, now)
+		v.put([32]byte{byte(i), byte(i >> 8), byte(i >> 16), 9}, verifiedToken{exp: now.Add(time.Hour)})
 	}
-	if len(v.m) > maxVerifiedTokens {
-		t.Fatalf("memo holds %d entries", len(v.m))
+	if v.m.Len() > maxVerifiedTokens {
+		t.Fatalf("memo holds %d entries", v.m.Len())
 	}
 }

@@ -44,8 +44,8 @@ func (c *liveness) invalidateAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	clear(c.sessions)
-	clear(c.users)
+	c.sessions.Purge()
+	c.users.Purge()
 }
 
 // setTrusted turns the cache on or off; turning it off empties it.
@@ -54,8 +54,8 @@ func (c *liveness) setTrusted(ok bool) {
 	defer c.mu.Unlock()
 	if !ok && !c.untrusted {
 		c.gen++
-		clear(c.sessions)
-		clear(c.users)
+		c.sessions.Purge()
+		c.users.Purge()
 	}
 	c.untrusted = !ok
 }

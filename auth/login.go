@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tldw-go/tldw/audit"
 )
 
@@ -366,10 +368,7 @@ func (s *Service) auditLoginFailed(ctx context.Context, m Meta, u *User, login, 
 // startSession creates a session for u and returns its first token pair.
 func (s *Service) startSession(ctx context.Context, u *User, m Meta) (*TokenPair, error) {
 	now := s.now()
-	jti, err := newUUID()
-	if err != nil {
-		return nil, err
-	}
+	jti := uuid.NewString()
 	refresh, refreshHash, err := NewRefreshToken()
 	if err != nil {
 		return nil, err
@@ -487,10 +486,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, m Meta) (*To
 
 // rotate exchanges the session's current refresh token.
 func (s *Service) rotate(ctx context.Context, sess *Session, u *User, token, h string, now time.Time, m Meta) (*TokenPair, error) {
-	jti, err := newUUID()
-	if err != nil {
-		return nil, err
-	}
+	jti := uuid.NewString()
 	access, err := s.issueAccess(u, sess.ID, jti)
 	if err != nil {
 		return nil, err
@@ -541,10 +537,7 @@ func (s *Service) replay(ctx context.Context, sess *Session, u *User, token stri
 		s.log.WarnContext(ctx, "auth: grace refresh does not match the stored successor; check RefreshSecret", slog.Int64("session_id", sess.ID))
 		return nil, invalidRefresh()
 	}
-	jti, err := newUUID()
-	if err != nil {
-		return nil, err
-	}
+	jti := uuid.NewString()
 	access, err := s.issueAccess(u, sess.ID, jti)
 	if err != nil {
 		return nil, err

@@ -75,16 +75,3 @@ func NewRegistrationCode() (string, error) {
 	}
 	return string(out), nil
 }
-
-// newUUID returns a random (version 4) UUID string, used as JWT "jti" like
-// tldw_server's uuid4.
-func newUUID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("auth: reading random bytes: %w", err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
-}

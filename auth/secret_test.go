@@ -85,13 +85,3 @@ func TestNewRegistrationCode(t *testing.T) {
 		t.Fatalf("character distribution is not uniform: chi-square %.1f (counts %v)", chi, counts)
 	}
 }
-
-func TestNewUUID(t *testing.T) {
-	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-	for range 20 {
-		u, err := newUUID()
-		if err != nil || !re.MatchString(u) {
-			t.Fatalf("newUUID() = %q, %v", u, err)
-		}
-	}
-}

@@ -288,7 +288,7 @@ func NewService(o Options) (*Service, error) {
 		o.SingleUserID = 1
 	}
 
-	s := &Service{o: o, log: o.Logger, cache: newLiveness(o.SessionCacheTTL), verified: newVerifiedTokens()}
+	s := &Service{o: o, log: o.Logger, cache: newLiveness(o.SessionCacheTTL), verified: newVerifiedTokens(o.AccessTTL)}
 	switch {
 	case len(o.RefreshSecret) > 0:
 		s.refreshKey = append([]byte(nil), o.RefreshSecret...)

@@ -14,12 +14,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
 )
 
 // TokenType is the kind of a JWT, carried both in the "type" claim and the
@@ -393,11 +394,7 @@ func (t *Tokens) Issue(c Claims, ttl time.Duration) (string, Claims, error) {
 		return "", Claims{}, fmt.Errorf("%w: token needs a subject", ErrInvalid)
 	}
 	if c.ID == "" {
-		id, err := newUUID()
-		if err != nil {
-			return "", Claims{}, err
-		}
-		c.ID = id
+		c.ID = uuid.NewString()
 	}
 	now := t.now().UTC().Truncate(time.Second)
 	c.IssuedAt, c.NotBefore = now, now
@@ -429,21 +426,16 @@ func (t *Tokens) Issue(c Claims, ttl time.Duration) (string, Claims, error) {
 	return tok, c, nil
 }
 
-// verifyClaims is the wire form read by Verify: strict types, numeric dates
-// as JSON numbers, aud as string or array (checked by hand).
+// verifyClaims is the wire form read by Verify: the registered claims as go-jose's jwt
+// package reads them (numeric dates as JSON numbers, aud a string or an array of strings),
+// ours with strict types.
 type verifyClaims struct {
-	Subject   string          `json:"sub"`
-	Username  string          `json:"username"`
-	Role      string          `json:"role"`
-	SessionID *int64          `json:"session_id"`
-	SID       *int64          `json:"sid"`
-	ID        string          `json:"jti"`
-	Type      string          `json:"type"`
-	IssuedAt  *float64        `json:"iat"`
-	NotBefore *float64        `json:"nbf"`
-	Expiry    *float64        `json:"exp"`
-	Issuer    *string         `json:"iss"`
-	Audience  json.RawMessage `json:"aud"`
+	jwt.Claims
+	Username  string `json:"username"`
+	Role      string `json:"role"`
+	SessionID *int64 `json:"session_id"`
+	SID       *int64 `json:"sid"`
+	Type      string `json:"type"`
 }
 
 func reject(reason string) error { return fmt.Errorf("%w: %s", ErrUnauthenticated, reason) }
@@ -456,9 +448,10 @@ func reject(reason string) error { return fmt.Errorf("%w: %s", ErrUnauthenticate
 // decoding); alg equal to the configured one (so "none" and HS/RS confusion
 // fail); kid, when present, names one of our keys (it only selects among
 // them; without kid every key is tried, current first); a valid signature;
-// typ header and type claim both equal want; exp present and not past, nbf
-// and iat not in the future (all within the leeway); iss equal ours; aud a
-// non-empty string or array of strings containing ours; sub and jti present;
+// typ header and type claim both equal want; exp present; then go-jose's
+// jwt.Claims.ValidateWithLeeway: iss equal ours, aud (a string or an array of
+// strings) containing ours, exp not past, nbf and iat not in the future (all
+// within the leeway); sub and jti present;
 // session_id and sid, if both present, equal. The jku, x5u, jwk and x5c
 // headers are never used to find keys.
 func (t *Tokens) Verify(token string, want TokenType) (Claims, error) {
@@ -509,34 +502,27 @@ func (t *Tokens) Verify(token string, want TokenType) (Claims, error) {
 	if err := json.Unmarshal(payload, &w); err != nil {
 		return Claims{}, reject("malformed claims")
 	}
-	now := t.now()
 	if w.Expiry == nil {
 		return Claims{}, reject("token has no expiry")
 	}
-	exp, ok := numericDate(*w.Expiry)
-	if !ok {
-		return Claims{}, reject("malformed expiry")
-	}
-	if !now.Before(exp.Add(t.leeway)) {
+	// The leeway is an open bound (exp is exclusive, RFC 7519 §4.1.4) where go-jose's is
+	// closed: a nanosecond less refuses a token at exactly exp + leeway, and an nbf or iat
+	// of exactly now + leeway.
+	err = w.ValidateWithLeeway(jwt.Expected{Issuer: t.issuer, AnyAudience: jwt.Audience{t.audience}, Time: t.now()},
+		t.leeway-time.Nanosecond)
+	switch {
+	case errors.Is(err, jwt.ErrExpired):
 		return Claims{}, fmt.Errorf("%w: %w: token expired", ErrUnauthenticated, ErrExpired)
-	}
-	var nbf, iat time.Time
-	if w.NotBefore != nil {
-		if nbf, ok = numericDate(*w.NotBefore); !ok || nbf.After(now.Add(t.leeway)) {
-			return Claims{}, reject("token not yet valid")
-		}
-	}
-	if w.IssuedAt != nil {
-		if iat, ok = numericDate(*w.IssuedAt); !ok || iat.After(now.Add(t.leeway)) {
-			return Claims{}, reject("token issued in the future")
-		}
-	}
-	if w.Issuer == nil || *w.Issuer != t.issuer {
+	case errors.Is(err, jwt.ErrNotValidYet):
+		return Claims{}, reject("token not yet valid")
+	case errors.Is(err, jwt.ErrIssuedInTheFuture):
+		return Claims{}, reject("token issued in the future")
+	case errors.Is(err, jwt.ErrInvalidIssuer):
 		return Claims{}, reject("wrong issuer")
-	}
-	aud, ok := parseAudience(w.Audience)
-	if !ok || !containsString(aud, t.audience) {
+	case errors.Is(err, jwt.ErrInvalidAudience):
 		return Claims{}, reject("wrong audience")
+	case err != nil:
+		return Claims{}, reject("invalid claims")
 	}
 	if w.Type != string(want) {
 		return Claims{}, reject("wrong token kind")
@@ -556,7 +542,8 @@ func (t *Tokens) Verify(token string, want TokenType) (Claims, error) {
 	return Claims{
 		Subject: w.Subject, UserID: userIDFromSubject(w.Subject), Username: w.Username, Role: w.Role,
 		SessionID: sid, ID: w.ID, Type: want,
-		IssuedAt: iat, NotBefore: nbf, Expiry: exp, Issuer: *w.Issuer, Audience: aud,
+		IssuedAt: w.IssuedAt.Time().UTC(), NotBefore: w.NotBefore.Time().UTC(), Expiry: w.Expiry.Time().UTC(),
+		Issuer: w.Issuer, Audience: w.Audience,
 	}, nil
 }
 
@@ -567,55 +554,6 @@ func typMatches(typ string, want TokenType) bool {
 		typ = typ[len("application/"):]
 	}
 	return strings.EqualFold(typ, want.typHeader())
-}
-
-// numericDate converts a JWT NumericDate; negative, non-finite or absurdly
-// large values (after year 5000) are rejected.
-func numericDate(f float64) (time.Time, bool) {
-	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 95617584000 {
-		return time.Time{}, false
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
-}
-
-// parseAudience accepts a non-empty string or a non-empty array of
-// non-empty strings; anything else (missing, null, number, object, mixed
-// array) is rejected.
-func parseAudience(raw json.RawMessage) ([]string, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return nil, false
-	}
-	switch raw[0] {
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil || s == "" {
-			return nil, false
-		}
-		return []string{s}, true
-	case '[':
-		var a []string
-		if json.Unmarshal(raw, &a) != nil || len(a) == 0 {
-			return nil, false
-		}
-		for _, s := range a {
-			if s == "" {
-				return nil, false
-			}
-		}
-		return a, true
-	}
-	return nil, false
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // userIDFromSubject returns sub as a positive user id, or 0.

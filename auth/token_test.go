@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -649,15 +648,47 @@ func TestIssueErrorsAndOptions(t *testing.T) {
 	}
 }
 
-func TestNumericDateBounds(t *testing.T) {
-	if _, ok := numericDate(-1); ok {
-		t.Fatal("negative date accepted")
+// TestVerifyClaimsLeeway: the registered claims are checked by go-jose's
+// ValidateWithLeeway with the configured leeway as an open bound on exp, nbf and iat, and each
+// refusal keeps its reason (and ErrExpired for an expired token only).
+func TestVerifyClaimsLeeway(t *testing.T) {
+	clk := &clock{testNow}
+	tk := mustTokens(t, KeyConfig{Secret: testSecret, Leeway: 10 * time.Second}, clk)
+	hdr := map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": hsKid(testSecret)}
+	at := func(d time.Duration) int64 { return testNow.Add(d).Unix() }
+	cases := []struct {
+		name    string
+		claims  map[string]any
+		reason  string // "" = accepted
+		expired bool
+	}{
+		{"exp one second inside the leeway", with(baseClaims(), "exp", at(-9*time.Second)), "", false},
+		{"exp exactly at the leeway", with(baseClaims(), "exp", at(-10*time.Second)), "token expired", true},
+		{"exp past the leeway", with(baseClaims(), "exp", at(-time.Hour)), "token expired", true},
+		{"nbf inside the leeway", with(baseClaims(), "nbf", at(9*time.Second)), "", false},
+		{"nbf at the leeway", with(baseClaims(), "nbf", at(10*time.Second)), "not yet valid", false},
+		{"iat inside the leeway", with(baseClaims(), "iat", at(9*time.Second)), "", false},
+		{"iat at the leeway", with(baseClaims(), "iat", at(10*time.Second)), "issued in the future", false},
+		{"aud among others", with(baseClaims(), "aud", []string{"x", DefaultAudience, "y"}), "", false},
+		{"aud of another service", with(baseClaims(), "aud", []string{"x", "y"}), "wrong audience", false},
+		{"aud missing", with(baseClaims(), "aud", nil), "wrong audience", false},
+		{"iss of another issuer", with(baseClaims(), "iss", "other"), "wrong issuer", false},
+		{"exp missing", with(baseClaims(), "exp", nil), "no expiry", false},
 	}
-	if got, ok := numericDate(1.5); !ok || got != time.Unix(1, 5e8).UTC() {
-		t.Fatalf("1.5 = %v", got)
-	}
-	if _, ok := numericDate(math.Inf(1)); ok {
-		t.Fatal("inf accepted")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tk.Verify(forge(t, hdr, tc.claims, "HS256", testSecret), AccessToken)
+			if tc.reason == "" {
+				if err != nil || c.Subject != "42" || c.Expiry.Unix() != tc.claims["exp"] {
+					t.Fatalf("Verify = %+v, %v; want accepted", c, err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), tc.reason) ||
+				errors.Is(err, ErrExpired) != tc.expired {
+				t.Fatalf("Verify: %v; want ErrUnauthenticated %q (ErrExpired %v)", err, tc.reason, tc.expired)
+			}
+		})
 	}
 }
 

@@ -14,6 +14,17 @@
 // cuts text into chunks with offsets ([TextChunker]). media/httpfetch downloads URLs behind
 // an SSRF guard. Each contract has its conformance suite in mediatest.
 //
+// [Pipeline] turns a stored item into text and chunks: probe → extract (or transcribe, with
+// a [Transcriber]) → chunk → index ([Indexer]) → analyze ([Summarizer]); a nil hook skips
+// its stage. Every stage's state, timings, warnings and error are recorded in a
+// [ProcessingStore] as it runs, so progress is read from the database. [Jobs] makes the
+// processing durable: [Jobs.CreateItem] records an item and enqueues its job in one
+// transaction, and its workers call [Pipeline.Handle]; [Permanent] errors end a job at once,
+// others are retried with backoff. [Service] exposes the results ([Service.ProcessingOf],
+// [Service.ContentOf], [Service.ChunksOf], [Service.WaitProcessed]) and the jobs
+// ([Service.ListJobs], [Service.JobOf], [Service.CancelJob], [Service.RetryJob],
+// [Service.Reprocess]). storage/sqlstore implements ProcessingStore and Jobs (on River).
+//
 // The package imports only the standard library, golang.org/x/text (Unicode
 // normalisation) and the storage, quota and audit domain packages. Content-type sniffing is
 // an interface ([Sniffer]) implemented by media/mimesniff; the SQL store lives in storage/sqlstore; mediatest has an in-memory Store

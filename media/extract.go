@@ -107,12 +107,9 @@ func ReadSource(ctx context.Context, src Source, factor int64) ([]byte, error) {
 	}
 	defer rc.Close()
 	max := factor * src.Limit()
-	raw, err := io.ReadAll(io.LimitReader(storage.ContextReader(ctx, rc), max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(raw)) > max {
+	raw, err := io.ReadAll(storage.LimitReader(storage.ContextReader(ctx, rc), max))
+	if errors.Is(err, storage.ErrTooLarge) {
 		return nil, fmt.Errorf("%w: %s is larger than this server reads for its text", ErrTooLarge, src.Name)
 	}
-	return raw, nil
+	return raw, err
 }

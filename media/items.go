@@ -172,9 +172,9 @@ func (s *Service) Usage(ctx context.Context, userID int64) (quota.Usage, error) 
 }
 
 // SetLimit sets the user's storage quota in the ledger (bytes, -1 = unlimited); uploads are
-// checked against it from the next reservation on. Callers keep the account's
-// storage_quota_mb in step (auth.Service.UpdateUser) and audit the change. Errors are the
-// ledger's, wrapped (quota.ErrInvalid for a limit below -1).
+// checked against it from the next reservation on. The database's ledger keeps it in the
+// account (storage_quota_mb, whole MiB), where auth.Service.UpdateUser, which audits, also
+// writes it. Errors are the ledger's, wrapped (quota.ErrInvalid for a limit below -1).
 func (s *Service) SetLimit(ctx context.Context, userID, limitBytes int64) error {
 	if userID <= 0 {
 		return fmt.Errorf("%w: no user", ErrInvalid)

@@ -2,7 +2,6 @@ package media
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"path"
 	"slices"
@@ -240,13 +239,4 @@ func safeExt(filename string) string {
 func blobKey(userID int64, at time.Time, id, ext string) string {
 	at = at.UTC()
 	return fmt.Sprintf("%d/%04d/%02d/%s%s", userID, at.Year(), int(at.Month()), id, ext)
-}
-
-// newUUID returns a random (version 4) UUID in its canonical text form.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/tldw-go/tldw/audit"
 	"github.com/tldw-go/tldw/quota"
 	"github.com/tldw-go/tldw/storage"
@@ -47,6 +49,15 @@ type Service struct {
 	// Logger receives cleanup failures (a blob that could not be deleted, a ledger update
 	// that failed after the item was gone); nil discards them.
 	Logger *slog.Logger
+	// Jobs, when set, enqueues a processing job for every new item in the transaction that
+	// records it (pipeline_service.go); nil stores items without processing them.
+	Jobs Jobs
+	// Processing, when set, serves processing state, content and chunks.
+	Processing ProcessingStore
+	// AddWait is how long an ingest request should wait for processing (WaitProcessed)
+	// before answering with the job still running (MEDIA_ADD_WAIT_SECONDS); read by the
+	// HTTP layer.
+	AddWait time.Duration
 }
 
 // Actor is who makes a request, for authorisation and the audit trail.
@@ -78,6 +89,8 @@ type Upload struct {
 	// before the body is read; one that exceeds the remaining allowance or MaxUploadBytes by
 	// more than DeclaredSlack is refused without reading the body.
 	DeclaredSize int64
+	// Process says how the new item is processed (with Service.Jobs).
+	Process ProcessOptions
 }
 
 // DeclaredSlack is how far Upload.DeclaredSize may overstate the body (multipart framing and
@@ -103,6 +116,8 @@ type Result struct {
 	Message string
 	// Warnings are non-fatal observations (the content does not look like media_type).
 	Warnings []string
+	// Job is the new item's processing job (OutcomeCreated with Service.Jobs), else nil.
+	Job *Job
 }
 
 // Page is one page of a list.
@@ -259,7 +274,7 @@ func (s *Service) Upload(ctx context.Context, u Upload) (*Result, error) {
 	var out *Result
 	err = s.Ledger.Locked(ctx, sub, quota.ResourceStorage, func(ctx context.Context) error {
 		var err error
-		if out, err = s.record(ctx, in, stored, u.Overwrite); err != nil || out.Outcome != OutcomeCreated {
+		if out, err = s.record(ctx, in, stored, u.Overwrite, u.Process); err != nil || out.Outcome != OutcomeCreated {
 			return err
 		}
 		return s.commit(ctx, res, stored.size)
@@ -422,10 +437,11 @@ func (s *Service) stream(ctx context.Context, it *Item, body io.Reader, limit in
 			ctype = t
 		}
 	}
-	id := newUUID()
+	id := uuid.NewString()
 	key := blobKey(it.UserID, s.now(), id, safeExt(it.Filename))
 	h := sha256.New()
-	lr := &limitReader{r: io.MultiReader(bytes.NewReader(head), br), h: h, limit: limit, grow: grow}
+	lim := storage.LimitReader(io.MultiReader(bytes.NewReader(head), br), limit)
+	lr := &meter{r: lim, h: h, grow: grow}
 	opts := storage.PutOptions{ContentType: ctype}
 	if limit > 0 {
 		opts.MaxSize = limit
@@ -435,7 +451,7 @@ func (s *Service) stream(ctx context.Context, it *Item, body io.Reader, limit in
 	case lr.growErr != nil:
 		s.deleteBlob(ctx, key)
 		return nil, lr.growErr
-	case lr.over || errors.Is(err, storage.ErrTooLarge):
+	case lim.Exceeded() || errors.Is(err, storage.ErrTooLarge):
 		s.deleteBlob(ctx, key) // Put stores nothing on error; this is belt and braces
 		return nil, errOverLimit
 	case br.err != nil:
@@ -453,7 +469,7 @@ func (s *Service) stream(ctx context.Context, it *Item, body io.Reader, limit in
 }
 
 // record saves the item for a stored blob, or resolves a duplicate.
-func (s *Service) record(ctx context.Context, it *Item, b *storedBlob, overwrite bool) (*Result, error) {
+func (s *Service) record(ctx context.Context, it *Item, b *storedBlob, overwrite bool, o ProcessOptions) (*Result, error) {
 	it.ContentHash, it.ContentType, it.Size, it.BlobKey = b.hash, b.contentType, b.size, b.key
 	warnings := typeWarnings(it.MediaType, it.ContentType)
 	for range 2 { // a concurrent upload of the same content may win the race once
@@ -466,9 +482,9 @@ func (s *Service) record(ctx context.Context, it *Item, b *storedBlob, overwrite
 		}
 		now := s.now()
 		it.CreatedAt, it.UpdatedAt = now, now
-		err = s.Store.Create(ctx, it)
+		job, err := s.create(ctx, it, o)
 		if err == nil {
-			return &Result{Item: it, Outcome: OutcomeCreated, Warnings: warnings,
+			return &Result{Item: it, Outcome: OutcomeCreated, Warnings: warnings, Job: job,
 				Message: fmt.Sprintf("Media '%s' added.", it.Title)}, nil
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -565,31 +581,21 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// limitReader hashes and counts what passes and fails once more than limit bytes (limit < 0:
-// none) have been read, or grow (when set) refuses to cover them, without returning those
-// extra bytes.
-type limitReader struct {
+// meter hashes and counts what passes, and fails once grow (when set) refuses to cover
+// it, without returning the bytes it refused.
+type meter struct {
 	r       io.Reader
 	h       hash.Hash
-	limit   int64
 	grow    func(total int64) error
 	n       int64
-	over    bool
 	growErr error
 }
 
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.over {
-		return 0, errOverLimit
-	}
+func (l *meter) Read(p []byte) (int, error) {
 	if l.growErr != nil {
 		return 0, l.growErr
 	}
 	n, err := l.r.Read(p)
-	if l.limit >= 0 && l.n+int64(n) > l.limit {
-		l.over = true
-		return 0, errOverLimit
-	}
 	if l.grow != nil && n > 0 {
 		if l.growErr = l.grow(l.n + int64(n)); l.growErr != nil {
 			return 0, l.growErr

@@ -2,6 +2,7 @@ package quota
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -60,4 +61,39 @@ type Ledger interface {
 	SetLimit(ctx context.Context, subject string, r Resource, limit int64) error
 	// Sweep releases reservations that expired before now and returns how many.
 	Sweep(ctx context.Context, now time.Time) (int, error)
+}
+
+// CheckKey returns an ErrInvalid-wrapped error for an empty subject or resource. Ledgers
+// check their arguments with CheckKey, CheckAmount and CheckReserve, so every one refuses
+// the same inputs the same way.
+func CheckKey(subject string, r Resource) error {
+	switch {
+	case subject == "":
+		return fmt.Errorf("%w: empty subject", ErrInvalid)
+	case r == "":
+		return fmt.Errorf("%w: empty resource", ErrInvalid)
+	}
+	return nil
+}
+
+// CheckAmount returns an ErrInvalid-wrapped error for a negative amount.
+func CheckAmount(n int64) error {
+	if n < 0 {
+		return fmt.Errorf("%w: negative amount %d", ErrInvalid, n)
+	}
+	return nil
+}
+
+// CheckReserve checks Reserve's arguments: CheckKey, CheckAmount and a positive ttl.
+func CheckReserve(subject string, r Resource, n int64, ttl time.Duration) error {
+	if err := CheckKey(subject, r); err != nil {
+		return err
+	}
+	if err := CheckAmount(n); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("%w: reservation ttl must be positive", ErrInvalid)
+	}
+	return nil
 }

@@ -3,13 +3,13 @@ package authtest
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tldw-go/tldw/auth"
 )
@@ -48,16 +48,6 @@ func NewMemory() *MemoryStores {
 		Lockout:  &MemLockout{},
 		Settings: &MemSettings{},
 	}
-}
-
-// newUUID returns a random version-4 UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func clonePtr[T any](p *T) *T {
@@ -158,7 +148,7 @@ func (m *MemUsers) insert(u *auth.User) error {
 	m.nextID++
 	u.ID = m.nextID
 	if u.UUID == "" {
-		u.UUID = newUUID()
+		u.UUID = uuid.NewString()
 	}
 	now := m.now()
 	if u.CreatedAt.IsZero() {

@@ -718,6 +718,7 @@ type MediaSource struct {
 type Message struct {
 	Details *MessageDetails `json:"details,omitempty"`
 	Message string          `json:"message"`
+	UserId  *int64          `json:"user_id,omitempty"`
 }
 
 // MessageDetails defines model for MessageDetails.
@@ -992,12 +993,6 @@ type UserList struct {
 	Pages int         `json:"pages"`
 	Total int         `json:"total"`
 	Users []AdminUser `json:"users"`
-}
-
-// UserMessage defines model for UserMessage.
-type UserMessage struct {
-	Message string `json:"message"`
-	UserId  *int64 `json:"user_id,omitempty"`
 }
 
 // ValidationError defines model for ValidationError.
@@ -9636,7 +9631,7 @@ type DeactivateUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *UserMessage
+	JSON200 *Message
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -9660,7 +9655,7 @@ type DeactivateUserResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r DeactivateUserResponse) GetJSON200() *UserMessage {
+func (r DeactivateUserResponse) GetJSON200() *Message {
 	return r.JSON200
 }
 
@@ -10311,7 +10306,7 @@ type RevokeUserSessionAdminResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *UserMessage
+	JSON200 *Message
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -10331,7 +10326,7 @@ type RevokeUserSessionAdminResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RevokeUserSessionAdminResponse) GetJSON200() *UserMessage {
+func (r RevokeUserSessionAdminResponse) GetJSON200() *Message {
 	return r.JSON200
 }
 
@@ -10413,7 +10408,7 @@ type UnlockUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *UserMessage
+	JSON200 *Message
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -10433,7 +10428,7 @@ type UnlockUserResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r UnlockUserResponse) GetJSON200() *UserMessage {
+func (r UnlockUserResponse) GetJSON200() *Message {
 	return r.JSON200
 }
 
@@ -18257,7 +18252,7 @@ func ParseDeactivateUserResponse(rsp *http.Response) (*DeactivateUserResponse, e
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest UserMessage
+		var dest Message
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -19094,7 +19089,7 @@ func ParseRevokeUserSessionAdminResponse(rsp *http.Response) (*RevokeUserSession
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest UserMessage
+		var dest Message
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -19223,7 +19218,7 @@ func ParseUnlockUserResponse(rsp *http.Response) (*UnlockUserResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest UserMessage
+		var dest Message
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

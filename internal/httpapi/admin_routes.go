@@ -68,7 +68,7 @@ func (s *Server) adminRoutes() []route {
 				413: "Body too large", 422: "Validation error"},
 			Handler: s.handleUpdateUser},
 		{Method: http.MethodDelete, Path: userID, Tag: tag, Perm: auth.PermUsersDeactivate,
-			ID: "deactivateUser", Response: messageJSON{},
+			ID: "deactivateUser", Response: messageBody{},
 			Summary: "Deactivate a user (soft delete)",
 			Responses: map[int]string{200: "Deactivated", 400: "Cannot delete your own account",
 				403: "Not allowed", 404: "No such user", 409: "Would remove the last active admin"},
@@ -81,7 +81,7 @@ func (s *Server) adminRoutes() []route {
 				404: "No such user", 413: "Body too large", 422: "Validation error"},
 			Handler: s.handleResetPassword},
 		{Method: http.MethodPost, Path: userID + "/unlock", Tag: tag, Perm: auth.PermUsersDeactivate,
-			ID: "unlockUser", Response: messageJSON{},
+			ID: "unlockUser", Response: messageBody{},
 			Summary:   "Clear a user's login lockout",
 			Responses: map[int]string{200: "Unlocked", 403: "Not allowed", 404: "No such user"},
 			Handler:   s.handleUnlockUser},
@@ -91,7 +91,7 @@ func (s *Server) adminRoutes() []route {
 			Responses: map[int]string{200: "Sessions (no token material)", 403: "Not allowed", 404: "No such user"},
 			Handler:   s.handleUserSessions},
 		{Method: http.MethodDelete, Path: userID + "/sessions/{sid:[0-9]+}", Tag: tag, Perm: auth.PermSessionsRevoke,
-			ID: "revokeUserSessionAdmin", Response: messageJSON{},
+			ID: "revokeUserSessionAdmin", Response: messageBody{},
 			Summary:   "Revoke one of a user's sessions",
 			Responses: map[int]string{200: "Revoked", 403: "Not allowed", 404: "No such user or session"},
 			Handler:   s.handleRevokeUserSession},
@@ -513,12 +513,6 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// messageJSON is a plain confirmation, with the id acted on.
-type messageJSON struct {
-	Message string `json:"message"`
-	UserID  int64  `json:"user_id,omitempty"`
-}
-
 func (s *Server) handleDeactivateUser(w http.ResponseWriter, r *http.Request) error {
 	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
@@ -531,7 +525,7 @@ func (s *Server) handleDeactivateUser(w http.ResponseWriter, r *http.Request) er
 	if _, err := svc.UpdateUser(r.Context(), p, id, auth.UserUpdate{IsActive: &inactive}, s.meta(r)); err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, messageJSON{Message: "User deactivated successfully", UserID: id})
+	s.writeJSON(w, r, http.StatusOK, messageBody{Message: "User deactivated successfully", UserID: id})
 	return nil
 }
 
@@ -584,7 +578,7 @@ func (s *Server) handleUnlockUser(w http.ResponseWriter, r *http.Request) error 
 	if err := svc.Unlock(r.Context(), p, id, s.meta(r)); err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, messageJSON{Message: "User unlocked successfully", UserID: id})
+	s.writeJSON(w, r, http.StatusOK, messageBody{Message: "User unlocked successfully", UserID: id})
 	return nil
 }
 
@@ -633,7 +627,7 @@ func (s *Server) handleRevokeUserSession(w http.ResponseWriter, r *http.Request)
 	if err := svc.RevokeSession(r.Context(), p, id, sid, s.meta(r)); err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, messageJSON{Message: "Session revoked successfully", UserID: id})
+	s.writeJSON(w, r, http.StatusOK, messageBody{Message: "Session revoked successfully", UserID: id})
 	return nil
 }
 

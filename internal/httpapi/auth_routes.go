@@ -186,7 +186,7 @@ type userBody struct {
 func newUserBody(u *auth.User) userBody {
 	return userBody{ID: u.ID, UUID: u.UUID, Username: u.Username, Email: u.Email, Role: string(u.Role),
 		IsActive: u.IsActive, IsVerified: u.IsVerified, MustChangePassword: u.MustChangePassword,
-		CreatedAt: rfc3339(u.CreatedAt), LastLogin: rfc3339Ptr(u.LastLogin), StorageQuotaMB: u.StorageQuotaMB,
+		CreatedAt: formatTime(u.CreatedAt), LastLogin: formatTimePtr(u.LastLogin), StorageQuotaMB: u.StorageQuotaMB,
 		StorageUsedMB: float64(u.StorageUsedBytes) / (1 << 20)}
 }
 
@@ -222,7 +222,7 @@ type apiKeyBody struct {
 
 func newAPIKeyBody(k *auth.APIKey, now time.Time) apiKeyBody {
 	b := apiKeyBody{ID: k.ID, Name: k.Name, KeyPrefix: k.Prefix, Scopes: []string{}, Status: "active",
-		CreatedAt: rfc3339(k.CreatedAt), ExpiresAt: rfc3339Ptr(k.ExpiresAt), LastUsedAt: rfc3339Ptr(k.LastUsedAt),
+		CreatedAt: formatTime(k.CreatedAt), ExpiresAt: formatTimePtr(k.ExpiresAt), LastUsedAt: formatTimePtr(k.LastUsedAt),
 		Revoked: k.RevokedAt != nil, RateLimit: k.RateLimitPerMinute}
 	rank := map[auth.Scope]int{auth.ScopeRead: 1, auth.ScopeWrite: 2, auth.ScopeAdmin: 3}
 	best := 0
@@ -256,9 +256,11 @@ type keyRevoked struct {
 	UserID  int64  `json:"user_id"`
 }
 
-// messageBody is tldw's MessageResponse.
+// messageBody is tldw's MessageResponse: a plain confirmation, with the user acted on or
+// details when there are any.
 type messageBody struct {
 	Message string          `json:"message"`
+	UserID  int64           `json:"user_id,omitempty"`
 	Details *messageDetails `json:"details,omitempty"`
 }
 
@@ -268,13 +270,12 @@ type messageDetails struct {
 	SessionsRevoked *int   `json:"sessions_revoked,omitempty"`
 }
 
-func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-func rfc3339Ptr(t *time.Time) *string {
+// formatTimePtr is formatTime of *t, or nil.
+func formatTimePtr(t *time.Time) *string {
 	if t == nil {
 		return nil
 	}
-	v := rfc3339(*t)
+	v := formatTime(*t)
 	return &v
 }
 
@@ -579,8 +580,8 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) erro
 	}
 	out := make([]sessionBody, 0, len(list))
 	for _, se := range list {
-		out = append(out, sessionBody{ID: se.ID, CreatedAt: rfc3339(se.CreatedAt), LastActivity: rfc3339(se.LastActivity),
-			ExpiresAt: rfc3339(se.ExpiresAt), RefreshExpiresAt: rfc3339(se.RefreshExpiresAt),
+		out = append(out, sessionBody{ID: se.ID, CreatedAt: formatTime(se.CreatedAt), LastActivity: formatTime(se.LastActivity),
+			ExpiresAt: formatTime(se.ExpiresAt), RefreshExpiresAt: formatTime(se.RefreshExpiresAt),
 			IPAddress: se.IPAddress, UserAgent: se.UserAgent, IsCurrent: p.SessionID != 0 && se.ID == p.SessionID})
 	}
 	s.writeJSON(w, r, http.StatusOK, out)

@@ -71,7 +71,7 @@ type statusBody struct {
 	Timestamp string `json:"timestamp,omitempty"`
 }
 
-func (s *Server) timestamp() string { return s.now().UTC().Format(time.RFC3339Nano) }
+func (s *Server) timestamp() string { return formatTime(s.now()) }
 
 // healthTTL is how long one run of the checks answers /api/v1/health: anonymous callers
 // cannot make the server probe its backends more often than that.

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/tldw-go/tldw/auth"
@@ -233,16 +232,13 @@ type mediaContent struct {
 	WordCount int            `json:"word_count"`
 }
 
-// mediaTime renders a stored time in RFC 3339 UTC.
-func mediaTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
 func newMediaJSON(it *media.Item) mediaJSON {
 	j := mediaJSON{
 		ID: it.ID, MediaID: it.ID, UUID: it.UUID, UserID: it.UserID, Title: it.Title, Author: it.Author,
 		Type: it.MediaType, MediaType: it.MediaType, Filename: it.Filename, ContentType: it.ContentType,
 		SizeBytes: it.Size, ContentHash: it.ContentHash, Status: string(it.Status),
 		Keywords: append([]string{}, it.Keywords...), IsTrash: it.Trashed,
-		CreatedAt: mediaTime(it.CreatedAt), UpdatedAt: mediaTime(it.UpdatedAt),
+		CreatedAt: formatTime(it.CreatedAt), UpdatedAt: formatTime(it.UpdatedAt),
 		Source:          mediaSource{Title: it.Title, Type: it.MediaType},
 		Processing:      mediaProcessing{ChunkingStatus: "pending"},
 		Content:         mediaContent{Metadata: map[string]any{}},
@@ -252,7 +248,7 @@ func newMediaJSON(it *media.Item) mediaJSON {
 		OriginalFileURL: fmt.Sprintf("/api/v1/media/%d/file", it.ID),
 	}
 	if it.TrashedAt != nil {
-		t := mediaTime(*it.TrashedAt)
+		t := formatTime(*it.TrashedAt)
 		j.TrashDate = &t
 	}
 	return j
@@ -337,9 +333,9 @@ func (s *Server) handleMediaList(trash bool) handlerFunc {
 			it := &page.Items[i]
 			li := mediaListItem{ID: it.ID, MediaID: it.ID, Title: it.Title, Type: it.MediaType, MediaType: it.MediaType,
 				Author: it.Author, Filename: it.Filename, ContentType: it.ContentType, SizeBytes: it.Size,
-				Status: string(it.Status), Keywords: append([]string{}, it.Keywords...), CreatedAt: mediaTime(it.CreatedAt)}
+				Status: string(it.Status), Keywords: append([]string{}, it.Keywords...), CreatedAt: formatTime(it.CreatedAt)}
 			if it.TrashedAt != nil {
-				t := mediaTime(*it.TrashedAt)
+				t := formatTime(*it.TrashedAt)
 				li.TrashDate = &t
 			}
 			items = append(items, li)
@@ -598,24 +594,19 @@ var mediaHonoured = []string{"media_type", "title", "author", "keywords", "keywo
 // mediaFieldNameRE matches field names worth echoing in a warning.
 var mediaFieldNameRE = regexp.MustCompile(`^[A-Za-z0-9_.\-\[\]]{1,64}$`)
 
-// uploadBody counts what is read from a request body and fails once more than limit bytes
-// (limit < 0: none) have been read.
+// uploadBody is the request body behind http.MaxBytesReader (when there is a limit); it
+// remembers that the limit was hit, which the multipart reader and the media service may
+// report as some other error.
 type uploadBody struct {
 	io.ReadCloser
-	limit int64
-	n     int64
-	over  bool
+	over bool
 }
 
 func (b *uploadBody) Read(p []byte) (int, error) {
-	if b.over {
-		return 0, errUploadTooLarge
-	}
 	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
-	if b.limit >= 0 && b.n > b.limit {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
 		b.over = true
-		return 0, errUploadTooLarge
 	}
 	return n, err
 }
@@ -664,7 +655,10 @@ func (s *Server) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
 	if err := svc.CheckDeclared(r.Context(), actor, r.ContentLength-mediaMaxFieldsBytes); err != nil {
 		return mediaError(err)
 	}
-	body := &uploadBody{ReadCloser: r.Body, limit: limit}
+	body := &uploadBody{ReadCloser: r.Body}
+	if limit >= 0 {
+		body.ReadCloser = http.MaxBytesReader(w, r.Body, limit)
+	}
 	// multipart reads in 4 KiB pieces; a larger buffer below it saves system calls.
 	r.Body = struct {
 		io.Reader

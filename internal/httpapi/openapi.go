@@ -63,7 +63,6 @@ var docHeaders = map[string]struct {
 
 // schemaNames renames Go types whose derived component name would collide or read badly.
 var schemaNames = map[reflect.Type]string{
-	reflect.TypeFor[messageJSON]():       "UserMessage",
 	reflect.TypeFor[errorBody]():         "Error",
 	reflect.TypeFor[FieldError]():        "ValidationError",
 	reflect.TypeFor[statusBody]():        "ProbeStatus",

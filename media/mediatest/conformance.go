@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tldw-go/tldw/media"
 )
 
@@ -135,7 +137,7 @@ func testCreateAndRead(t *testing.T, f Fixture) {
 
 	// A given UUID is kept; a zero CreatedAt becomes now.
 	in2 := item(f.Alice, 2)
-	given := randomUUID()
+	given := uuid.NewString()
 	in2.UUID, in2.CreatedAt = given, time.Time{}
 	before := time.Now().Add(-time.Minute)
 	create(t, f.Store, in2)

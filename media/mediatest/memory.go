@@ -3,11 +3,12 @@ package mediatest
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tldw-go/tldw/media"
 )
@@ -49,7 +50,7 @@ func (m *Memory) Create(_ context.Context, it *media.Item) error {
 	defer m.mu.Unlock()
 	id := it.UUID
 	if id == "" {
-		id = randomUUID()
+		id = uuid.NewString()
 	}
 	for _, o := range m.items {
 		switch {
@@ -207,13 +208,4 @@ func (m *Memory) Sizes(_ context.Context, userID int64) (map[string]int64, error
 		}
 	}
 	return out, nil
-}
-
-// randomUUID returns a random version 4 UUID.
-func randomUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -20,26 +20,6 @@ var ledgerBase = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 // ledgerTTL is the reservation lifetime the suite uses unless a test says otherwise.
 const ledgerTTL = time.Hour
 
-// ledgerClock is the settable clock TestLedger hands to open. Safe for concurrent use.
-type ledgerClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *ledgerClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Set moves the clock to t.
-func (c *ledgerClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // TestLedger runs the behaviour every quota.Ledger must have. open returns a fresh, empty
 // ledger whose Reserve reads the time from now (it is called once per subtest, and Sweep
 // sweeps the whole ledger, so ledgers must not share state). Subjects are short strings
@@ -62,7 +42,7 @@ func TestLedger(t *testing.T, open func(t *testing.T, now func() time.Time) quot
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(*testing.T, quota.Ledger, *ledgerClock)
+		fn   func(*testing.T, quota.Ledger, *clock)
 	}{
 		{"ReserveWithinAndOverLimit", testLedgerReserveLimit},
 		{"Unlimited", testLedgerUnlimited},
@@ -81,7 +61,7 @@ func TestLedger(t *testing.T, open func(t *testing.T, now func() time.Time) quot
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := &ledgerClock{t: ledgerBase}
+			clk := &clock{t: ledgerBase}
 			tt.fn(t, open(t, clk.Now), clk)
 		})
 	}
@@ -143,7 +123,7 @@ func ledgerWantErr(t *testing.T, what string, err, target error) {
 	}
 }
 
-func testLedgerReserveLimit(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerReserveLimit(t *testing.T, l quota.Ledger, _ *clock) {
 	ctx := context.Background()
 	ledgerMustSetLimit(t, l, "alice", storageRes, 100)
 	a := ledgerMustReserve(t, l, "alice", storageRes, 60, ledgerTTL)
@@ -170,7 +150,7 @@ func testLedgerReserveLimit(t *testing.T, l quota.Ledger, _ *ledgerClock) {
 	ledgerMustReserve(t, l, "alice", "other", 1000, ledgerTTL)
 }
 
-func testLedgerUnlimited(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerUnlimited(t *testing.T, l quota.Ledger, _ *clock) {
 	ledgerMustReserve(t, l, "carol", storageRes, 1<<40, ledgerTTL) // no limit set: unlimited
 	ledgerWantUsage(t, l, "carol", quota.Usage{Resource: storageRes, Reserved: 1 << 40, Limit: -1})
 
@@ -182,7 +162,7 @@ func testLedgerUnlimited(t *testing.T, l quota.Ledger, _ *ledgerClock) {
 	ledgerWantUsage(t, l, "dave", quota.Usage{Resource: storageRes, Reserved: 1 << 40, Limit: -1})
 }
 
-func testLedgerCommitActual(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerCommitActual(t *testing.T, l quota.Ledger, _ *clock) {
 	ledgerMustSetLimit(t, l, "alice", storageRes, 100)
 	a := ledgerMustReserve(t, l, "alice", storageRes, 50, ledgerTTL)
 	ledgerMustCommit(t, l, a, 30) // smaller than reserved: the rest is freed
@@ -198,7 +178,7 @@ func testLedgerCommitActual(t *testing.T, l quota.Ledger, _ *ledgerClock) {
 	ledgerWantUsage(t, l, "bob", quota.Usage{Resource: storageRes, Limit: -1})
 }
 
-func testLedgerRelease(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerRelease(t *testing.T, l quota.Ledger, _ *clock) {
 	ctx := context.Background()
 	ledgerMustSetLimit(t, l, "alice", storageRes, 100)
 	a := ledgerMustReserve(t, l, "alice", storageRes, 80, ledgerTTL)
@@ -221,7 +201,7 @@ func testLedgerRelease(t *testing.T, l quota.Ledger, _ *ledgerClock) {
 	ledgerMustReserve(t, l, "alice", storageRes, 100, ledgerTTL) // the released room is free again
 }
 
-func testLedgerDoubleCommit(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerDoubleCommit(t *testing.T, l quota.Ledger, _ *clock) {
 	ctx := context.Background()
 	a := ledgerMustReserve(t, l, "alice", storageRes, 10, ledgerTTL)
 	ledgerMustCommit(t, l, a, 10)
@@ -232,7 +212,7 @@ func testLedgerDoubleCommit(t *testing.T, l quota.Ledger, _ *ledgerClock) {
 	ledgerWantUsage(t, l, "alice", quota.Usage{Resource: storageRes, Used: 10, Limit: -1})
 }
 
-func testLedgerIdentity(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerIdentity(t *testing.T, l quota.Ledger, _ *clock) {
 	ctx := context.Background()
 	a := ledgerMustReserve(t, l, "alice", storageRes, 10, ledgerTTL)
 	other := a
@@ -255,7 +235,7 @@ func testLedgerIdentity(t *testing.T, l quota.Ledger, _ *ledgerClock) {
 	ledgerWantUsage(t, l, "alice", quota.Usage{Resource: storageRes, Limit: -1})
 }
 
-func testLedgerSweep(t *testing.T, l quota.Ledger, clk *ledgerClock) {
+func testLedgerSweep(t *testing.T, l quota.Ledger, clk *clock) {
 	ctx := context.Background()
 	ledgerMustSetLimit(t, l, "alice", storageRes, 15)
 	short := ledgerMustReserve(t, l, "alice", storageRes, 10, time.Minute)
@@ -296,7 +276,7 @@ func testLedgerSweep(t *testing.T, l quota.Ledger, clk *ledgerClock) {
 	sweep(ledgerBase.Add(24*time.Hour), 0)
 }
 
-func testLedgerAdd(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerAdd(t *testing.T, l quota.Ledger, _ *clock) {
 	ctx := context.Background()
 	add := func(delta int64) {
 		t.Helper()
@@ -324,7 +304,7 @@ func testLedgerAdd(t *testing.T, l quota.Ledger, _ *ledgerClock) {
 	ledgerWantUsage(t, l, "bob", quota.Usage{Resource: storageRes, Used: 80, Reserved: 20, Limit: 100})
 }
 
-func testLedgerSetLimitBelowUsage(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerSetLimitBelowUsage(t *testing.T, l quota.Ledger, _ *clock) {
 	ctx := context.Background()
 	ledgerMustSetLimit(t, l, "alice", storageRes, 100)
 	ledgerMustCommit(t, l, ledgerMustReserve(t, l, "alice", storageRes, 80, ledgerTTL), 80)
@@ -336,7 +316,7 @@ func testLedgerSetLimitBelowUsage(t *testing.T, l quota.Ledger, _ *ledgerClock) 
 	ledgerWantUsage(t, l, "alice", quota.Usage{Resource: storageRes, Used: 80, Limit: 0})
 }
 
-func testLedgerUsageShape(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerUsageShape(t *testing.T, l quota.Ledger, _ *clock) {
 	ctx := context.Background()
 	us, err := l.Usage(ctx, "nobody")
 	if err != nil || len(us) != 0 {
@@ -362,7 +342,7 @@ func testLedgerUsageShape(t *testing.T, l quota.Ledger, _ *ledgerClock) {
 	}
 }
 
-func testLedgerConcurrentReserve(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerConcurrentReserve(t *testing.T, l quota.Ledger, _ *clock) {
 	const goroutines, limit = 100, 10
 	ledgerMustSetLimit(t, l, "alice", storageRes, limit)
 	var (
@@ -397,7 +377,7 @@ func testLedgerConcurrentReserve(t *testing.T, l quota.Ledger, _ *ledgerClock) {
 	ledgerWantUsage(t, l, "alice", quota.Usage{Resource: storageRes, Reserved: limit, Limit: limit})
 }
 
-func testLedgerInvalid(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerInvalid(t *testing.T, l quota.Ledger, _ *clock) {
 	ctx := context.Background()
 	res := ledgerMustReserve(t, l, "alice", storageRes, 1, ledgerTTL)
 	reserve := func(subject string, r quota.Resource, n int64, d time.Duration) error {
@@ -430,7 +410,7 @@ func testLedgerInvalid(t *testing.T, l quota.Ledger, _ *ledgerClock) {
 	ledgerMustCommit(t, l, res, 1)
 }
 
-func testLedgerExtend(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerExtend(t *testing.T, l quota.Ledger, _ *clock) {
 	ctx := context.Background()
 	if err := l.SetLimit(ctx, "ext", storageRes, 10); err != nil {
 		t.Fatal(err)
@@ -459,7 +439,7 @@ func testLedgerExtend(t *testing.T, l quota.Ledger, _ *ledgerClock) {
 
 // testLedgerLocked runs 20 Locked sections of one subject concurrently, each reading the
 // usage and adding 1 with the section's ctx: they must never overlap, and all must count.
-func testLedgerLocked(t *testing.T, l quota.Ledger, _ *ledgerClock) {
+func testLedgerLocked(t *testing.T, l quota.Ledger, _ *clock) {
 	ctx := context.Background()
 	const n = 20
 	var (

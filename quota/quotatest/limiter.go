@@ -42,22 +42,32 @@ func TestLimiter(t *testing.T, open func(t *testing.T, now func() time.Time) quo
 	}
 }
 
-// clock is the suite's fake time. Safe for concurrent use.
+// clock is the suites' fake time, handed to the Limiter or Ledger under test. Safe for
+// concurrent use.
 type clock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
+// Now returns the clock's time.
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
+// Advance moves the clock forward by d.
 func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// Set moves the clock to t.
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
 }
 
 // limiterEnv is one subtest's limiter and clock with assertion helpers.

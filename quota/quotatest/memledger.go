@@ -3,12 +3,12 @@ package quotatest
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tldw-go/tldw/quota"
 )
@@ -63,14 +63,8 @@ func (m *MemLedger) row(k memKey, create bool) *quota.Usage {
 // for an empty subject or resource, a negative n or a non-positive ttl; quota.ErrExceeded
 // when the units do not fit (nothing is reserved).
 func (m *MemLedger) Reserve(ctx context.Context, subject string, r quota.Resource, n int64, ttl time.Duration) (quota.Reservation, error) {
-	if err := checkKey(subject, r); err != nil {
+	if err := quota.CheckReserve(subject, r, n, ttl); err != nil {
 		return quota.Reservation{}, err
-	}
-	if n < 0 {
-		return quota.Reservation{}, fmt.Errorf("%w: negative amount %d", quota.ErrInvalid, n)
-	}
-	if ttl <= 0 {
-		return quota.Reservation{}, fmt.Errorf("%w: reservation ttl must be positive", quota.ErrInvalid)
 	}
 	if err := ctx.Err(); err != nil {
 		return quota.Reservation{}, err
@@ -82,7 +76,7 @@ func (m *MemLedger) Reserve(ctx context.Context, subject string, r quota.Resourc
 		return quota.Reservation{}, fmt.Errorf("%w: %s %s", quota.ErrExceeded, subject, r)
 	}
 	m.row(k, true).Reserved += n
-	res := quota.Reservation{ID: newID(), Subject: subject, Resource: r, Amount: n, ExpiresAt: m.now().Add(ttl)}
+	res := quota.Reservation{ID: uuid.NewString(), Subject: subject, Resource: r, Amount: n, ExpiresAt: m.now().Add(ttl)}
 	if m.res == nil {
 		m.res = make(map[string]quota.Reservation)
 	}
@@ -106,8 +100,8 @@ func (m *MemLedger) take(res quota.Reservation) (quota.Reservation, bool) {
 // negative actual; quota.ErrNotFound when no live reservation has res's ID, Subject and
 // Resource (committed, released or swept).
 func (m *MemLedger) Commit(ctx context.Context, res quota.Reservation, actual int64) error {
-	if actual < 0 {
-		return fmt.Errorf("%w: negative amount %d", quota.ErrInvalid, actual)
+	if err := quota.CheckAmount(actual); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -126,8 +120,8 @@ func (m *MemLedger) Commit(ctx context.Context, res quota.Reservation, actual in
 // quota.ErrInvalid for a negative n; quota.ErrNotFound when the reservation is gone;
 // quota.ErrExceeded when the units do not fit (nothing changes).
 func (m *MemLedger) Extend(ctx context.Context, res quota.Reservation, n int64) (quota.Reservation, error) {
-	if n < 0 {
-		return quota.Reservation{}, fmt.Errorf("%w: negative amount %d", quota.ErrInvalid, n)
+	if err := quota.CheckAmount(n); err != nil {
+		return quota.Reservation{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return quota.Reservation{}, err
@@ -175,7 +169,7 @@ func (m *MemLedger) Release(ctx context.Context, res quota.Reservation) error {
 // Add changes committed usage by delta, never below zero. Errors: quota.ErrInvalid for an
 // empty subject or resource.
 func (m *MemLedger) Add(ctx context.Context, subject string, r quota.Resource, delta int64) error {
-	if err := checkKey(subject, r); err != nil {
+	if err := quota.CheckKey(subject, r); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -213,7 +207,7 @@ func (m *MemLedger) Usage(ctx context.Context, subject string) ([]quota.Usage, e
 // but nothing more can be reserved. Errors: quota.ErrInvalid for an empty subject or
 // resource or a limit below -1.
 func (m *MemLedger) SetLimit(ctx context.Context, subject string, r quota.Resource, limit int64) error {
-	if err := checkKey(subject, r); err != nil {
+	if err := quota.CheckKey(subject, r); err != nil {
 		return err
 	}
 	if limit < -1 {
@@ -243,22 +237,4 @@ func (m *MemLedger) Sweep(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 	return n, nil
-}
-
-// checkKey validates a subject and resource.
-func checkKey(subject string, r quota.Resource) error {
-	switch {
-	case subject == "":
-		return fmt.Errorf("%w: empty subject", quota.ErrInvalid)
-	case r == "":
-		return fmt.Errorf("%w: empty resource", quota.ErrInvalid)
-	}
-	return nil
-}
-
-// newID returns 16 random bytes in hex.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b[:])
 }

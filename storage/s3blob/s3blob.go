@@ -218,7 +218,11 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, o storage.PutO
 	if err := ctx.Err(); err != nil {
 		return storage.Info{}, fmt.Errorf("s3blob: put %s: %w", key, err)
 	}
-	src := &limitReader{r: storage.ContextReader(ctx, r), max: o.MaxSize}
+	limit := o.MaxSize
+	if limit <= 0 {
+		limit = -1 // PutOptions.MaxSize 0: no limit
+	}
+	src := storage.LimitReader(storage.ContextReader(ctx, r), limit)
 	ctype := contentType(key, o.ContentType)
 	opts := minio.PutObjectOptions{ContentType: ctype, PartSize: s.partSize}
 
@@ -233,7 +237,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, o storage.PutO
 		}
 	}
 	switch {
-	case src.exceeded:
+	case src.Exceeded():
 		return storage.Info{}, fmt.Errorf("%w: %s is over %d bytes", storage.ErrTooLarge, key, o.MaxSize)
 	case err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()):
 		return storage.Info{}, fmt.Errorf("s3blob: put %s: %w (%w)", key, ctx.Err(), err)
@@ -331,28 +335,4 @@ func contentType(key, given string) string {
 		return t
 	}
 	return "application/octet-stream"
-}
-
-// limitReader passes through at most max bytes (unlimited when 0) and fails once the source
-// has more, which makes minio-go abort the upload.
-type limitReader struct {
-	r        io.Reader
-	max, n   int64
-	exceeded bool
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.exceeded {
-		return 0, storage.ErrTooLarge
-	}
-	if l.max > 0 {
-		p = p[:min(int64(len(p)), l.max+1-l.n)]
-	}
-	n, err := l.r.Read(p)
-	l.n += int64(n)
-	if l.max > 0 && l.n > l.max {
-		l.exceeded = true
-		return 0, storage.ErrTooLarge
-	}
-	return n, err
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // mediaUser creates a user who may own media items.
-func mediaUser(t *testing.T, db *sqlstore.DB, name string) int64 {
+func mediaUser(t testing.TB, db *sqlstore.DB, name string) int64 {
 	t.Helper()
 	u := &auth.User{Username: name, Email: name + "@example.com", PasswordHash: "h", Role: auth.RoleUser, IsActive: true}
 	if err := db.Users().CreateUser(context.Background(), u); err != nil {

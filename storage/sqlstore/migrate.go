@@ -31,9 +31,11 @@ var postgresExtensions = [...]string{"uuid-ossp", "pg_trgm"}
 // MigrationStatus describes which migrations a database has.
 type MigrationStatus struct {
 	// Applied lists applied migrations ("<version>_<name>") in order, followed
-	// by any applied version this binary does not know (a newer schema).
+	// by any applied version this binary does not know (a newer schema), then
+	// River's applied migrations ("river_<version>_<name>").
 	Applied []string
-	// Pending lists migrations not yet applied, in the order Migrate applies them.
+	// Pending lists migrations not yet applied, in the order Migrate applies them
+	// (River's last).
 	Pending []string
 	// Current reports that nothing is pending.
 	Current bool
@@ -115,7 +117,9 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return names, fmt.Errorf("sqlstore: migrate: %w", err)
 	}
-	return names, nil
+	river, err := db.migrateRiver(ctx)
+	names = append(names, river...)
+	return names, err
 }
 
 // lockPostgres takes the migration advisory lock inside a transaction on a
@@ -203,6 +207,11 @@ func (db *DB) MigrationStatus(ctx context.Context) (MigrationStatus, error) {
 		for _, mig := range ms.Sorted() {
 			st.Pending = append(st.Pending, label(mig))
 		}
+		_, river, err := db.riverStatus(ctx)
+		if err != nil {
+			return MigrationStatus{}, err
+		}
+		st.Pending = append(st.Pending, river...)
 		st.Current = len(st.Pending) == 0
 		return st, nil
 	}
@@ -226,6 +235,11 @@ func (db *DB) MigrationStatus(ctx context.Context) (MigrationStatus, error) {
 	for _, mig := range unknown {
 		st.Applied = append(st.Applied, label(mig))
 	}
+	rApplied, rPending, err := db.riverStatus(ctx)
+	if err != nil {
+		return MigrationStatus{}, err
+	}
+	st.Applied, st.Pending = append(st.Applied, rApplied...), append(st.Pending, rPending...)
 	st.Current = len(st.Pending) == 0
 	return st, nil
 }

@@ -13,8 +13,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"github.com/tldw-go/tldw/auth"
 	"github.com/tldw-go/tldw/quota"
 )
+
+// quotaMiB is the unit of users.storage_quota_mb.
+const quotaMiB = 1 << 20
 
 // defaultSweepBatch is how many expired reservations Sweep releases per transaction.
 const defaultSweepBatch = 500
@@ -24,12 +28,22 @@ const defaultSweepBatch = 500
 const quotaUserLimit = `CASE WHEN storage_quota_mb IS NULL THEN -1
 	WHEN storage_quota_mb < 0 THEN 0 ELSE storage_quota_mb * 1048576 END`
 
-// quotaEnsure creates a missing quota_usage row. For a user's storage the initial usage and
-// limit come from the users row (limit -1 and usage 0 when there is none); for any other
-// subject or resource the user id argument is NULL, which matches no user.
+// quotaLimit is the limit a statement on a quota_usage row checks, read in that statement:
+// a user's storage limit from the users row (users.storage_quota_mb, the one place it is
+// kept), any other subject's and resource's from the row's limit_bytes. Its one argument is
+// quotaUserArg, which matches no user for the others.
+const quotaLimit = `COALESCE((SELECT ` + quotaUserLimit + ` FROM users WHERE id = ?), limit_bytes)`
+
+// quotaFits is the reserving condition: n more units fit under quotaLimit, written
+// n <= limit - used - reserved so that no sum can overflow. Arguments: the user id, n, the
+// user id.
+const quotaFits = `(` + quotaLimit + ` < 0 OR ? <= ` + quotaLimit + ` - used - reserved)`
+
+// quotaEnsure creates a missing quota_usage row, unlimited of its own. For a user's storage
+// the initial usage comes from the users row; for any other subject or resource the user id
+// argument is NULL, which matches no user.
 const quotaEnsure = `INSERT INTO quota_usage (subject, resource, used, reserved, limit_bytes, updated_at)
-	VALUES (?, ?, COALESCE((SELECT storage_used_bytes FROM users WHERE id = ?), 0), 0,
-		COALESCE((SELECT ` + quotaUserLimit + ` FROM users WHERE id = ?), -1), ?)
+	VALUES (?, ?, COALESCE((SELECT storage_used_bytes FROM users WHERE id = ?), 0), 0, -1, ?)
 	ON CONFLICT (subject, resource) DO NOTHING`
 
 // LedgerOptions configures a Ledger.
@@ -52,12 +66,13 @@ type LedgerOptions struct {
 // reservation row first, so each reservation is settled exactly once.
 //
 // Users: a subject that is a user id in decimal ("42") with resource quota.ResourceStorage
-// is that user's storage. Its usage row starts from users.storage_used_bytes and a limit of
-// users.storage_quota_mb MiB (NULL, or no such user: unlimited); after that the row is the
-// truth, so the App calls SetLimit when a user's quota changes. Every change of its usage is
-// copied to users.storage_used_bytes in the same transaction, so the auth views
-// (storage_used_mb) agree with the ledger. Usage reports such a user's storage even before
-// the ledger has a row for it.
+// is that user's storage. Its limit is users.storage_quota_mb MiB (NULL: unlimited), read by
+// the very statement that reserves, so a quota changed through auth.UserStore holds from the
+// next Reserve on, on every replica, with no second copy to keep in step; SetLimit writes
+// that column too. Its usage row starts from users.storage_used_bytes, and every change of
+// its usage is copied there in the same transaction, so the auth views (storage_used_mb)
+// agree with the ledger. Usage reports such a user's storage even before the ledger has a
+// row for it. A subject whose user does not exist is limited by its usage row alone.
 //
 // Reservations live until committed, released or swept: run Sweep periodically (on any one
 // or on every replica; concurrent sweeps skip each other's rows) to release those a crashed
@@ -87,14 +102,8 @@ func (db *DB) Ledger(o LedgerOptions) *Ledger {
 // (or the limit is -1). Errors: quota.ErrInvalid for an empty subject or resource, a negative
 // n or a non-positive ttl; quota.ErrExceeded when the units do not fit (nothing is reserved).
 func (l *Ledger) Reserve(ctx context.Context, subject string, r quota.Resource, n int64, ttl time.Duration) (quota.Reservation, error) {
-	if err := quotaKey(subject, r); err != nil {
+	if err := quota.CheckReserve(subject, r, n, ttl); err != nil {
 		return quota.Reservation{}, err
-	}
-	if n < 0 {
-		return quota.Reservation{}, fmt.Errorf("%w: negative amount %d", quota.ErrInvalid, n)
-	}
-	if ttl <= 0 {
-		return quota.Reservation{}, fmt.Errorf("%w: reservation ttl must be positive", quota.ErrInvalid)
 	}
 	now := utc(l.now())
 	res := quota.Reservation{
@@ -104,10 +113,10 @@ func (l *Ledger) Reserve(ctx context.Context, subject string, r quota.Resource, 
 		if err := l.ensure(ctx, tx, subject, r, now); err != nil {
 			return err
 		}
-		// The quota check, written n <= limit - used - reserved so that no sum can overflow.
+		id := quotaUserArg(subject, r)
 		out, err := tx.ExecContext(ctx, `UPDATE quota_usage SET reserved = reserved + ?, updated_at = ?
-			WHERE subject = ? AND resource = ? AND (limit_bytes < 0 OR ? <= limit_bytes - used - reserved)`,
-			n, l.db.timeArg(now), subject, string(r), n)
+			WHERE subject = ? AND resource = ? AND `+quotaFits,
+			n, l.db.timeArg(now), subject, string(r), id, n, id)
 		if err != nil {
 			return err
 		}
@@ -132,8 +141,8 @@ func (l *Ledger) Reserve(ctx context.Context, subject string, r quota.Resource, 
 // negative actual; quota.ErrNotFound when no live reservation has res's ID, Subject and
 // Resource (committed, released or swept).
 func (l *Ledger) Commit(ctx context.Context, res quota.Reservation, actual int64) error {
-	if actual < 0 {
-		return fmt.Errorf("%w: negative amount %d", quota.ErrInvalid, actual)
+	if err := quota.CheckAmount(actual); err != nil {
+		return err
 	}
 	err := l.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		amount, err := l.take(ctx, tx, res)
@@ -193,7 +202,7 @@ func (l *Ledger) settle(ctx context.Context, tx bun.Tx, subject string, r quota.
 // Add changes committed usage by delta (negative frees), never below zero, creating the
 // usage row if missing. Errors: quota.ErrInvalid for an empty subject or resource.
 func (l *Ledger) Add(ctx context.Context, subject string, r quota.Resource, delta int64) error {
-	if err := quotaKey(subject, r); err != nil {
+	if err := quota.CheckKey(subject, r); err != nil {
 		return err
 	}
 	now := utc(l.now())
@@ -213,22 +222,43 @@ func (l *Ledger) Add(ctx context.Context, subject string, r quota.Resource, delt
 	return quotaErr("add usage", err)
 }
 
-// SetLimit sets the subject's limit of r (-1 = unlimited), creating the usage row if
-// missing. Usage above a lowered limit stays; nothing more can be reserved. Errors:
-// quota.ErrInvalid for an empty subject or resource or a limit below -1.
+// SetLimit sets the subject's limit of r (-1 = unlimited). A user's storage limit is written
+// where it lives, users.storage_quota_mb, so it must be -1 or a whole number of MiB up to
+// auth.MaxStorageQuotaMB; any other limit (or a user id with no user) goes to the usage row,
+// created if missing. Usage above a lowered limit stays; nothing more can be reserved.
+// Errors: quota.ErrInvalid for an empty subject or resource, a limit below -1, or a user's
+// limit that is not a storage_quota_mb.
 func (l *Ledger) SetLimit(ctx context.Context, subject string, r quota.Resource, limit int64) error {
-	if err := quotaKey(subject, r); err != nil {
+	if err := quota.CheckKey(subject, r); err != nil {
 		return err
 	}
 	if limit < -1 {
 		return fmt.Errorf("%w: limit %d (want -1 for unlimited or ≥ 0)", quota.ErrInvalid, limit)
 	}
+	now := l.db.timeArg(l.now())
+	if id := quotaUserArg(subject, r); id != nil {
+		var mb *int64
+		if limit >= 0 {
+			if limit%quotaMiB != 0 || limit/quotaMiB > auth.MaxStorageQuotaMB {
+				return fmt.Errorf("%w: a user's storage limit is a whole number of MiB up to %d MiB, not %d bytes",
+					quota.ErrInvalid, auth.MaxStorageQuotaMB, limit)
+			}
+			v := limit / quotaMiB
+			mb = &v
+		}
+		out, err := l.db.idb(ctx).ExecContext(ctx, `UPDATE users SET storage_quota_mb = ?, updated_at = ? WHERE id = ?`, mb, now, id)
+		if err != nil {
+			return quotaErr("set limit", err)
+		}
+		if n, err := out.RowsAffected(); err != nil || n == 1 {
+			return quotaErr("set limit", err)
+		}
+	}
 	_, err := l.db.idb(ctx).ExecContext(ctx, `INSERT INTO quota_usage
-		(subject, resource, used, reserved, limit_bytes, updated_at)
-		VALUES (?, ?, COALESCE((SELECT storage_used_bytes FROM users WHERE id = ?), 0), 0, ?, ?)
+		(subject, resource, used, reserved, limit_bytes, updated_at) VALUES (?, ?, 0, 0, ?, ?)
 		ON CONFLICT (subject, resource)
 		DO UPDATE SET limit_bytes = excluded.limit_bytes, updated_at = excluded.updated_at`,
-		subject, string(r), quotaUserArg(subject, r), limit, l.db.timeArg(l.now()))
+		subject, string(r), limit, now)
 	return quotaErr("set limit", err)
 }
 
@@ -239,8 +269,10 @@ func (l *Ledger) Usage(ctx context.Context, subject string) ([]quota.Usage, erro
 	if subject == "" {
 		return nil, fmt.Errorf("%w: empty subject", quota.ErrInvalid)
 	}
-	rows, err := l.db.idb(ctx).QueryContext(ctx, `SELECT resource, used, reserved, limit_bytes
-		FROM quota_usage WHERE subject = ?`, subject)
+	rows, err := l.db.idb(ctx).QueryContext(ctx, `SELECT resource, used, reserved,
+		CASE WHEN resource = ? THEN `+quotaLimit+` ELSE limit_bytes END
+		FROM quota_usage WHERE subject = ?`,
+		string(quota.ResourceStorage), quotaUserArg(subject, quota.ResourceStorage), subject)
 	if err != nil {
 		return nil, quotaErr("usage", err)
 	}
@@ -352,8 +384,8 @@ func (l *Ledger) sweepBatchOnce(ctx context.Context, now time.Time) (int, error)
 // quota.ErrInvalid for a negative n; quota.ErrNotFound when no live reservation has res's
 // ID, Subject and Resource; quota.ErrExceeded when the units do not fit (nothing changes).
 func (l *Ledger) Extend(ctx context.Context, res quota.Reservation, n int64) (quota.Reservation, error) {
-	if n < 0 {
-		return quota.Reservation{}, fmt.Errorf("%w: negative amount %d", quota.ErrInvalid, n)
+	if err := quota.CheckAmount(n); err != nil {
+		return quota.Reservation{}, err
 	}
 	err := l.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var amount int64
@@ -365,9 +397,10 @@ func (l *Ledger) Extend(ctx context.Context, res quota.Reservation, n int64) (qu
 		} else if err != nil {
 			return err
 		}
+		id := quotaUserArg(res.Subject, res.Resource)
 		out, err := tx.ExecContext(ctx, `UPDATE quota_usage SET reserved = reserved + ?, updated_at = ?
-			WHERE subject = ? AND resource = ? AND (limit_bytes < 0 OR ? <= limit_bytes - used - reserved)`,
-			n, l.db.timeArg(l.now()), res.Subject, string(res.Resource), n)
+			WHERE subject = ? AND resource = ? AND `+quotaFits,
+			n, l.db.timeArg(l.now()), res.Subject, string(res.Resource), id, n, id)
 		if err != nil {
 			return err
 		}
@@ -392,7 +425,7 @@ func (l *Ledger) Extend(ctx context.Context, res quota.Reservation, n int64) (qu
 // join the transaction (nested ones as savepoints); fn's error rolls everything back and is
 // returned as it is. Errors: quota.ErrInvalid for an empty subject or resource.
 func (l *Ledger) Locked(ctx context.Context, subject string, r quota.Resource, fn func(ctx context.Context) error) error {
-	if err := quotaKey(subject, r); err != nil {
+	if err := quota.CheckKey(subject, r); err != nil {
 		return err
 	}
 	var fnErr error
@@ -438,7 +471,7 @@ func (db *DB) runInTx(ctx context.Context, fn func(ctx context.Context, tx bun.T
 // ensure creates the usage row of subject and r if it is missing.
 func (l *Ledger) ensure(ctx context.Context, tx bun.Tx, subject string, r quota.Resource, now time.Time) error {
 	id := quotaUserArg(subject, r)
-	_, err := tx.ExecContext(ctx, quotaEnsure, subject, string(r), id, id, l.db.timeArg(now))
+	_, err := tx.ExecContext(ctx, quotaEnsure, subject, string(r), id, l.db.timeArg(now))
 	return err
 }
 
@@ -464,17 +497,6 @@ func quotaUserArg(subject string, r quota.Resource) any {
 		return nil
 	}
 	return id
-}
-
-// quotaKey validates a subject and resource.
-func quotaKey(subject string, r quota.Resource) error {
-	switch {
-	case subject == "":
-		return fmt.Errorf("%w: empty subject", quota.ErrInvalid)
-	case r == "":
-		return fmt.Errorf("%w: empty resource", quota.ErrInvalid)
-	}
-	return nil
 }
 
 // quotaMax is the dialect's two-argument maximum function.

@@ -21,43 +21,29 @@ const quotaMiB = 1 << 20
 
 var quotaBase = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
-// quotaDB opens and migrates the database at url, closed at cleanup.
-func quotaDB(t testing.TB, url string) *sqlstore.DB {
-	t.Helper()
-	db, err := sqlstore.Open(context.Background(), url, sqlstore.Options{})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	return db
-}
-
 // quotaDialects runs fn on a fresh SQLite file database and a fresh PostgreSQL database.
 func quotaDialects(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 	t.Run("sqlite", func(t *testing.T) {
-		fn(t, quotaDB(t, "sqlite:"+filepath.Join(t.TempDir(), "quota.db")))
+		fn(t, migrated(t, "sqlite:"+filepath.Join(t.TempDir(), "quota.db")))
 	})
-	t.Run("postgres", func(t *testing.T) { fn(t, quotaDB(t, testenv.Postgres(t))) })
+	t.Run("postgres", func(t *testing.T) { fn(t, migrated(t, testenv.Postgres(t))) })
 }
 
 func TestLedgerConformance(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		quotatest.TestLedger(t, func(t *testing.T, now func() time.Time) quota.Ledger {
-			db := quotaDB(t, "sqlite:"+filepath.Join(t.TempDir(), "quota.db"))
+			db := migrated(t, "sqlite:"+filepath.Join(t.TempDir(), "quota.db"))
 			return db.Ledger(sqlstore.LedgerOptions{Now: now})
 		})
 	})
 	t.Run("sqlite-memory", func(t *testing.T) {
 		quotatest.TestLedger(t, func(t *testing.T, now func() time.Time) quota.Ledger {
-			return quotaDB(t, "sqlite::memory:").Ledger(sqlstore.LedgerOptions{Now: now})
+			return migrated(t, "sqlite::memory:").Ledger(sqlstore.LedgerOptions{Now: now})
 		})
 	})
 	t.Run("postgres", func(t *testing.T) {
 		quotatest.TestLedger(t, func(t *testing.T, now func() time.Time) quota.Ledger {
-			return quotaDB(t, testenv.Postgres(t)).Ledger(sqlstore.LedgerOptions{Now: now})
+			return migrated(t, testenv.Postgres(t)).Ledger(sqlstore.LedgerOptions{Now: now})
 		})
 	})
 }
@@ -156,14 +142,92 @@ func TestLedgerUserDefaults(t *testing.T) {
 			t.Fatalf("users.storage_used_bytes = %d after unrelated Adds, want 600", got)
 		}
 
-		// SetLimit overrides the users default.
-		if err := l.SetLimit(ctx, alice, quota.ResourceStorage, 1000); err != nil {
+		// SetLimit writes a user's limit where it lives: users.storage_quota_mb, whole MiB.
+		if err := l.SetLimit(ctx, alice, quota.ResourceStorage, 1000); !errors.Is(err, quota.ErrInvalid) {
+			t.Fatalf("SetLimit of a part of a MiB: %v, want ErrInvalid", err)
+		}
+		if err := l.SetLimit(ctx, alice, quota.ResourceStorage, quotaMiB); err != nil {
 			t.Fatalf("SetLimit: %v", err)
 		}
-		if _, err := l.Reserve(ctx, alice, quota.ResourceStorage, 401, time.Hour); !errors.Is(err, quota.ErrExceeded) {
+		if u, err := db.Users().UserByID(ctx, quotaID(alice)); err != nil || u.StorageQuotaMB == nil || *u.StorageQuotaMB != 1 {
+			t.Fatalf("users.storage_quota_mb after SetLimit = %+v, %v; want 1", u, err)
+		}
+		if _, err := l.Reserve(ctx, alice, quota.ResourceStorage, quotaMiB-599, time.Hour); !errors.Is(err, quota.ErrExceeded) {
 			t.Fatalf("Reserve past the set limit: %v, want ErrExceeded", err)
 		}
+		if err := l.SetLimit(ctx, alice, quota.ResourceStorage, -1); err != nil {
+			t.Fatalf("SetLimit unlimited: %v", err)
+		}
+		if u, _ := db.Users().UserByID(ctx, quotaID(alice)); u.StorageQuotaMB != nil {
+			t.Fatalf("users.storage_quota_mb after SetLimit(-1) = %d, want NULL", *u.StorageQuotaMB)
+		}
 	})
+}
+
+// quotaID is the user id of a user subject.
+func quotaID(subject string) int64 {
+	id, _ := strconv.ParseInt(subject, 10, 64)
+	return id
+}
+
+// TestLedgerReadsUserQuota: a user's limit is the users row's storage_quota_mb as it is when
+// Reserve runs. A quota changed through the UserStore on one connection pool (another
+// replica) holds for the very next Reserve and Extend on this one, and a usage row's own
+// limit_bytes plays no part for a user.
+func TestLedgerReadsUserQuota(t *testing.T) {
+	for _, d := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "quota.db") }},
+		{"postgres", func(t *testing.T) string { return testenv.Postgres(t) }},
+	} {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := context.Background()
+			url := d.url(t)
+			admin, replica := migrated(t, url), migrated(t, url)
+			l := replica.Ledger(sqlstore.LedgerOptions{})
+			one := int64(1)
+			alice := quotaUser(t, admin, "alice", &one)
+			setQuota := func(mb *int64) {
+				t.Helper()
+				if _, err := admin.Users().UpdateUser(ctx, quotaID(alice), auth.UserPatch{StorageQuotaMB: &mb}); err != nil {
+					t.Fatalf("UpdateUser: %v", err)
+				}
+			}
+			res, err := l.Reserve(ctx, alice, quota.ResourceStorage, quotaMiB, time.Hour)
+			if err != nil {
+				t.Fatalf("Reserve up to 1 MiB: %v", err)
+			}
+			if _, err := l.Extend(ctx, res, 1); !errors.Is(err, quota.ErrExceeded) {
+				t.Fatalf("Extend past 1 MiB: %v, want ErrExceeded", err)
+			}
+			// A stale limit_bytes in the usage row (as an older version wrote) is not read.
+			if _, err := admin.Bun().ExecContext(ctx, `UPDATE quota_usage SET limit_bytes = 10 WHERE subject = ?`, alice); err != nil {
+				t.Fatal(err)
+			}
+			three := int64(3)
+			setQuota(&three)
+			if res, err = l.Extend(ctx, res, quotaMiB); err != nil || res.Amount != 2*quotaMiB {
+				t.Fatalf("Extend after raising the quota: %+v, %v", res, err)
+			}
+			if _, err := l.Reserve(ctx, alice, quota.ResourceStorage, quotaMiB+1, time.Hour); !errors.Is(err, quota.ErrExceeded) {
+				t.Fatalf("Reserve past 3 MiB: %v, want ErrExceeded", err)
+			}
+			if got := quotaStorageUsage(t, l, alice); got.Limit != 3*quotaMiB || got.Reserved != 2*quotaMiB {
+				t.Fatalf("Usage = %+v, want limit 3 MiB, 2 MiB reserved", got)
+			}
+			setQuota(nil)
+			if _, err := l.Reserve(ctx, alice, quota.ResourceStorage, 1<<40, time.Hour); err != nil {
+				t.Fatalf("Reserve with no quota: %v, want unlimited", err)
+			}
+			zero := int64(0)
+			setQuota(&zero)
+			if _, err := l.Reserve(ctx, alice, quota.ResourceStorage, 1, time.Hour); !errors.Is(err, quota.ErrExceeded) {
+				t.Fatalf("Reserve with quota 0: %v, want ErrExceeded", err)
+			}
+		})
+	}
 }
 
 func TestLedgerStartsFromStoredUsage(t *testing.T) {
@@ -223,7 +287,7 @@ func TestLedgerSweepBatches(t *testing.T) {
 }
 
 func TestLedgerCancelledContext(t *testing.T) {
-	db := quotaDB(t, "sqlite:"+filepath.Join(t.TempDir(), "quota.db"))
+	db := migrated(t, "sqlite:"+filepath.Join(t.TempDir(), "quota.db"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := db.Ledger(sqlstore.LedgerOptions{}).Reserve(ctx, "alice", quota.ResourceStorage, 1, time.Hour)
@@ -240,7 +304,7 @@ func TestLedgerThreeReplicasPostgres(t *testing.T) {
 	var ledgers [3]*sqlstore.Ledger
 	var dbs [3]*sqlstore.DB
 	for i := range ledgers {
-		dbs[i] = quotaDB(t, url)
+		dbs[i] = migrated(t, url)
 		ledgers[i] = dbs[i].Ledger(sqlstore.LedgerOptions{Now: func() time.Time { return quotaBase }})
 	}
 	ten := int64(10)

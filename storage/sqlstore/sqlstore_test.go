@@ -287,7 +287,7 @@ func TestMigrationFilesMatchAcrossDialects(t *testing.T) {
 // all, status is current, and a re-run is a no-op.
 func testMigrate(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	want := embedded(t, db.Dialect())
+	want := append(embedded(t, db.Dialect()), sqlstore.RiverMigrations(db.Dialect())...)
 
 	st, err := db.MigrationStatus(ctx)
 	if err != nil {
@@ -356,7 +356,7 @@ func TestMigratePostgres(t *testing.T) {
 
 func TestMigrateConcurrentPostgres(t *testing.T) {
 	url := testenv.Postgres(t)
-	want := embedded(t, "postgres")
+	want := append(embedded(t, "postgres"), sqlstore.RiverMigrations("postgres")...)
 	dbs := []*sqlstore.DB{open(t, url, sqlstore.Options{}), open(t, url, sqlstore.Options{})}
 	var (
 		mu  sync.Mutex
@@ -380,7 +380,7 @@ func TestMigrateConcurrentPostgres(t *testing.T) {
 		t.Errorf("migrations applied across callers = %v, want each of %v exactly once", all, want)
 	}
 	var rows int
-	if err := dbs[0].Bun().QueryRowContext(context.Background(), "SELECT count(*) FROM tldw_migrations").Scan(&rows); err != nil {
+	if err := dbs[0].Bun().QueryRowContext(context.Background(), "SELECT (SELECT count(*) FROM tldw_migrations) + (SELECT count(*) FROM river_migration)").Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows != len(want) {
@@ -422,7 +422,7 @@ func TestMigratePostgresWithoutExtensionPrivilege(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Migrate as unprivileged role: %v", err)
 		}
-		if want := embedded(t, "postgres"); !slices.Equal(applied, want) {
+		if want := append(embedded(t, "postgres"), sqlstore.RiverMigrations("postgres")...); !slices.Equal(applied, want) {
 			t.Errorf("applied %v, want %v", applied, want)
 		}
 		for _, ext := range []string{"uuid-ossp", "pg_trgm"} {
@@ -463,7 +463,7 @@ func TestMigrationStatusReportsUnknownAppliedMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append(embedded(t, "sqlite"), "29991231000000")
+	want := append(append(embedded(t, "sqlite"), "29991231000000"), sqlstore.RiverMigrations("sqlite")...)
 	if !slices.Equal(st.Applied, want) || !st.Current {
 		t.Errorf("status = %+v, want applied %v and current", st, want)
 	}
