@@ -78,6 +78,7 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"github.com/prometheus/client_golang":                          {importers: []string{"internal/httpapi"}},
 	"golang.org/x/sync":                                            {importers: []string{"internal/httpapi"}},
 	"github.com/rs/cors":                                           {importers: []string{"internal/httpapi"}},
+	"github.com/coder/websocket":                                   {importers: []string{"internal/httpapi"}},
 	"github.com/jackc/pgx/v5":                                      {importers: []string{"storage/sqlstore", "internal/testenv"}},
 	"github.com/uptrace/bun":                                       {importers: []string{"storage/sqlstore"}},
 	"github.com/uptrace/bun/dialect/pgdialect":                     {importers: []string{"storage/sqlstore"}},

@@ -7,12 +7,7 @@ import (
 	"time"
 
 	"github.com/tldw-go/tldw/media"
-	"github.com/tldw-go/tldw/media/email"
-	"github.com/tldw-go/tldw/media/epub"
 	"github.com/tldw-go/tldw/media/mimesniff"
-	"github.com/tldw-go/tldw/media/ooxml"
-	"github.com/tldw-go/tldw/media/plaintext"
-	"github.com/tldw-go/tldw/media/readability"
 	"github.com/tldw-go/tldw/storage"
 	"github.com/tldw-go/tldw/storage/fsblob"
 	"github.com/tldw-go/tldw/storage/s3blob"
@@ -129,10 +124,12 @@ func (a *App) openProcessing() error {
 		return nil
 	}
 	if a.Extractor == nil {
-		a.Extractor = defaultExtractor()
+		x, closeX := a.defaultExtractor()
+		a.Extractor = x
+		a.closers = append(a.closers, closeX)
 	}
 	if a.Chunker == nil {
-		a.Chunker = media.TextChunker{}
+		a.Chunker = media.TextChunker{Tokens: a.tokens()}
 	}
 	proc := a.db.Processing()
 	p := &media.Pipeline{Store: a.MediaStore, Processing: proc, Blobs: a.Blobs,
@@ -146,7 +143,23 @@ func (a *App) openProcessing() error {
 	}
 	a.jobs = jobs
 	a.media.Jobs, a.media.Processing = jobs, proc
+	a.sweepTemp(context.Background())
+	a.every(tempSweepInterval, a.sweepTemp)
 	return nil
+}
+
+// tempSweepInterval is how often temporary directories left by crashed tool runs are removed.
+const tempSweepInterval = time.Hour
+
+// sweepTemp removes the tool runs' temporary directories older than one job attempt may
+// run: what a killed process left behind (a live run is never that old).
+func (a *App) sweepTemp(context.Context) {
+	n, err := media.SweepTemp(a.Config.TempDir(), a.Now().Add(-a.Config.MediaJobTimeout))
+	if err != nil {
+		a.Logger.Warn("temporary directory sweep failed", "err", err)
+	} else if n > 0 {
+		a.Logger.Info("removed temporary directories left by interrupted runs", "count", n)
+	}
 }
 
 // startJobs starts the processing workers; Close lets running jobs finish for up to
@@ -165,29 +178,4 @@ func (a *App) startJobs(ctx context.Context) error {
 		return a.jobs.Stop(ctx)
 	})
 	return nil
-}
-
-// firstHandler is an Extractor that hands each source to the first extractor that handles
-// it (by sniffed type, the extension deciding among text types).
-type firstHandler []interface {
-	media.Extractor
-	Handles(media.Source) bool
-}
-
-// defaultExtractor is the built-in extractors in the order that settles overlaps: e-mail
-// and HTML before plain text (both sniff as text), EPUB and OOXML before anything that
-// would take a zip.
-func defaultExtractor() firstHandler {
-	html := readability.Extractor{}
-	return firstHandler{email.Extractor{HTML: html}, html, epub.Extractor{HTML: html}, ooxml.Extractor{}, plaintext.Extractor{}}
-}
-
-// Extract implements media.Extractor.
-func (f firstHandler) Extract(ctx context.Context, src media.Source) (*media.Extracted, error) {
-	for _, x := range f {
-		if x.Handles(src) {
-			return x.Extract(ctx, src)
-		}
-	}
-	return nil, fmt.Errorf("%w: no text extractor reads %s (%s)", media.ErrUnsupported, src.Name, src.ContentType)
 }

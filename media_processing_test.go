@@ -134,10 +134,10 @@ func TestMediaProcessingEndToEnd(t *testing.T) {
 
 	bin := upload(t, app, uid, "blob.bin", "\x00\x01\x02\x03 binary")
 	p = waitProcessed(t, app, uid, bin.Item.ID)
-	if p.Status != media.StatusFailed || !strings.Contains(p.Error, "no text extractor reads blob.bin") {
+	if p.Status != media.StatusFailed || !strings.Contains(p.Error, "blob.bin has type application/octet-stream, which this server does not extract text from") {
 		t.Errorf("unsupported file: %+v, want failed with the reason", p)
 	}
-	if job := waitJob(t, app, uid, bin.Job.ID, media.JobFailed); job.Attempt != 1 || !strings.Contains(job.Error, "no text extractor") {
+	if job := waitJob(t, app, uid, bin.Job.ID, media.JobFailed); job.Attempt != 1 || !strings.Contains(job.Error, "does not extract text") {
 		t.Errorf("unsupported file's job = %+v, want failed after one attempt", job)
 	}
 
@@ -152,6 +152,50 @@ func TestMediaProcessingEndToEnd(t *testing.T) {
 	jobs, err := app.Media().ListJobs(ctx, me, media.JobFilter{})
 	if err != nil || len(jobs) != 5 {
 		t.Errorf("ListJobs = %d jobs, %v; want 5", len(jobs), err)
+	}
+}
+
+// TestMediaProcessingDefaultExtractors runs the App's default extractors on what a
+// newcomer uploads first: a text PDF, a scanned PDF and a photo of text (OCR), and chunks
+// by tokens.
+func TestMediaProcessingDefaultExtractors(t *testing.T) {
+	mediatest.NeedTools(t, "enscript", "ps2pdf", "img2pdf", "convert", "pdftotext", "tesseract")
+	ctx := context.Background()
+	app := openApp(t, processingConfig(t.TempDir()))
+	defer app.Close()
+	uid := mediaUser(t, app, "scanner")
+	me := media.Actor{UserID: uid}
+	pages := []string{"The first page speaks of foxes and hounds.", "The second page speaks of rivers and hills."}
+	cases := []struct {
+		name, body string
+		want       []string
+	}{
+		{"text.pdf", string(mediatest.TextPDF(t, pages...)), pages},
+		{"scan.pdf", string(mediatest.ScannedPDF(t, "A scanned letter about foxes")), []string{"scanned letter about foxes"}},
+		{"photo.png", string(mediatest.TextImage(t, "A photo of a sign about hills")), []string{"photo of a sign about hills"}},
+	}
+	for _, c := range cases {
+		res := upload(t, app, uid, c.name, c.body)
+		p := waitProcessed(t, app, uid, res.Item.ID)
+		content, err := app.Media().ContentOf(ctx, me, res.Item.ID)
+		if p.Status != media.StatusProcessed || err != nil {
+			t.Fatalf("%s: %+v, %v", c.name, p, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(strings.Join(strings.Fields(content.Text), " "), w) {
+				t.Errorf("%s: text %q lacks %q", c.name, content.Text, w)
+			}
+		}
+	}
+
+	txt := upload(t, app, uid, "tokens.txt", article)
+	waitJob(t, app, uid, txt.Job.ID, media.JobCompleted)
+	if _, err := app.Media().Reprocess(ctx, me, txt.Item.ID, media.ProcessOptions{Chunk: media.ChunkOptions{Method: media.ChunkTokens, Size: 100, Overlap: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	// "The quick brown fox jumps over the lazy dog." is 10 cl100k tokens; 120 of them in 100s.
+	if p := waitProcessed(t, app, uid, txt.Item.ID); p.ChunkCount != 12 {
+		t.Errorf("chunk_method=tokens, 100 per chunk: %d chunks, want 12", p.ChunkCount)
 	}
 }
 

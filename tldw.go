@@ -286,6 +286,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ConnContext:       httpapi.ConnContext,
 	}
+	srv.RegisterOnShutdown(a.api.CloseStreams) // SSE and WebSocket streams end when the drain starts
 	ln = httpapi.Listen(ln, httpapi.ConnLimits{Total: cfg.MaxConnections, PerIP: cfg.MaxConnectionsPerIP,
 		Exempt: cfg.TrustedProxies})
 	errc := make(chan error, 1)

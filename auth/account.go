@@ -25,14 +25,14 @@ import (
 // email taken), ErrForbidden in single-user mode, ErrBusy, store errors.
 func (s *Service) Register(ctx context.Context, r RegisterRequest, m Meta) (*User, error) {
 	if s.o.SingleUser {
-		return nil, fmt.Errorf("%w: registration is not available in single-user mode", ErrForbidden)
+		return nil, Detailf(ErrForbidden, "registration is not available in single-user mode")
 	}
 	rs, err := s.Registration(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if !rs.EnableRegistration {
-		return nil, fmt.Errorf("%w: registration is currently disabled", ErrInvalid)
+		return nil, Detailf(ErrInvalid, "registration is currently disabled")
 	}
 	username, email, canonEmail, err := identity(r.Username, r.Email)
 	if err != nil {
@@ -44,7 +44,7 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest, m Meta) (*Use
 	now := s.now()
 	codeText := strings.ToUpper(strings.TrimSpace(r.Code))
 	if rs.RequireRegistrationCode && codeText == "" {
-		return nil, fmt.Errorf("%w: registration code required", ErrInvalid)
+		return nil, Detailf(ErrInvalid, "registration code required")
 	}
 	role := s.o.DefaultRole
 	var code *RegistrationCode
@@ -53,7 +53,7 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest, m Meta) (*Use
 			return nil, err
 		}
 		if code.AllowedEmailDomain != "" && !emailInDomain(canonEmail, code.AllowedEmailDomain) {
-			return nil, fmt.Errorf("%w: this registration code is not valid for that email domain", ErrInvalid)
+			return nil, Detailf(ErrInvalid, "this registration code is not valid for that email domain")
 		}
 		if code.RoleToGrant != "" {
 			role = code.RoleToGrant
@@ -120,7 +120,7 @@ func (s *Service) findCode(ctx context.Context, code string, now time.Time) (*Re
 		}
 	}
 	if found == nil || !codeUsable(found, now) {
-		return nil, fmt.Errorf("%w: invalid registration code", ErrInvalid)
+		return nil, Detailf(ErrInvalid, "invalid registration code")
 	}
 	return found, nil
 }
@@ -175,7 +175,7 @@ func (s *Service) Me(ctx context.Context, p *Principal) (*User, error) {
 
 // ErrCurrentPasswordRequired is the ErrInvalid of a sensitive change made without the
 // current password.
-var ErrCurrentPasswordRequired = fmt.Errorf("%w: current password is required", ErrInvalid)
+var ErrCurrentPasswordRequired = Detailf(ErrInvalid, "current password is required")
 
 // UpdateMe changes the principal's own email (account.write); nil leaves it unchanged. A
 // change needs the current password, checked like ChangePassword's. Errors: ErrInvalid (bad
@@ -359,7 +359,7 @@ func (s *Service) RevokeSession(ctx context.Context, p *Principal, userID, sessi
 	}
 	sess, err := s.o.Sessions.SessionByID(ctx, sessionID)
 	if errors.Is(err, ErrNotFound) || err == nil && sess.UserID != userID {
-		return fmt.Errorf("%w: session %d not found", ErrNotFound, sessionID)
+		return Detailf(ErrNotFound, "session %d not found", sessionID)
 	}
 	if err != nil {
 		return fmt.Errorf("auth: loading session: %w", err)

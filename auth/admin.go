@@ -84,7 +84,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, n NewUser, m Met
 		return nil, err
 	}
 	if !CanActOn(p.Role, role, PermUsersWrite) {
-		return nil, fmt.Errorf("%w: a %s may not create a %s account", ErrForbidden, p.Role, role)
+		return nil, Detailf(ErrForbidden, "a %s may not create a %s account", p.Role, role)
 	}
 	username, email, _, err := identity(n.Username, n.Email)
 	if err != nil {
@@ -136,7 +136,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 		return nil, fmt.Errorf("%w: not authenticated", ErrUnauthenticated)
 	}
 	if u.Email == nil && u.Role == nil && u.IsActive == nil && u.IsVerified == nil && u.StorageQuotaMB == nil {
-		return nil, fmt.Errorf("%w: no fields to update", ErrInvalid)
+		return nil, Detailf(ErrInvalid, "no fields to update")
 	}
 	defer s.auditDenial(ctx, m, p, "update_user", "user", id, &err)
 	old, err := s.o.Users.UserByID(ctx, id)
@@ -184,7 +184,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 			return nil, err
 		}
 		if !CanActOn(p.Role, role, PermUsersRoles) {
-			return nil, fmt.Errorf("%w: a %s may not grant %s", ErrForbidden, p.Role, role)
+			return nil, Detailf(ErrForbidden, "a %s may not grant %s", p.Role, role)
 		}
 		patch.Role = &role
 	}
@@ -193,7 +193,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 			return nil, err
 		}
 		if !*u.IsActive && id == p.UserID {
-			return nil, fmt.Errorf("%w: cannot deactivate your own account", ErrInvalid)
+			return nil, Detailf(ErrInvalid, "cannot deactivate your own account")
 		}
 		patch.IsActive = u.IsActive
 		if !*u.IsActive {
@@ -252,7 +252,7 @@ const MaxStorageQuotaMB = 1 << 30
 // ErrInvalid.
 func CheckQuota(q *int64) error {
 	if q != nil && (*q < 0 || *q > MaxStorageQuotaMB) {
-		return fmt.Errorf("%w: storage quota must be between 0 and %d MB", ErrInvalid, MaxStorageQuotaMB)
+		return Detailf(ErrInvalid, "storage quota must be between 0 and %d MB", MaxStorageQuotaMB)
 	}
 	return nil
 }
@@ -368,11 +368,11 @@ func (s *Service) CreateCodes(ctx context.Context, p *Principal, r CodeRequest, 
 	}
 	switch {
 	case r.Count < 0 || r.Count > s.o.MaxBatchCodes:
-		return nil, fmt.Errorf("%w: count must be between 1 and %d", ErrInvalid, s.o.MaxBatchCodes)
+		return nil, Detailf(ErrInvalid, "count must be between 1 and %d", s.o.MaxBatchCodes)
 	case r.MaxUses < 0:
-		return nil, fmt.Errorf("%w: max uses must be positive", ErrInvalid)
+		return nil, Detailf(ErrInvalid, "max uses must be positive")
 	case r.Expiry < 0:
-		return nil, fmt.Errorf("%w: expiry must be positive", ErrInvalid)
+		return nil, Detailf(ErrInvalid, "expiry must be positive")
 	}
 	role, err := ParseRole(string(r.RoleToGrant))
 	if err != nil {
@@ -384,7 +384,7 @@ func (s *Service) CreateCodes(ctx context.Context, p *Principal, r CodeRequest, 
 	domain := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(r.AllowedEmailDomain), "@"))
 	if domain != "" {
 		if _, err := CanonicalEmail("x@" + domain); err != nil || strings.Contains(domain, "@") {
-			return nil, fmt.Errorf("%w: allowed email domain is not a valid domain", ErrInvalid)
+			return nil, Detailf(ErrInvalid, "allowed email domain is not a valid domain")
 		}
 	}
 	now := s.now()
@@ -412,10 +412,10 @@ func (s *Service) CreateCodes(ctx context.Context, p *Principal, r CodeRequest, 
 // and moderator codes.
 func mayGrant(p *Principal, role Role) error {
 	if p.Role != RoleAdmin && (role == RoleAdmin || role == RoleModerator) {
-		return fmt.Errorf("%w: only admins may grant the %s role", ErrForbidden, role)
+		return Detailf(ErrForbidden, "only admins may grant the %s role", role)
 	}
 	if !CanActOn(p.Role, role, PermCodesWrite) {
-		return fmt.Errorf("%w: a %s may not grant %s", ErrForbidden, p.Role, role)
+		return Detailf(ErrForbidden, "a %s may not grant %s", p.Role, role)
 	}
 	return nil
 }

@@ -41,10 +41,10 @@ func maxScope(scopes []Scope) int {
 func keyScopesAllowed(p *Principal, scopes []Scope) error {
 	want := maxScope(scopes)
 	if want == scopeRank(ScopeAdmin) && p.Role != RoleAdmin {
-		return fmt.Errorf("%w: only admins may hold admin-scoped API keys", ErrForbidden)
+		return Detailf(ErrForbidden, "only admins may hold admin-scoped API keys")
 	}
 	if p.Scopes != nil && want > maxScope(p.Scopes) {
-		return fmt.Errorf("%w: an API key cannot create or rotate a key broader than itself", ErrForbidden)
+		return Detailf(ErrForbidden, "an API key cannot create or rotate a key broader than itself")
 	}
 	return nil
 }
@@ -78,20 +78,20 @@ func (s *Service) CreateAPIKeyWith(ctx context.Context, p *Principal, name strin
 		return nil, "", err
 	}
 	if s.o.SingleUser || p.UserID <= 0 {
-		return nil, "", fmt.Errorf("%w: personal API keys need a user account", ErrForbidden)
+		return nil, "", Detailf(ErrForbidden, "personal API keys need a user account")
 	}
 	if p.APIKeyID != 0 && !slices.Contains(p.Scopes, ScopeAdmin) {
-		return nil, "", fmt.Errorf("%w: only an admin-scoped API key may create API keys; sign in to create one", ErrKeyCannotMint)
+		return nil, "", Detailf(ErrKeyCannotMint, "only an admin-scoped API key may create API keys; sign in to create one")
 	}
 	name = strings.TrimSpace(name)
 	if len(name) > maxAPIKeyName {
-		return nil, "", fmt.Errorf("%w: API key name is longer than %d bytes", ErrInvalid, maxAPIKeyName)
+		return nil, "", Detailf(ErrInvalid, "API key name is longer than %d bytes", maxAPIKeyName)
 	}
 	if expiresIn < 0 {
-		return nil, "", fmt.Errorf("%w: API key expiry must not be negative", ErrInvalid)
+		return nil, "", Detailf(ErrInvalid, "API key expiry must not be negative")
 	}
 	if o.RateLimitPerMinute < 0 || o.RateLimitPerMinute > MaxKeyRateLimit {
-		return nil, "", fmt.Errorf("%w: rate_limit_per_minute must be between 0 and %d", ErrInvalid, MaxKeyRateLimit)
+		return nil, "", Detailf(ErrInvalid, "rate_limit_per_minute must be between 0 and %d", MaxKeyRateLimit)
 	}
 	if expiresIn == 0 {
 		expiresIn = DefaultAPIKeyExpiry
@@ -151,7 +151,7 @@ func (s *Service) checkKeyCap(ctx context.Context, userID int64, now time.Time) 
 		}
 	}
 	if live >= s.o.MaxAPIKeysPerUser {
-		return fmt.Errorf("%w: at most %d live API keys per user; revoke one first", ErrAPIKeyLimit, s.o.MaxAPIKeysPerUser)
+		return Detailf(ErrAPIKeyLimit, "at most %d live API keys per user; revoke one first", s.o.MaxAPIKeysPerUser)
 	}
 	return nil
 }
@@ -230,7 +230,7 @@ func (s *Service) ownKey(ctx context.Context, p *Principal, id int64) (*APIKey, 
 			return &keys[i], nil
 		}
 	}
-	return nil, fmt.Errorf("%w: API key %d not found", ErrNotFound, id)
+	return nil, Detailf(ErrNotFound, "API key %d not found", id)
 }
 
 // RevokeAPIKey revokes one of the principal's keys; it is refused from the next request on.
@@ -241,7 +241,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, id int64, m Me
 	}
 	if err := s.o.APIKeys.RevokeAPIKey(ctx, p.UserID, id, s.now()); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("%w: API key %d not found", ErrNotFound, id)
+			return Detailf(ErrNotFound, "API key %d not found", id)
 		}
 		return fmt.Errorf("auth: revoking API key: %w", err)
 	}

@@ -200,14 +200,14 @@ func (s *Service) MayAccessPath(p *Principal, uri string) error {
 	}
 	clean, ok := normalisePath(uri)
 	if !ok {
-		return fmt.Errorf("%w: malformed path", ErrForbidden)
+		return Detailf(ErrForbidden, "malformed path")
 	}
 	lower := strings.ToLower(clean)
 	if lower != "/media" && !strings.HasPrefix(lower, "/media/") {
 		return nil
 	}
 	if !p.Can(PermMediaRead) {
-		return fmt.Errorf("%w: media.read required", ErrForbidden)
+		return Detailf(ErrForbidden, "media.read required")
 	}
 	owner, _, _ := strings.Cut(strings.TrimPrefix(clean[len("/media"):], "/"), "/")
 	if p.UserID > 0 && owner == strconv.FormatInt(p.UserID, 10) {
@@ -216,7 +216,7 @@ func (s *Service) MayAccessPath(p *Principal, uri string) error {
 	if p.Can(PermMediaReadAny) {
 		return nil
 	}
-	return fmt.Errorf("%w: not your media", ErrForbidden)
+	return Detailf(ErrForbidden, "not your media")
 }
 
 // normalisePath decodes uri's path once and resolves it like nginx; ok is false for input

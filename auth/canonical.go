@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"fmt"
 	"net/mail"
 	"strings"
 	"unicode"
@@ -24,15 +23,15 @@ const (
 // Pure; safe for concurrent use.
 func CanonicalUsername(s string) (string, error) {
 	if len(s) > maxIdentifierInput {
-		return "", fmt.Errorf("%w: username is too long", ErrInvalid)
+		return "", Detailf(ErrInvalid, "username is too long")
 	}
 	u := norm.NFKC.String(strings.TrimSpace(s))
 	if n := utf8.RuneCountInString(u); n < 3 || n > 50 {
-		return "", fmt.Errorf("%w: username must be 3 to 50 characters", ErrInvalid)
+		return "", Detailf(ErrInvalid, "username must be 3 to 50 characters")
 	}
 	for _, r := range u {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
-			return "", fmt.Errorf("%w: username may contain only letters A-Z, digits, '_', '.' and '-'", ErrInvalid)
+			return "", Detailf(ErrInvalid, "username may contain only letters A-Z, digits, '_', '.' and '-'")
 		}
 	}
 	return cases.Fold().String(u), nil
@@ -47,27 +46,27 @@ func CanonicalUsername(s string) (string, error) {
 // reason. Pure; safe for concurrent use.
 func CanonicalEmail(s string) (string, error) {
 	if len(s) > maxIdentifierInput {
-		return "", fmt.Errorf("%w: email is too long", ErrInvalid)
+		return "", Detailf(ErrInvalid, "email is too long")
 	}
 	e := norm.NFKC.String(strings.TrimSpace(s))
 	if e == "" {
-		return "", fmt.Errorf("%w: email is required", ErrInvalid)
+		return "", Detailf(ErrInvalid, "email is required")
 	}
 	if len(e) > maxEmailLen {
-		return "", fmt.Errorf("%w: email is too long", ErrInvalid)
+		return "", Detailf(ErrInvalid, "email is too long")
 	}
 	if strings.IndexFunc(e, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return "", fmt.Errorf("%w: email must not contain spaces or control characters", ErrInvalid)
+		return "", Detailf(ErrInvalid, "email must not contain spaces or control characters")
 	}
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Name != "" || a.Address != e {
-		return "", fmt.Errorf("%w: email is not a valid address", ErrInvalid)
+		return "", Detailf(ErrInvalid, "email is not a valid address")
 	}
 	at := strings.LastIndexByte(e, '@')
 	local, domain := e[:at], e[at+1:]
 	if local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") ||
 		strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") || strings.HasPrefix(domain, "[") {
-		return "", fmt.Errorf("%w: email is not a valid address", ErrInvalid)
+		return "", Detailf(ErrInvalid, "email is not a valid address")
 	}
 	return cases.Fold().String(e), nil
 }

@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// Sentinel errors of package auth. Functions wrap them with detail
-// (fmt.Errorf("%w: ...", ErrInvalid)); callers test with errors.Is. The HTTP
+// Sentinel errors of package auth. Functions wrap them with client-visible detail
+// (Detailf(ErrInvalid, "...")) or log-only detail (fmt.Errorf); callers test with errors.Is. The HTTP
 // layer maps each sentinel to one status and stable code.
 var (
 	// ErrUnauthenticated means a credential (password, token, API key) was
@@ -64,3 +64,25 @@ func (e *PolicyError) Error() string {
 
 // Is reports whether target is ErrInvalid, so a PolicyError maps to 400.
 func (e *PolicyError) Is(target error) bool { return target == ErrInvalid }
+
+// Detailf returns an error of kind (a sentinel of this package) whose formatted text the
+// client may see: the HTTP layer shows it as the response's detail (ClientDetail), never
+// err.Error(). Use it for reasons a user can act on ("username is taken"); internals go in
+// fmt.Errorf wrapping instead. errors.Is(err, kind) holds.
+func Detailf(kind error, format string, args ...any) error {
+	return &detailError{kind: kind, text: fmt.Sprintf(format, args...)}
+}
+
+// detailError is what Detailf returns.
+type detailError struct {
+	kind error
+	text string
+}
+
+func (e *detailError) Error() string { return e.kind.Error() + ": " + e.text }
+
+// Unwrap returns the sentinel.
+func (e *detailError) Unwrap() error { return e.kind }
+
+// ClientDetail returns the client-visible text.
+func (e *detailError) ClientDetail() string { return e.text }

@@ -93,7 +93,7 @@ func (p Argon2Params) Validate() error {
 		problems = append(problems, "argon2 salt length must be between 16 and 64 bytes")
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
+		return Detailf(ErrInvalid, "%s", strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -158,10 +158,10 @@ func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 // error from the random source.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if password == "" {
-		return "", fmt.Errorf("%w: password is empty", ErrInvalid)
+		return "", Detailf(ErrInvalid, "password is empty")
 	}
 	if len(password) > MaxPasswordBytes {
-		return "", fmt.Errorf("%w: password is longer than %d bytes", ErrInvalid, MaxPasswordBytes)
+		return "", Detailf(ErrInvalid, "password is longer than %d bytes", MaxPasswordBytes)
 	}
 	salt := make([]byte, h.params.SaltLen)
 	if _, err := rand.Read(salt); err != nil {

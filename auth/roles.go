@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"fmt"
 	"slices"
 )
 
@@ -29,7 +28,7 @@ func ParseRole(s string) (Role, error) {
 	if slices.Contains(allRoles, r) {
 		return r, nil
 	}
-	return "", fmt.Errorf("%w: unknown role %q (want admin, moderator, user or service)", ErrInvalid, s)
+	return "", Detailf(ErrInvalid, "unknown role %q (want admin, moderator, user or service)", s)
 }
 
 // Permission names one kind of action. Permissions on the principal's own
@@ -155,7 +154,7 @@ func ParseScope(s string) (Scope, error) {
 	case ScopeRead, ScopeWrite, ScopeAdmin:
 		return sc, nil
 	}
-	return "", fmt.Errorf("%w: unknown scope %q (want read, write or admin)", ErrInvalid, s)
+	return "", Detailf(ErrInvalid, "unknown scope %q (want read, write or admin)", s)
 }
 
 // ScopeAllows reports whether a key with scopes may exercise p (the caller

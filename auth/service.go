@@ -339,7 +339,7 @@ func require(p *Principal, perm Permission) error {
 		return fmt.Errorf("%w: not authenticated", ErrUnauthenticated)
 	}
 	if !p.Can(perm) {
-		return fmt.Errorf("%w: %s required", ErrForbidden, perm)
+		return Detailf(ErrForbidden, "%s required", perm)
 	}
 	return nil
 }
@@ -350,7 +350,7 @@ func requireOn(p *Principal, target *User, perm Permission) error {
 		return err
 	}
 	if !CanActOn(p.Role, target.Role, perm) {
-		return fmt.Errorf("%w: a %s may not do this to a %s account", ErrForbidden, p.Role, target.Role)
+		return Detailf(ErrForbidden, "a %s may not do this to a %s account", p.Role, target.Role)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -67,7 +66,7 @@ type UserStore interface {
 
 // ErrLastAdmin is UserStore.UpdateUser's refusal to demote or deactivate the last active
 // admin.
-var ErrLastAdmin = fmt.Errorf("%w: cannot remove the last active admin", ErrConflict)
+var ErrLastAdmin = Detailf(ErrConflict, "cannot remove the last active admin")
 
 // UserPatch is a change to one user; nil fields keep their stored value.
 type UserPatch struct {

@@ -45,10 +45,10 @@ func (o ChunkOptions) Normalized() (ChunkOptions, error) {
 	case ChunkSemantic:
 		return o, fmt.Errorf("%w: chunk_method semantic is not available (it needs embeddings)", ErrUnsupported)
 	default:
-		return o, fmt.Errorf("%w: unknown chunk_method %q", ErrInvalid, o.Method)
+		return o, Detailf(ErrInvalid, "unknown chunk_method %q", o.Method)
 	}
 	if o.Size < 0 || o.Size > 100_000 || o.Overlap < 0 {
-		return o, fmt.Errorf("%w: chunk_size must be 1..100000 and chunk_overlap at least 0", ErrInvalid)
+		return o, Detailf(ErrInvalid, "chunk_size must be 1..100000 and chunk_overlap at least 0")
 	}
 	if o.Size == 0 {
 		o.Size = DefaultChunkSize
@@ -57,7 +57,7 @@ func (o ChunkOptions) Normalized() (ChunkOptions, error) {
 		}
 	}
 	if o.Overlap >= o.Size {
-		return o, fmt.Errorf("%w: chunk_overlap (%d) must be smaller than chunk_size (%d)", ErrInvalid, o.Overlap, o.Size)
+		return o, Detailf(ErrInvalid, "chunk_overlap (%d) must be smaller than chunk_size (%d)", o.Overlap, o.Size)
 	}
 	return o, nil
 }
@@ -143,7 +143,7 @@ func chapterChunks(ctx context.Context, text string, sections []Section, o Chunk
 			end = sections[i+1].Offset
 		}
 		if s.Offset < 0 || s.Offset > end || end > len(text) {
-			return nil, fmt.Errorf("%w: section %d offsets out of order", ErrInvalid, i)
+			return nil, Detailf(ErrInvalid, "section %d offsets out of order", i)
 		}
 		chunks, err := window(ctx, text, wordSpans(text[s.Offset:end], s.Offset), o, s.Title, len(out))
 		if err != nil {

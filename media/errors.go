@@ -1,10 +1,13 @@
 package media
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
-// Sentinel errors of package media. Functions wrap them with detail
-// (fmt.Errorf("%w: ...", ErrInvalid)); callers test with errors.Is. The HTTP layer maps each
-// to one status and stable code.
+// Sentinel errors of package media. Functions wrap them with detail, for the client with
+// Detailf (Detailf(ErrInvalid, "...")), for logs only with fmt.Errorf("%w: ...", ErrInvalid);
+// callers test with errors.Is. The HTTP layer maps each to one status and stable code.
 var (
 	// ErrNotFound: the item does not exist or belongs to another user (never told apart, so
 	// existence does not leak). Maps to 404.
@@ -26,3 +29,25 @@ var (
 	// content hash, or the blob key is taken). Maps to 409.
 	ErrConflict = errors.New("media: conflict")
 )
+
+// Detailf returns an error of kind (a sentinel of this package) whose formatted text the
+// client may see: the HTTP layer shows it as the response's detail (ClientDetail), never
+// err.Error(). Adapters use it for reasons a user can act on ("a keyword must be at most
+// 100 characters"); internals (paths, library errors) go in fmt.Errorf wrapping instead.
+func Detailf(kind error, format string, args ...any) error {
+	return &detailError{kind: kind, text: fmt.Sprintf(format, args...)}
+}
+
+// detailError is what Detailf returns: errors.Is(err, kind) holds.
+type detailError struct {
+	kind error
+	text string
+}
+
+func (e *detailError) Error() string { return e.kind.Error() + ": " + e.text }
+
+// Unwrap returns the sentinel.
+func (e *detailError) Unwrap() error { return e.kind }
+
+// ClientDetail returns the client-visible text.
+func (e *detailError) ClientDetail() string { return e.text }

@@ -177,7 +177,7 @@ func (s *Service) Usage(ctx context.Context, userID int64) (quota.Usage, error) 
 // writes it. Errors are the ledger's, wrapped (quota.ErrInvalid for a limit below -1).
 func (s *Service) SetLimit(ctx context.Context, userID, limitBytes int64) error {
 	if userID <= 0 {
-		return fmt.Errorf("%w: no user", ErrInvalid)
+		return Detailf(ErrInvalid, "no user")
 	}
 	if err := s.Ledger.SetLimit(ctx, subject(userID), quota.ResourceStorage, limitBytes); err != nil {
 		return fmt.Errorf("media: set storage limit: %w", err)

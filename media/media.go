@@ -77,10 +77,10 @@ const MaxPerPage = 100
 // Valid returns an ErrInvalid-wrapped error unless Page ≥ 1 and 1 ≤ PerPage ≤ MaxPerPage.
 func (o ListOptions) Valid() error {
 	if o.Page < 1 {
-		return fmt.Errorf("%w: page must be at least 1", ErrInvalid)
+		return Detailf(ErrInvalid, "page must be at least 1")
 	}
 	if o.PerPage < 1 || o.PerPage > MaxPerPage {
-		return fmt.Errorf("%w: results_per_page must be between 1 and %d", ErrInvalid, MaxPerPage)
+		return Detailf(ErrInvalid, "results_per_page must be between 1 and %d", MaxPerPage)
 	}
 	return nil
 }
@@ -135,7 +135,7 @@ const SniffLen = 4096
 // ValidType returns an ErrInvalid-wrapped error unless t is one of Types().
 func ValidType(t string) error {
 	if !slices.Contains(mediaTypes, t) {
-		return fmt.Errorf("%w: media_type must be one of %s", ErrInvalid, strings.Join(mediaTypes, ", "))
+		return Detailf(ErrInvalid, "media_type must be one of %s", strings.Join(mediaTypes, ", "))
 	}
 	return nil
 }
@@ -184,7 +184,7 @@ func truncateUTF8(s string, n int) string {
 // NormalizeKeywords. ErrInvalid when the string is longer than MaxKeywordsLen characters.
 func ParseKeywords(s string) ([]string, error) {
 	if utf8.RuneCountInString(s) > MaxKeywordsLen {
-		return nil, fmt.Errorf("%w: keywords must be at most %d characters", ErrInvalid, MaxKeywordsLen)
+		return nil, Detailf(ErrInvalid, "keywords must be at most %d characters", MaxKeywordsLen)
 	}
 	return NormalizeKeywords(strings.Split(s, ","))
 }
@@ -201,14 +201,14 @@ func NormalizeKeywords(in []string) ([]string, error) {
 		}
 		if utf8.RuneCountInString(k) > MaxKeywordLen || !utf8.ValidString(k) ||
 			strings.IndexFunc(k, unicode.IsControl) >= 0 {
-			return nil, fmt.Errorf("%w: a keyword must be at most %d printable characters", ErrInvalid, MaxKeywordLen)
+			return nil, Detailf(ErrInvalid, "a keyword must be at most %d printable characters", MaxKeywordLen)
 		}
 		out = append(out, k)
 	}
 	slices.Sort(out)
 	out = slices.Compact(out)
 	if len(out) > MaxKeywords {
-		return nil, fmt.Errorf("%w: at most %d keywords", ErrInvalid, MaxKeywords)
+		return nil, Detailf(ErrInvalid, "at most %d keywords", MaxKeywords)
 	}
 	return out, nil
 }

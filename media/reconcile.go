@@ -38,7 +38,7 @@ type Drift struct {
 // run. Errors are backend errors, wrapped.
 func (s *Service) Reconcile(ctx context.Context, userID int64, fix bool) (Drift, error) {
 	if userID <= 0 {
-		return Drift{}, fmt.Errorf("%w: no user", ErrInvalid)
+		return Drift{}, Detailf(ErrInvalid, "no user")
 	}
 	d := Drift{UserID: userID}
 	var sizes map[string]int64

@@ -301,10 +301,10 @@ func (s *Service) Upload(ctx context.Context, u Upload) (*Result, error) {
 // prepare validates and normalises an upload's metadata into a new (unsaved) item.
 func (s *Service) prepare(u Upload) (*Item, error) {
 	if u.UserID <= 0 {
-		return nil, fmt.Errorf("%w: no user", ErrInvalid)
+		return nil, Detailf(ErrInvalid, "no user")
 	}
 	if u.Body == nil {
-		return nil, fmt.Errorf("%w: no file", ErrInvalid)
+		return nil, Detailf(ErrInvalid, "no file")
 	}
 	if err := ValidType(u.MediaType); err != nil {
 		return nil, err
@@ -318,11 +318,11 @@ func (s *Service) prepare(u Upload) (*Item, error) {
 		title = "Untitled"
 	}
 	if utf8.RuneCountInString(title) > MaxTitleLen || !utf8.ValidString(title) {
-		return nil, fmt.Errorf("%w: title must be at most %d characters of valid text", ErrInvalid, MaxTitleLen)
+		return nil, Detailf(ErrInvalid, "title must be at most %d characters of valid text", MaxTitleLen)
 	}
 	author := strings.TrimSpace(u.Author)
 	if utf8.RuneCountInString(author) > MaxAuthorLen || !utf8.ValidString(author) {
-		return nil, fmt.Errorf("%w: author must be at most %d characters of valid text", ErrInvalid, MaxAuthorLen)
+		return nil, Detailf(ErrInvalid, "author must be at most %d characters of valid text", MaxAuthorLen)
 	}
 	kws, err := NormalizeKeywords(u.Keywords)
 	if err != nil {
@@ -397,7 +397,7 @@ func (s *Service) overLimit(ctx context.Context, u Upload, remaining, limit int6
 		s.auditQuota(ctx, u.Actor, limit+1, remaining)
 		return fmt.Errorf("%w (%w): the file does not fit in the remaining %d bytes", ErrQuotaExceeded, quota.ErrExceeded, remaining)
 	default:
-		return fmt.Errorf("%w: the body is larger than its declared size", ErrInvalid)
+		return Detailf(ErrInvalid, "the body is larger than its declared size")
 	}
 }
 
@@ -429,7 +429,7 @@ func (s *Service) stream(ctx context.Context, it *Item, body io.Reader, limit in
 	}
 	head = head[:n]
 	if n == 0 {
-		return nil, fmt.Errorf("%w: the file is empty", ErrInvalid)
+		return nil, Detailf(ErrInvalid, "the file is empty")
 	}
 	ctype := "application/octet-stream"
 	if s.Sniffer != nil {

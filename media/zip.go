@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 )
 
@@ -30,10 +29,10 @@ type Zip struct {
 func OpenZip(ctx context.Context, raw []byte) (*Zip, error) {
 	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
 	if err != nil {
-		return nil, fmt.Errorf("%w: not a readable zip: %v", ErrInvalid, err)
+		return nil, Detailf(ErrInvalid, "not a readable zip: %v", err)
 	}
 	if len(zr.File) > MaxZipEntries {
-		return nil, fmt.Errorf("%w: %d zip entries, the limit is %d", ErrInvalid, len(zr.File), MaxZipEntries)
+		return nil, Detailf(ErrInvalid, "%d zip entries, the limit is %d", len(zr.File), MaxZipEntries)
 	}
 	return &Zip{ctx: ctx, zr: zr, budget: MaxZipInflated}, nil
 }
@@ -57,15 +56,15 @@ func (z *Zip) Open(name string) (io.ReadCloser, error) {
 		}
 		if f.UncompressedSize64 > uint64(z.budget) ||
 			(f.UncompressedSize64 > 1<<20 && f.UncompressedSize64 > MaxZipRatio*f.CompressedSize64) {
-			return nil, fmt.Errorf("%w: %s inflates to %d bytes from %d: refusing a zip bomb", ErrInvalid, name, f.UncompressedSize64, f.CompressedSize64)
+			return nil, Detailf(ErrInvalid, "%s inflates to %d bytes from %d: refusing a zip bomb", name, f.UncompressedSize64, f.CompressedSize64)
 		}
 		rc, err := f.Open()
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
+			return nil, Detailf(ErrInvalid, "%s: %v", name, err)
 		}
 		return &zipEntry{rc: rc, z: z, name: name}, nil
 	}
-	return nil, fmt.Errorf("%w: %s missing from the archive", ErrInvalid, name)
+	return nil, Detailf(ErrInvalid, "%s missing from the archive", name)
 }
 
 // zipEntry fails once the archive's inflated-bytes budget is spent.
@@ -82,7 +81,7 @@ func (e *zipEntry) Read(p []byte) (int, error) {
 	n, err := e.rc.Read(p)
 	e.z.budget -= int64(n)
 	if e.z.budget < 0 {
-		return n, fmt.Errorf("%w: %s inflates past the limit: refusing a zip bomb", ErrInvalid, e.name)
+		return n, Detailf(ErrInvalid, "%s inflates past the limit: refusing a zip bomb", e.name)
 	}
 	return n, err
 }

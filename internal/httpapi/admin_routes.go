@@ -25,11 +25,11 @@ const (
 	codeMaxExpiryDays = 365
 )
 
-// adminRoutes serve user, session, registration-code, registration-setting and statistics
+// routes serve user, session, registration-code, registration-setting and statistics
 // administration under /api/v1/admin. The gate checks each route's Perm; the auth.Service
 // enforces the per-object rules (moderators never act on admins nor change roles, the last
 // active admin stays), whose errors the error table maps.
-func (s *Server) adminRoutes() []route {
+func (s *adminAPI) routes() []route {
 	const tag = "admin"
 	userID := "/api/v1/admin/users/{id:[0-9]+}"
 	return []route{
@@ -142,7 +142,7 @@ func (s *Server) adminRoutes() []route {
 
 // adminCtx returns the service and the authenticated principal of an admin request. The
 // gate has already run; the checks here only guard against a misconfigured route.
-func (s *Server) adminCtx(r *http.Request) (*auth.Service, *auth.Principal, error) {
+func (s *adminAPI) adminCtx(r *http.Request) (*auth.Service, *auth.Principal, error) {
 	if s.o.Auth == nil {
 		return nil, nil, Errorf(http.StatusServiceUnavailable, "service_unavailable", "accounts are not configured")
 	}
@@ -154,7 +154,7 @@ func (s *Server) adminCtx(r *http.Request) (*auth.Service, *auth.Principal, erro
 }
 
 // adminTarget is adminCtx plus the {id} path variable: the user an admin route acts on.
-func (s *Server) adminTarget(r *http.Request) (*auth.Service, *auth.Principal, int64, error) {
+func (s *adminAPI) adminTarget(r *http.Request) (*auth.Service, *auth.Principal, int64, error) {
 	svc, p, err := s.adminCtx(r)
 	if err != nil {
 		return nil, nil, 0, err
@@ -287,7 +287,7 @@ type userList struct {
 	Pages int             `json:"pages"`
 }
 
-func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleListUsers(w http.ResponseWriter, r *http.Request) error {
 	svc, p, err := s.adminCtx(r)
 	if err != nil {
 		return err
@@ -330,7 +330,7 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleGetUser(w http.ResponseWriter, r *http.Request) error {
 	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
@@ -355,7 +355,7 @@ type createUserBody struct {
 	StorageQuotaMB     *int64  `json:"storage_quota_mb"`
 }
 
-func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleCreateUser(w http.ResponseWriter, r *http.Request) error {
 	svc, p, err := s.adminCtx(r)
 	if err != nil {
 		return err
@@ -433,7 +433,7 @@ type updatedUser struct {
 	User    adminUserJSON `json:"user"`
 }
 
-func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleUpdateUser(w http.ResponseWriter, r *http.Request) error {
 	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
@@ -513,7 +513,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-func (s *Server) handleDeactivateUser(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleDeactivateUser(w http.ResponseWriter, r *http.Request) error {
 	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
@@ -546,7 +546,7 @@ type resetPasswordJSON struct {
 	Temporary           bool   `json:"temporary"`
 }
 
-func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleResetPassword(w http.ResponseWriter, r *http.Request) error {
 	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
@@ -570,7 +570,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-func (s *Server) handleUnlockUser(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleUnlockUser(w http.ResponseWriter, r *http.Request) error {
 	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
@@ -596,7 +596,7 @@ type adminSessionJSON struct {
 	RefreshExpiresAt string `json:"refresh_expires_at"`
 }
 
-func (s *Server) handleUserSessions(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleUserSessions(w http.ResponseWriter, r *http.Request) error {
 	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
@@ -615,7 +615,7 @@ func (s *Server) handleUserSessions(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-func (s *Server) handleRevokeUserSession(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleRevokeUserSession(w http.ResponseWriter, r *http.Request) error {
 	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
@@ -637,7 +637,7 @@ type revokeAllJSON struct {
 	Details map[string]int `json:"details"`
 }
 
-func (s *Server) handleRevokeUserSessions(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleRevokeUserSessions(w http.ResponseWriter, r *http.Request) error {
 	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
@@ -697,7 +697,7 @@ type codeList struct {
 	Codes []codeJSON `json:"codes"`
 }
 
-func (s *Server) handleCreateCodes(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleCreateCodes(w http.ResponseWriter, r *http.Request) error {
 	svc, p, err := s.adminCtx(r)
 	if err != nil {
 		return err
@@ -750,7 +750,7 @@ func (s *Server) handleCreateCodes(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-func (s *Server) handleListCodes(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleListCodes(w http.ResponseWriter, r *http.Request) error {
 	svc, p, err := s.adminCtx(r)
 	if err != nil {
 		return err
@@ -785,7 +785,7 @@ func (s *Server) handleListCodes(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) handleRevokeCode(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleRevokeCode(w http.ResponseWriter, r *http.Request) error {
 	svc, p, id, err := s.adminTarget(r)
 	if err != nil {
 		return err
@@ -814,7 +814,7 @@ type registrationJSON struct {
 	AuthMode                string `json:"auth_mode,omitempty"`
 }
 
-func (s *Server) registrationView(rs auth.RegistrationSettings) registrationJSON {
+func (s *adminAPI) registrationView(rs auth.RegistrationSettings) registrationJSON {
 	v := registrationJSON{EnableRegistration: rs.EnableRegistration, RequireRegistrationCode: rs.RequireRegistrationCode,
 		SelfRegistrationAllowed: rs.EnableRegistration, Mode: "closed", AuthMode: s.o.AuthMode}
 	switch {
@@ -826,7 +826,7 @@ func (s *Server) registrationView(rs auth.RegistrationSettings) registrationJSON
 	return v
 }
 
-func (s *Server) handleGetRegistration(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleGetRegistration(w http.ResponseWriter, r *http.Request) error {
 	svc, _, err := s.adminCtx(r)
 	if err != nil {
 		return err
@@ -845,7 +845,7 @@ type registrationBody struct {
 	RequireRegistrationCode *bool `json:"require_registration_code"`
 }
 
-func (s *Server) handleSetRegistration(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleSetRegistration(w http.ResponseWriter, r *http.Request) error {
 	svc, p, err := s.adminCtx(r)
 	if err != nil {
 		return err
@@ -887,7 +887,7 @@ type statsJSON struct {
 	} `json:"registration_codes"`
 }
 
-func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) error {
+func (s *adminAPI) handleStats(w http.ResponseWriter, r *http.Request) error {
 	svc, p, err := s.adminCtx(r)
 	if err != nil {
 		return err

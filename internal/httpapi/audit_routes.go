@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -29,11 +28,11 @@ const (
 	maxActionLen      = 200
 )
 
-// auditRoutes serve the audit log to admins and moderators (audit.read): a filtered query,
+// routes serve the audit log to admins and moderators (audit.read): a filtered query,
 // a streamed export (also under the old web page's /api/v1/audit/export) and chain
 // verification. Without Options.AuditLog they answer 503, so the route table and the
 // OpenAPI document do not depend on the configuration.
-func (s *Server) auditRoutes() []route {
+func (s *auditAPI) routes() []route {
 	filters := []param{
 		{Name: "action", Description: "Action name, case-insensitive; tldw_server aliases accepted; a trailing * matches a prefix", Type: "string"},
 		{Name: "user_id", Description: "Acting user id", Type: "integer"},
@@ -92,7 +91,7 @@ func (s *Server) auditRoutes() []route {
 }
 
 // auditLog returns the configured audit.Log or a 503 error.
-func (s *Server) auditLog() (audit.Log, error) {
+func (s *auditAPI) auditLog() (audit.Log, error) {
 	if s.o.AuditLog == nil {
 		return nil, Errorf(http.StatusServiceUnavailable, "service_unavailable", "the audit log is not configured")
 	}
@@ -227,14 +226,6 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// auditStoreErr turns the store's invalid-argument errors into 400s.
-func auditStoreErr(err error) error {
-	if errors.Is(err, audit.ErrInvalid) {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_parameter", Detail: "invalid audit query", Err: err}
-	}
-	return fmt.Errorf("audit log: %w", err)
-}
-
 // auditPage is the response of GET /admin/audit-log.
 type auditPage struct {
 	Entries []audit.View `json:"entries"`
@@ -243,7 +234,7 @@ type auditPage struct {
 	Offset  int          `json:"offset"`
 }
 
-func (s *Server) handleAuditQuery(w http.ResponseWriter, r *http.Request) error {
+func (s *auditAPI) handleAuditQuery(w http.ResponseWriter, r *http.Request) error {
 	log, err := s.auditLog()
 	if err != nil {
 		return err
@@ -261,7 +252,7 @@ func (s *Server) handleAuditQuery(w http.ResponseWriter, r *http.Request) error 
 	}
 	entries, total, err := log.Query(r.Context(), f)
 	if err != nil {
-		return auditStoreErr(err)
+		return fmt.Errorf("audit log: %w", err)
 	}
 	page := auditPage{Entries: make([]audit.View, 0, len(entries)), Total: total, Limit: f.Limit, Offset: f.Offset}
 	for _, e := range entries {
@@ -287,7 +278,7 @@ var exportFormats = map[string]exportFormat{
 
 // handleAuditExport streams matching entries, newest first, in constant memory. legacy is
 // the old web page's alias, whose default format is json and which has no default window.
-func (s *Server) handleAuditExport(legacy bool) handlerFunc {
+func (s *auditAPI) handleAuditExport(legacy bool) handlerFunc {
 	defFormat, defDays := "csv", auditDefaultDays
 	if legacy {
 		defFormat, defDays = "json", 0
@@ -319,7 +310,7 @@ func (s *Server) handleAuditExport(legacy bool) handlerFunc {
 		for e, err := range log.Scan(r.Context(), f) {
 			if err != nil {
 				if !ex.started {
-					return auditStoreErr(err)
+					return fmt.Errorf("audit log: %w", err)
 				}
 				// The status line is gone: cut the connection so the client sees a
 				// truncated download instead of a complete-looking file.
@@ -451,7 +442,7 @@ type auditVerifyJSON struct {
 	Break    *audit.Break `json:"break"`
 }
 
-func (s *Server) handleAuditVerify(w http.ResponseWriter, r *http.Request) error {
+func (s *auditAPI) handleAuditVerify(w http.ResponseWriter, r *http.Request) error {
 	log, err := s.auditLog()
 	if err != nil {
 		return err

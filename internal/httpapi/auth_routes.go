@@ -22,8 +22,8 @@ const (
 	jsonType = "application/json"
 )
 
-// accountRoutes lists the routes of this file; none when Options.Auth is nil.
-func (s *Server) accountRoutes() []route {
+// routes lists the routes of this file; none when Options.Auth is nil.
+func (s *accountsAPI) routes() []route {
 	if s.o.Auth == nil {
 		return nil
 	}
@@ -285,7 +285,7 @@ func formatTimePtr(t *time.Time) *string {
 // client_id and client_secret are ignored) or a JSON object with username and password.
 // A wrong password and an unknown user get the same 401. In cookie mode a foreign Origin or
 // Referer is 403 csrf_failed (checkLoginOrigin), as for register.
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkLoginOrigin(r); err != nil {
 		return err
 	}
@@ -317,7 +317,7 @@ type loginRequest struct {
 
 // loginForm reads username and password from a form or JSON body (never from the query
 // string). Absent fields are a 422 list.
-func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) (username, password string, err error) {
+func (s *accountsAPI) loginForm(w http.ResponseWriter, r *http.Request) (username, password string, err error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, _ := mime.ParseMediaType(ct)
 	var user, pass *string
@@ -373,7 +373,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) (username, pa
 
 // writeTokens answers a login or refresh with the token object (and, in cookie mode, the
 // cookies).
-func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, pair *auth.TokenPair) error {
+func (s *accountsAPI) writeTokens(w http.ResponseWriter, r *http.Request, pair *auth.TokenPair) error {
 	if s.o.AuthCookies {
 		if err := s.setAuthCookies(w, pair); err != nil {
 			return err
@@ -391,7 +391,7 @@ type refreshRequest struct {
 
 // handleRefresh rotates a refresh token given as JSON {"refresh_token"} or, in cookie mode, as the
 // handleRefresh cookie (which then needs CSRF proof like any cookie-authenticated request).
-func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	var body refreshRequest
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
@@ -429,7 +429,7 @@ type logoutRequest struct {
 }
 
 // handleLogout ends the caller's session (or all its sessions); the body is optional.
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	var body logoutRequest
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
@@ -466,7 +466,7 @@ type registeredBody struct {
 	RequiresVerification bool   `json:"requires_verification"`
 }
 
-func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkLoginOrigin(r); err != nil {
 		return err
 	}
@@ -499,7 +499,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleMe(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.o.Auth.Me(r.Context(), principalFrom(r.Context()))
 	if err != nil {
 		return err
@@ -517,7 +517,7 @@ type updateMeRequest struct {
 // handleUpdateMe changes the caller's email, which needs current_password (400
 // current_password_required when absent, 401 invalid_credentials when wrong); every other
 // field of the body is ignored.
-func (s *Server) handleUpdateMe(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleUpdateMe(w http.ResponseWriter, r *http.Request) error {
 	var body updateMeRequest
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
@@ -544,7 +544,7 @@ type changePasswordRequest struct {
 	RevokeAPIKeys   *bool   `json:"revoke_api_keys" doc:"Also revoke the user's other API keys (default true)"`
 }
 
-func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
 	var body changePasswordRequest
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
@@ -572,7 +572,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
-func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleListSessions(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	list, err := s.o.Auth.Sessions(r.Context(), p, p.UserID)
 	if err != nil {
@@ -588,7 +588,7 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleRevokeSession(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathInt64(r, "session_id")
 	if err != nil {
 		return err
@@ -602,7 +602,7 @@ func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request) err
 }
 
 // handleRevokeAllSessions revokes the caller's other sessions; the one making the request stays.
-func (s *Server) handleRevokeAllSessions(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleRevokeAllSessions(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	n, err := s.o.Auth.RevokeAllSessions(r.Context(), p, p.UserID, true, s.meta(r))
 	if err != nil {
@@ -613,7 +613,7 @@ func (s *Server) handleRevokeAllSessions(w http.ResponseWriter, r *http.Request)
 	return nil
 }
 
-func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleListAPIKeys(w http.ResponseWriter, r *http.Request) error {
 	keys, err := s.o.Auth.ListAPIKeys(r.Context(), principalFrom(r.Context()))
 	if err != nil {
 		return err
@@ -641,7 +641,7 @@ type createKeyRequest struct {
 
 // handleCreateAPIKey accepts {name, scopes: [...], expires_in_days} and HEAD's "scope" (a string
 // or a list) as well; the scopes of both are merged, default read.
-func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) error {
 	var body createKeyRequest
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
@@ -686,7 +686,7 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 }
 
 // handleRotateAPIKey replaces a key's secret (a body, if any, is ignored).
-func (s *Server) handleRotateAPIKey(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleRotateAPIKey(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathInt64(r, "key_id")
 	if err != nil {
 		return err
@@ -699,12 +699,12 @@ func (s *Server) handleRotateAPIKey(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-func (s *Server) writeNewKey(w http.ResponseWriter, r *http.Request, k *auth.APIKey, full, msg string) {
+func (s *accountsAPI) writeNewKey(w http.ResponseWriter, r *http.Request, k *auth.APIKey, full, msg string) {
 	w.Header().Set("Cache-Control", "no-store")
 	s.writeJSON(w, r, http.StatusOK, newKeyBody{apiKeyBody: newAPIKeyBody(k, s.now()), Key: full, APIKey: full, Message: msg})
 }
 
-func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathInt64(r, "key_id")
 	if err != nil {
 		return err
@@ -722,7 +722,7 @@ func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) erro
 // a path the caller may not read (Service.MayAccessPath normalises it once, as nginx
 // routes). The body is always empty, and nothing becomes a 3xx or 5xx: a backend failure or
 // a panic is a 401 (nginx would turn anything else into a 500 for the user).
-func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	p, status := s.verifyDecision(r)
 	h := w.Header()
 	if status == http.StatusOK {
@@ -741,7 +741,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 }
 
 // verifyDecision authenticates r and applies the path rule; see handleVerify.
-func (s *Server) verifyDecision(r *http.Request) (p *auth.Principal, status int) {
+func (s *accountsAPI) verifyDecision(r *http.Request) (p *auth.Principal, status int) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.logger(r).ErrorContext(r.Context(), "panic in auth verify", "panic", v)
@@ -795,7 +795,7 @@ type jwksSource interface {
 }
 
 // handleJWKS serves the public verification keys; 404 with HS256 (nothing public to publish).
-func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
+func (s *accountsAPI) handleJWKS(w http.ResponseWriter, r *http.Request) error {
 	src, ok := any(s.o.Auth).(jwksSource)
 	if !ok {
 		return ErrNotFound

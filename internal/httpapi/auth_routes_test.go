@@ -757,7 +757,7 @@ func TestClientIP(t *testing.T) {
 		{"unix socket", trusted, "@", map[string]string{"X-Forwarded-For": "6.6.6.6"}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := &Server{o: Options{TrustedProxies: c.trusted}}
+			s := &core{o: Options{TrustedProxies: c.trusted}}
 			r := httptest.NewRequest("GET", "/", nil)
 			r.RemoteAddr = c.remote
 			for k, v := range c.header {
@@ -935,20 +935,20 @@ func TestAuthErrorTable(t *testing.T) {
 		{"unauthenticated", fmt.Errorf("%w: session 7 revoked by admin", auth.ErrUnauthenticated), 401, "invalid_credentials",
 			"Could not validate credentials", "", nil},
 		{"expired", fmt.Errorf("%w: %w: token expired", auth.ErrUnauthenticated, auth.ErrExpired), 401, "invalid_credentials", "", "", nil},
-		{"conflict", fmt.Errorf("auth: registering user: %w", fmt.Errorf("%w: username is taken", auth.ErrConflict)), 409, "conflict",
+		{"conflict", fmt.Errorf("auth: registering user: %w", auth.Detailf(auth.ErrConflict, "username is taken")), 409, "conflict",
 			"Username is taken", "", nil},
-		{"not found", fmt.Errorf("%w: user 5 not found", auth.ErrNotFound), 404, "not_found", "User 5 not found", "", nil},
+		{"not found", auth.Detailf(auth.ErrNotFound, "user %d not found", 5), 404, "not_found", "User 5 not found", "", nil},
 		{"bare not found", auth.ErrNotFound, 404, "not_found", "Not found", "", nil},
-		{"forbidden", fmt.Errorf("%w: a moderator may not do this to a admin account", auth.ErrForbidden), 403, "forbidden",
+		{"forbidden", auth.Detailf(auth.ErrForbidden, "a moderator may not do this to a admin account"), 403, "forbidden",
 			"A moderator may not do this to a admin account", "", nil},
-		{"invalid joined", errors.Join(fmt.Errorf("%w: username must be 3 to 50 characters", auth.ErrInvalid),
-			fmt.Errorf("%w: email is required", auth.ErrInvalid)), 400, "invalid_request",
+		{"invalid joined", errors.Join(auth.Detailf(auth.ErrInvalid, "username must be 3 to 50 characters"),
+			fmt.Errorf("checking: %w", auth.Detailf(auth.ErrInvalid, "email is required"))), 400, "invalid_request",
 			"Username must be 3 to 50 characters; Email is required", "", nil},
 		{"policy", &auth.PolicyError{Problems: []string{"Too short", "Needs a digit"}}, 400, "invalid_request",
 			"Password does not meet requirements: Too short; Needs a digit", "", []string{"Too short", "Needs a digit"}},
-		{"nested internals fall back", fmt.Errorf("%w: auth: loading: pq: SELECT password_hash", auth.ErrInvalid), 400,
+		{"text is never detail", fmt.Errorf("%w: auth: loading: pq: SELECT password_hash", auth.ErrInvalid), 400,
 			"invalid_request", "Invalid request", "", nil},
-		{"control characters fall back", fmt.Errorf("%w: bad\x1b[31m", auth.ErrConflict), 409, "conflict", "Already exists", "", nil},
+		{"control characters fall back", auth.Detailf(auth.ErrConflict, "bad\x1b[31m"), 409, "conflict", "Already exists", "", nil},
 		{"store failure", fmt.Errorf("auth: loading user: %w", errors.New("pq: password=hunter2")), 500, "internal_error",
 			"internal error", "", nil},
 	} {

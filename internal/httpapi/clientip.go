@@ -16,7 +16,7 @@ const maxForwardedHops = 32
 // left of it can be forged by the client), or X-Real-IP when there is no X-Forwarded-For.
 // Forwarding headers from any other peer are ignored. A peer address that does not parse
 // (a Unix socket) gives "".
-func (s *Server) clientIP(r *http.Request) string {
+func (s *core) clientIP(r *http.Request) string {
 	peer, ok := parseHop(r.RemoteAddr)
 	if !ok {
 		return ""
@@ -49,7 +49,7 @@ func (s *Server) clientIP(r *http.Request) string {
 }
 
 // trustedProxy reports whether a is inside Options.TrustedProxies.
-func (s *Server) trustedProxy(a netip.Addr) bool {
+func (s *core) trustedProxy(a netip.Addr) bool {
 	for _, p := range s.o.TrustedProxies {
 		if p.Contains(a) {
 			return true

@@ -163,7 +163,7 @@ var errTooManyConnections = &Error{Status: http.StatusServiceUnavailable, Code: 
 
 // overflowRefused reports whether r came on an overflow connection and is not for a health
 // or metrics path (the AnyHost routes).
-func (s *Server) overflowRefused(r *http.Request) bool {
+func (s *core) overflowRefused(r *http.Request) bool {
 	over, _ := r.Context().Value(overflowKey{}).(bool)
 	return over && !s.anyHost[r.URL.Path]
 }

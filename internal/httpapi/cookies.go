@@ -29,7 +29,7 @@ const (
 var errCSRF = &Error{Status: http.StatusForbidden, Code: "csrf_failed", Detail: "CSRF token missing or invalid"}
 
 // cookieName returns the name a cookie is sent under.
-func (s *Server) cookieName(base string) string {
+func (s *core) cookieName(base string) string {
 	if s.o.SecureCookies {
 		return "__Host-" + base
 	}
@@ -38,7 +38,7 @@ func (s *Server) cookieName(base string) string {
 
 // sameSite maps Options.CookieSameSite ("strict", "lax", "none"; default lax). SameSite=None
 // needs Secure, so without SecureCookies it falls back to lax.
-func (s *Server) sameSite() http.SameSite {
+func (s *core) sameSite() http.SameSite {
 	switch strings.ToLower(s.o.CookieSameSite) {
 	case "strict":
 		return http.SameSiteStrictMode
@@ -51,7 +51,7 @@ func (s *Server) sameSite() http.SameSite {
 }
 
 // cookie returns a cookie with the mode's common attributes; maxAge < 0 deletes it.
-func (s *Server) cookie(base, value string, maxAge int, httpOnly bool) *http.Cookie {
+func (s *core) cookie(base, value string, maxAge int, httpOnly bool) *http.Cookie {
 	return &http.Cookie{Name: s.cookieName(base), Value: value, Path: "/", MaxAge: maxAge,
 		Secure: s.o.SecureCookies, HttpOnly: httpOnly, SameSite: s.sameSite()}
 }
@@ -59,7 +59,7 @@ func (s *Server) cookie(base, value string, maxAge int, httpOnly bool) *http.Coo
 // setAuthCookies sets the access, refresh and CSRF cookies for a new token pair. The access
 // cookie lives as long as the token; the refresh cookie for the browser session. It returns
 // an error only if the random source fails.
-func (s *Server) setAuthCookies(w http.ResponseWriter, pair *auth.TokenPair) error {
+func (s *core) setAuthCookies(w http.ResponseWriter, pair *auth.TokenPair) error {
 	csrf, err := auth.RandomToken(32)
 	if err != nil {
 		return err
@@ -71,7 +71,7 @@ func (s *Server) setAuthCookies(w http.ResponseWriter, pair *auth.TokenPair) err
 }
 
 // clearAuthCookies deletes the three cookies (logout).
-func (s *Server) clearAuthCookies(w http.ResponseWriter) {
+func (s *core) clearAuthCookies(w http.ResponseWriter) {
 	for _, base := range []string{accessCookie, refreshCookie, csrfCookie} {
 		http.SetCookie(w, s.cookie(base, "", -1, base != csrfCookie))
 	}
@@ -80,7 +80,7 @@ func (s *Server) clearAuthCookies(w http.ResponseWriter) {
 // checkCSRF accepts an unsafe cookie-authenticated request when X-CSRF-Token equals the CSRF
 // cookie (compared in constant time) or the request names a trusted origin (see
 // originCheck). Otherwise errCSRF.
-func (s *Server) checkCSRF(r *http.Request) error {
+func (s *core) checkCSRF(r *http.Request) error {
 	if h := r.Header.Get(csrfHeader); h != "" {
 		if c, err := r.Cookie(s.cookieName(csrfCookie)); err == nil && c.Value != "" &&
 			subtle.ConstantTimeCompare([]byte(h), []byte(c.Value)) == 1 {
@@ -98,7 +98,7 @@ func (s *Server) checkCSRF(r *http.Request) error {
 // cross-site form that logs the victim in to the attacker's account): a request naming a
 // foreign origin is errCSRF. One naming none passes — browsers name the origin of every
 // cross-site POST, and non-browser clients need no cookies.
-func (s *Server) checkLoginOrigin(r *http.Request) error {
+func (s *core) checkLoginOrigin(r *http.Request) error {
 	if s.o.AuthCookies && s.originCheck(r) == originForeign {
 		return errCSRF
 	}
@@ -117,7 +117,7 @@ const (
 // originCheck compares the Origin header, or without it the Referer, with this server's
 // origin — scheme and host, so http://host does not pass for https://host — and with the
 // exact entries of AllowedOrigins (the CORS allowlist).
-func (s *Server) originCheck(r *http.Request) originResult {
+func (s *core) originCheck(r *http.Request) originResult {
 	v := r.Header.Get("Origin")
 	if v == "" {
 		v = r.Header.Get("Referer")
@@ -143,7 +143,7 @@ func (s *Server) originCheck(r *http.Request) originResult {
 
 // requestScheme is "https" when r came over TLS, or through a trusted proxy whose
 // X-Forwarded-Proto says so; else "http".
-func (s *Server) requestScheme(r *http.Request) string {
+func (s *core) requestScheme(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
 	}

@@ -36,8 +36,8 @@ var docsAssets = map[string]struct{ file, contentType string }{
 const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; " +
 	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-// docsRoutes serve the OpenAPI document and the API reference page (both public).
-func (s *Server) docsRoutes() []route {
+// routes serve the OpenAPI document and the API reference page (both public).
+func (s *docsAPI) routes() []route {
 	return []route{
 		{Method: http.MethodGet, Path: "/openapi.json", ID: "getOpenAPI", Response: map[string]any{},
 			Tag: "meta", Public: true,
@@ -55,7 +55,7 @@ func (s *Server) docsRoutes() []route {
 	}
 }
 
-func (s *Server) serveDocs(w http.ResponseWriter, r *http.Request) error {
+func (s *docsAPI) serveDocs(w http.ResponseWriter, r *http.Request) error {
 	h := w.Header()
 	h.Set("Content-Security-Policy", docsCSP)
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -63,7 +63,7 @@ func (s *Server) serveDocs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) serveDocsAsset(w http.ResponseWriter, r *http.Request) error {
+func (s *docsAPI) serveDocsAsset(w http.ResponseWriter, r *http.Request) error {
 	a, ok := docsAssets[mux.Vars(r)["name"]]
 	if !ok {
 		return ErrNotFound

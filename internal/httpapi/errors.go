@@ -12,7 +12,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tldw-go/tldw/audit"
 	"github.com/tldw-go/tldw/auth"
+	"github.com/tldw-go/tldw/media"
+	"github.com/tldw-go/tldw/quota"
+	"github.com/tldw-go/tldw/storage"
 )
 
 // Sentinel errors of the HTTP layer. Handlers return them (wrapped with %w for detail) and
@@ -52,9 +56,9 @@ type errorRow struct {
 	render func(err error, now time.Time) *Error
 }
 
-// errorTable is the one table from sentinel to HTTP status and code. Later domain packages
-// add their rows here (auth.ErrNotFound → 404 not_found, quota.ErrExceeded → 413 ...).
-// The first matching row wins, so put specific rows before general ones.
+// errorTable is the one table from sentinel to HTTP status and code: this package's and
+// every domain's (auth, media, quota, storage, audit). Handlers return domain errors as they
+// are. The first matching row wins, so put specific rows before general ones.
 func errorTable() []errorRow {
 	return []errorRow{
 		{err: ErrNotFound, status: http.StatusNotFound, code: "not_found"},
@@ -65,8 +69,8 @@ func errorTable() []errorRow {
 		{err: ErrForbidden, status: http.StatusForbidden, code: "forbidden"},
 		{err: ErrUnavailable, status: http.StatusServiceUnavailable, code: "service_unavailable"},
 
-		// Package auth. Its texts look like "auth: invalid input: <reason>"; detailAfter keeps
-		// only the reason, and 401s get fixed texts (handlers choose more precise ones).
+		// Package auth. Rows with a reason show the client detail the package gave (see
+		// clientDetail) or the fallback; 401s get fixed texts (handlers choose more precise ones).
 		{err: auth.ErrLocked, render: lockedError},
 		{err: auth.ErrBusy, render: func(error, time.Time) *Error {
 			return &Error{Status: http.StatusServiceUnavailable, Code: "busy", Detail: "Server busy, please retry",
@@ -81,6 +85,31 @@ func errorTable() []errorRow {
 		{err: auth.ErrNotFound, render: reason(auth.ErrNotFound, http.StatusNotFound, "not_found", "Not found")},
 		{err: auth.ErrConflict, render: reason(auth.ErrConflict, http.StatusConflict, "conflict", "Already exists")},
 		{err: auth.ErrInvalid, render: invalidError},
+
+		// Package media. ErrQuotaExceeded before quota.ErrExceeded, which it also matches.
+		{err: media.ErrNotFound, render: fixed(http.StatusNotFound, "not_found", "Media not found")},
+		{err: media.ErrQuotaExceeded, render: fixed(http.StatusRequestEntityTooLarge, "storage_quota_exceeded", "Storage quota exceeded")},
+		{err: media.ErrTooLarge, render: fixed(http.StatusRequestEntityTooLarge, "payload_too_large", "The file exceeds the maximum upload size")},
+		{err: media.ErrIncomplete, render: fixed(http.StatusBadRequest, "upload_incomplete", "The upload ended early or could not be read")},
+		{err: media.ErrInvalid, render: reason(media.ErrInvalid, http.StatusBadRequest, "invalid_request", "Invalid request")},
+		{err: media.ErrConflict, render: fixed(http.StatusConflict, "conflict", "Conflict")},
+		{err: media.ErrUnsupported, render: reason(media.ErrUnsupported, http.StatusUnsupportedMediaType, "unsupported_media_type", "This kind of input cannot be processed")},
+		{err: media.ErrTimeout, render: fixed(http.StatusUnprocessableEntity, "processing_timeout", "Processing this input took too long")},
+
+		// Package quota: only storage quotas reach a handler as errors (rate limits are
+		// answered by ratelimit.go); a missing reservation or a bad limit is the server's fault.
+		{err: quota.ErrExceeded, render: fixed(http.StatusRequestEntityTooLarge, "storage_quota_exceeded", "Storage quota exceeded")},
+		{err: quota.ErrNotFound, render: fixed(http.StatusInternalServerError, "internal_error", "internal error")},
+		{err: quota.ErrInvalid, render: fixed(http.StatusInternalServerError, "internal_error", "internal error")},
+
+		// Package storage: keys are the server's, so a bad one is the server's fault.
+		{err: storage.ErrNotExist, render: fixed(http.StatusNotFound, "not_found", "Not found")},
+		{err: storage.ErrTooLarge, render: fixed(http.StatusRequestEntityTooLarge, "payload_too_large", "Payload too large")},
+		{err: storage.ErrInvalidKey, render: fixed(http.StatusInternalServerError, "internal_error", "internal error")},
+
+		// Package audit.
+		{err: audit.ErrInvalid, render: fixed(http.StatusBadRequest, "invalid_parameter", "invalid audit query")},
+		{err: audit.ErrClosed, render: fixed(http.StatusServiceUnavailable, "service_unavailable", "Audit log unavailable")},
 	}
 }
 
@@ -89,11 +118,11 @@ func fixed(status int, code, detail string) func(error, time.Time) *Error {
 	return func(error, time.Time) *Error { return &Error{Status: status, Code: code, Detail: detail} }
 }
 
-// reason renders a row whose detail is the reason the domain package gave after sentinel's
-// text, or fallback.
+// reason renders a row whose detail is the client detail the domain package gave for
+// sentinel (clientDetails), or fallback.
 func reason(sentinel error, status int, code, fallback string) func(error, time.Time) *Error {
 	return func(err error, _ time.Time) *Error {
-		return &Error{Status: status, Code: code, Detail: detailAfter(err, sentinel, fallback)}
+		return &Error{Status: status, Code: code, Detail: detailFor(err, sentinel, fallback)}
 	}
 }
 
@@ -119,32 +148,62 @@ func invalidError(err error, _ time.Time) *Error {
 			Problems: append([]string(nil), pe.Problems...)}
 	}
 	return &Error{Status: http.StatusBadRequest, Code: "invalid_request",
-		Detail: detailAfter(err, auth.ErrInvalid, "Invalid request")}
+		Detail: detailFor(err, auth.ErrInvalid, "Invalid request")}
 }
 
-// detailAfter returns the reason a domain error gives after its sentinel's text: for
-// "auth: registering user: auth: conflict: username is taken" and ErrConflict that is
-// "Username is taken". Joined errors give one reason per line, joined with "; ". A reason
-// that is empty, long, or not plain printable text yields fallback.
-func detailAfter(err, sentinel error, fallback string) string {
-	var reasons []string
-	for line := range strings.SplitSeq(err.Error(), "\n") {
-		i := strings.LastIndex(line, sentinel.Error()+": ")
-		if i < 0 {
+// clientDetail is the one way a domain error carries text for the client: the domain
+// package wraps its sentinel in a small error type of its own with this method
+// (auth.detailf, media.Detailf), and the table's reason rows find it with errors.As. The
+// text of err.Error() is never shown: it is for logs.
+type clientDetail interface {
+	error
+	ClientDetail() string
+}
+
+// detailFor returns the client detail err carries for sentinel, capitalised: for
+// auth.ErrConflict with "username is taken", "Username is taken". A joined error gives one
+// detail per branch, joined with "; ". A detail that is empty, long, or not plain
+// printable text (or none at all) yields fallback.
+func detailFor(err, sentinel error, fallback string) string {
+	var details []string
+	for _, d := range clientDetails(err) {
+		if !errors.Is(d, sentinel) {
 			continue
 		}
-		r := strings.TrimSpace(line[i+len(sentinel.Error())+2:])
-		if r == "" || len(r) > 300 || strings.Contains(r, "auth:") ||
-			strings.IndexFunc(r, func(c rune) bool { return !unicode.IsPrint(c) }) >= 0 {
+		r := strings.TrimSpace(d.ClientDetail())
+		if r == "" || len(r) > 300 || strings.IndexFunc(r, func(c rune) bool { return !unicode.IsPrint(c) }) >= 0 {
 			return fallback
 		}
 		c, n := utf8.DecodeRuneInString(r)
-		reasons = append(reasons, string(unicode.ToUpper(c))+r[n:])
+		details = append(details, string(unicode.ToUpper(c))+r[n:])
 	}
-	if len(reasons) == 0 {
+	if len(details) == 0 {
 		return fallback
 	}
-	return strings.Join(reasons, "; ")
+	return strings.Join(details, "; ")
+}
+
+// clientDetails returns the outermost clientDetail of every branch of err's tree: like
+// errors.As, but through every branch of an errors.Join, not only the first.
+func clientDetails(err error) []clientDetail {
+	for err != nil {
+		if d, ok := err.(clientDetail); ok {
+			return []clientDetail{d}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			var ds []clientDetail
+			for _, e := range u.Unwrap() {
+				ds = append(ds, clientDetails(e)...)
+			}
+			return ds
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // Error is an error made by a handler for one response: its Detail is shown to the client,
@@ -220,7 +279,7 @@ func classify(err error, now time.Time) *Error {
 // writeError answers the request with err mapped through the error table. A 500 shows only
 // "internal error" and the request id; the full chain goes to the log. If the handler has
 // already started the response, writeError only logs.
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *core) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	log := s.logger(r)
 	e := classify(err, s.now())
 	if st := stateFrom(r.Context()); st != nil && st.bodyTimeout {

@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// healthRoutes are the unauthenticated probes. Bodies follow tldw_server (api-facts §6).
-func (s *Server) healthRoutes() []route {
+// routes are the unauthenticated probes. Bodies follow tldw_server (api-facts §6).
+func (s *healthAPI) routes() []route {
 	return []route{
 		{Method: http.MethodGet, Path: "/api/v1/health", ID: "healthCheck", Response: healthBody{}, ByStatus: map[int]any{503: healthBody{}},
 			Tag: "health", Public: true, AnyHost: true,
@@ -71,7 +71,7 @@ type statusBody struct {
 	Timestamp string `json:"timestamp,omitempty"`
 }
 
-func (s *Server) timestamp() string { return formatTime(s.now()) }
+func (s *healthAPI) timestamp() string { return formatTime(s.now()) }
 
 // healthTTL is how long one run of the checks answers /api/v1/health: anonymous callers
 // cannot make the server probe its backends more often than that.
@@ -90,7 +90,7 @@ type healthState struct {
 
 // checkResults returns the checks' errors, from the cache while it is fresh; concurrent
 // callers after it expires share one run.
-func (s *Server) checkResults(ctx context.Context) []error {
+func (s *healthAPI) checkResults(ctx context.Context) []error {
 	h := &s.healthState
 	now := s.now()
 	h.mu.Lock()
@@ -111,7 +111,7 @@ func (s *Server) checkResults(ctx context.Context) []error {
 }
 
 // runChecks runs every check concurrently and logs the checks whose state changed.
-func (s *Server) runChecks(ctx context.Context) []error {
+func (s *healthAPI) runChecks(ctx context.Context) []error {
 	errs := make([]error, len(s.o.Checks))
 	var wg sync.WaitGroup
 	for i, c := range s.o.Checks {
@@ -151,7 +151,7 @@ func checkState(err error) string {
 }
 
 // health answers 200 healthy, 206 degraded or 503 unhealthy from the checks' results.
-func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+func (s *healthAPI) health(w http.ResponseWriter, r *http.Request) error {
 	errs := s.checkResults(r.Context())
 	body := healthBody{Status: "healthy", Timestamp: s.timestamp(), AuthMode: s.o.AuthMode,
 		Checks: map[string]string{}}
@@ -173,7 +173,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 
 // runCheck runs fn with the per-check timeout. A check that ignores its context is
 // abandoned at the deadline; a panicking check counts as failed.
-func (s *Server) runCheck(ctx context.Context, fn func(context.Context) error) error {
+func (s *healthAPI) runCheck(ctx context.Context, fn func(context.Context) error) error {
 	if fn == nil {
 		return nil
 	}
@@ -196,14 +196,14 @@ func (s *Server) runCheck(ctx context.Context, fn func(context.Context) error) e
 	}
 }
 
-func (s *Server) live(w http.ResponseWriter, r *http.Request) error {
+func (s *healthAPI) live(w http.ResponseWriter, r *http.Request) error {
 	s.writeJSON(w, r, http.StatusOK, statusBody{Status: "alive", Timestamp: s.timestamp()})
 	return nil
 }
 
 // ready answers 503 "shutdown_in_progress" while draining, 503 when Options.Ready fails
 // ("migrations pending" or "database unreachable"), 200 otherwise.
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
+func (s *healthAPI) ready(w http.ResponseWriter, r *http.Request) error {
 	if s.draining() {
 		s.writeJSON(w, r, http.StatusServiceUnavailable,
 			statusBody{Status: "not ready", Error: "shutdown_in_progress", Timestamp: s.timestamp()})
@@ -223,12 +223,12 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) rootHealth(w http.ResponseWriter, r *http.Request) error {
+func (s *healthAPI) rootHealth(w http.ResponseWriter, r *http.Request) error {
 	s.writeJSON(w, r, http.StatusOK, statusBody{Status: "healthy"})
 	return nil
 }
 
-func (s *Server) rootReady(w http.ResponseWriter, r *http.Request) error {
+func (s *healthAPI) rootReady(w http.ResponseWriter, r *http.Request) error {
 	if s.draining() {
 		s.writeJSON(w, r, http.StatusServiceUnavailable,
 			statusBody{Status: "not_ready", Reason: "shutdown_in_progress"})
@@ -238,4 +238,4 @@ func (s *Server) rootReady(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) draining() bool { return s.o.Draining != nil && s.o.Draining() }
+func (s *healthAPI) draining() bool { return s.o.Draining != nil && s.o.Draining() }

@@ -94,7 +94,7 @@ func TestHealthCheckTimeout(t *testing.T) {
 			select {} // ignores its context entirely
 		}},
 	}})
-	s.checkTimeout = time.Millisecond
+	s.health.checkTimeout = time.Millisecond
 	rec := request{path: "/api/v1/health"}.do(t, s)
 	if rec.Code != 503 {
 		t.Fatalf("status = %d, want 503", rec.Code)

@@ -29,7 +29,7 @@ func statusError(status int) *Error {
 // (headers already set, such as Content-Range, are kept) and the library's text is dropped.
 type jsonErrorWriter struct {
 	http.ResponseWriter
-	s      *Server
+	s      *core
 	r      *http.Request
 	failed bool
 }

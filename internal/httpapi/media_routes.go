@@ -40,9 +40,9 @@ const (
 // runs, even if a browser renders the file.
 const mediaDownloadCSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
-// mediaRoutes are the media item routes (stored uploads, the trash, file downloads) and the
+// routes are the media item routes (stored uploads, the trash, file downloads) and the
 // storage quota routes (quota_routes.go).
-func (s *Server) mediaRoutes() []route {
+func (s *mediaAPI) routes() []route {
 	list := []param{
 		{Name: "page", Description: "Page number, from 1 (default 1)", Type: "integer", Range: []int64{1, 1 << 30}},
 		{Name: "results_per_page", Description: "Items per page, 1-100 (default 10)", Type: "integer", Range: []int64{1, media.MaxPerPage}},
@@ -113,7 +113,7 @@ func (s *Server) mediaRoutes() []route {
 }
 
 // mediaService returns Options.Media or a 503.
-func (s *Server) mediaService() (*media.Service, error) {
+func (s *mediaAPI) mediaService() (*media.Service, error) {
 	if s.o.Media == nil {
 		return nil, Errorf(http.StatusServiceUnavailable, "service_unavailable", "media storage is not configured")
 	}
@@ -121,7 +121,7 @@ func (s *Server) mediaService() (*media.Service, error) {
 }
 
 // mediaActor describes the request's principal to package media.
-func (s *Server) mediaActor(r *http.Request) media.Actor {
+func (s *mediaAPI) mediaActor(r *http.Request) media.Actor {
 	p, m := principalFrom(r.Context()), s.meta(r)
 	a := media.Actor{IP: m.IP, UserAgent: m.UserAgent, RequestID: m.RequestID, Method: m.Method, Path: m.Path}
 	if p != nil {
@@ -130,34 +130,8 @@ func (s *Server) mediaActor(r *http.Request) media.Actor {
 	return a
 }
 
-// mediaError maps package media's sentinels to responses; anything else passes through
-// (a backend failure, 500).
-func mediaError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, media.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "Media not found", Err: err}
-	case errors.Is(err, media.ErrQuotaExceeded):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "storage_quota_exceeded",
-			Detail: "Storage quota exceeded", Err: err}
-	case errors.Is(err, media.ErrTooLarge):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
-			Detail: "The file exceeds the maximum upload size", Err: err}
-	case errors.Is(err, media.ErrIncomplete):
-		return &Error{Status: http.StatusBadRequest, Code: "upload_incomplete",
-			Detail: "The upload ended early or could not be read", Err: err}
-	case errors.Is(err, media.ErrInvalid):
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_request",
-			Detail: detailAfter(err, media.ErrInvalid, "Invalid request"), Err: err}
-	case errors.Is(err, media.ErrConflict):
-		return &Error{Status: http.StatusConflict, Code: "conflict", Detail: "Conflict", Err: err}
-	}
-	return err
-}
-
 // mediaTarget is mediaService plus the {id} path variable: the item a route acts on.
-func (s *Server) mediaTarget(r *http.Request) (*media.Service, int64, error) {
+func (s *mediaAPI) mediaTarget(r *http.Request) (*media.Service, int64, error) {
 	svc, err := s.mediaService()
 	if err != nil {
 		return nil, 0, err
@@ -308,7 +282,7 @@ func mediaPageParams(q url.Values) (media.ListOptions, error) {
 }
 
 // handleMediaList serves GET /api/v1/media and /api/v1/media/trash: the caller's items.
-func (s *Server) handleMediaList(trash bool) handlerFunc {
+func (s *mediaAPI) handleMediaList(trash bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		svc, err := s.mediaService()
 		if err != nil {
@@ -326,7 +300,7 @@ func (s *Server) handleMediaList(trash bool) handlerFunc {
 			page, err = svc.List(r.Context(), uid, o)
 		}
 		if err != nil {
-			return mediaError(err)
+			return err
 		}
 		items := make([]mediaListItem, 0, len(page.Items))
 		for i := range page.Items {
@@ -348,7 +322,7 @@ func (s *Server) handleMediaList(trash bool) handlerFunc {
 
 // writeJSONETag writes v as JSON with a strong ETag of its bytes, answering 304 when
 // If-None-Match already names it.
-func (s *Server) writeJSONETag(w http.ResponseWriter, r *http.Request, v any) error {
+func (s *mediaAPI) writeJSONETag(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
@@ -378,14 +352,14 @@ func etagMatches(header, etag string) bool {
 }
 
 // handleMediaGet serves GET /api/v1/media/{id}: the caller's item (admins: any item).
-func (s *Server) handleMediaGet(w http.ResponseWriter, r *http.Request) error {
+func (s *mediaAPI) handleMediaGet(w http.ResponseWriter, r *http.Request) error {
 	svc, id, err := s.mediaTarget(r)
 	if err != nil {
 		return err
 	}
 	it, err := svc.Get(r.Context(), s.mediaActor(r), id)
 	if err != nil {
-		return mediaError(err)
+		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, newMediaJSON(it))
 	return nil
@@ -408,14 +382,14 @@ func mediaServeType(ct string) string {
 
 // handleMediaFile serves GET /api/v1/media/{id}/file: the original bytes as an attachment,
 // with an ETag from the content hash and Range support when the backend can seek.
-func (s *Server) handleMediaFile(w http.ResponseWriter, r *http.Request) error {
+func (s *mediaAPI) handleMediaFile(w http.ResponseWriter, r *http.Request) error {
 	svc, id, err := s.mediaTarget(r)
 	if err != nil {
 		return err
 	}
 	it, rc, info, err := svc.Open(r.Context(), s.mediaActor(r), id)
 	if err != nil {
-		return mediaError(err)
+		return err
 	}
 	defer rc.Close()
 	name := it.Filename
@@ -434,7 +408,7 @@ func (s *Server) handleMediaFile(w http.ResponseWriter, r *http.Request) error {
 			h.Set("Content-Range", "bytes */"+strconv.FormatInt(it.Size, 10))
 			return statusError(http.StatusRequestedRangeNotSatisfiable)
 		}
-		http.ServeContent(&jsonErrorWriter{ResponseWriter: w, s: s, r: r}, r, "", info.ModTime, rs)
+		http.ServeContent(&jsonErrorWriter{ResponseWriter: w, s: s.core, r: r}, r, "", info.ModTime, rs)
 		return nil
 	}
 	if etagMatches(r.Header.Get("If-None-Match"), `"`+it.ContentHash+`"`) {
@@ -477,14 +451,14 @@ func dropEmptyRanges(r *http.Request) bool {
 
 // handleMediaTrash serves DELETE /api/v1/media/{id}: to the trash, 204 (also when already
 // there).
-func (s *Server) handleMediaTrash(w http.ResponseWriter, r *http.Request) error {
+func (s *mediaAPI) handleMediaTrash(w http.ResponseWriter, r *http.Request) error {
 	return s.mediaChange(w, r, func(svc *media.Service, a media.Actor, id int64) (any, error) {
 		return nil, svc.Trash(r.Context(), a, id)
 	})
 }
 
 // handleMediaRestore serves POST /api/v1/media/{id}/restore.
-func (s *Server) handleMediaRestore(w http.ResponseWriter, r *http.Request) error {
+func (s *mediaAPI) handleMediaRestore(w http.ResponseWriter, r *http.Request) error {
 	return s.mediaChange(w, r, func(svc *media.Service, a media.Actor, id int64) (any, error) {
 		if err := svc.Restore(r.Context(), a, id); err != nil {
 			return nil, err
@@ -494,14 +468,14 @@ func (s *Server) handleMediaRestore(w http.ResponseWriter, r *http.Request) erro
 }
 
 // handleMediaDeletePermanent serves DELETE /api/v1/media/{id}/permanent: 204.
-func (s *Server) handleMediaDeletePermanent(w http.ResponseWriter, r *http.Request) error {
+func (s *mediaAPI) handleMediaDeletePermanent(w http.ResponseWriter, r *http.Request) error {
 	return s.mediaChange(w, r, func(svc *media.Service, a media.Actor, id int64) (any, error) {
 		return nil, svc.DeletePermanent(r.Context(), a, id)
 	})
 }
 
 // mediaChange runs a change on item {id} and answers with its JSON, or 204 when it has none.
-func (s *Server) mediaChange(w http.ResponseWriter, r *http.Request,
+func (s *mediaAPI) mediaChange(w http.ResponseWriter, r *http.Request,
 	fn func(*media.Service, media.Actor, int64) (any, error)) error {
 	svc, id, err := s.mediaTarget(r)
 	if err != nil {
@@ -509,7 +483,7 @@ func (s *Server) mediaChange(w http.ResponseWriter, r *http.Request,
 	}
 	v, err := fn(svc, s.mediaActor(r), id)
 	if err != nil {
-		return mediaError(err)
+		return err
 	}
 	if v == nil {
 		w.WriteHeader(http.StatusNoContent)
@@ -520,14 +494,14 @@ func (s *Server) mediaChange(w http.ResponseWriter, r *http.Request,
 }
 
 // handleMediaEmptyTrash serves POST /api/v1/media/trash/empty.
-func (s *Server) handleMediaEmptyTrash(w http.ResponseWriter, r *http.Request) error {
+func (s *mediaAPI) handleMediaEmptyTrash(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.mediaService()
 	if err != nil {
 		return err
 	}
 	n, err := svc.EmptyTrash(r.Context(), s.mediaActor(r))
 	if err != nil {
-		return mediaError(err)
+		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, trashEmptied{DeletedCount: n, Message: fmt.Sprintf("Deleted %d items from the trash", n)})
 	return nil
@@ -633,7 +607,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 // processed_count, errors_count and errors: 200 when every input was stored, 207 when some
 // failed, 400 when there was none; an upload refused for size or quota before anything was
 // stored is a 413 (storage_quota_exceeded for the quota).
-func (s *Server) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
+func (s *mediaAPI) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.mediaService()
 	if err != nil {
 		return err
@@ -653,7 +627,7 @@ func (s *Server) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
 	actor := s.mediaActor(r)
 	// Decisive from Content-Length: refused before 100 Continue, nothing read.
 	if err := svc.CheckDeclared(r.Context(), actor, r.ContentLength-mediaMaxFieldsBytes); err != nil {
-		return mediaError(err)
+		return err
 	}
 	body := &uploadBody{ReadCloser: r.Body}
 	if limit >= 0 {
@@ -678,7 +652,7 @@ const uploadReadBuffer = 64 << 10
 
 // readMediaForm consumes the parts. It returns the error that ended the form early, if any;
 // inputs handled before it are in f.results.
-func (s *Server) readMediaForm(r *http.Request, svc *media.Service, mr *multipart.Reader, body *uploadBody,
+func (s *mediaAPI) readMediaForm(r *http.Request, svc *media.Service, mr *multipart.Reader, body *uploadBody,
 	f *mediaForm, actor media.Actor) error {
 	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
@@ -755,7 +729,7 @@ func (f *mediaForm) field(name string, part io.Reader, body *uploadBody) error {
 	case "keywords", "keywords_str":
 		kws, err := media.ParseKeywords(val)
 		if err != nil {
-			return mediaFieldError(name, detailAfter(err, media.ErrInvalid, "invalid keywords"))
+			return mediaFieldError(name, detailFor(err, media.ErrInvalid, "invalid keywords"))
 		}
 		f.keywords = append(f.keywords, kws...)
 	case "overwrite_existing":
@@ -787,7 +761,7 @@ func (f *mediaForm) count() error {
 }
 
 // mediaAddMaxItems is Options.MediaAddMaxItems or its default.
-func (s *Server) mediaAddMaxItems() int {
+func (s *mediaAPI) mediaAddMaxItems() int {
 	if s.o.MediaAddMaxItems > 0 {
 		return s.o.MediaAddMaxItems
 	}
@@ -808,7 +782,7 @@ func parseFormBool(v string) (bool, bool) {
 // mediaFile streams one file part into the media service and records its result. Errors
 // that end the request (size, quota, a broken body, a backend failure) are returned; a
 // rejected file (empty, invalid metadata) is an error result and the form goes on.
-func (s *Server) mediaFile(r *http.Request, svc *media.Service, part *multipart.Part, body *uploadBody,
+func (s *mediaAPI) mediaFile(r *http.Request, svc *media.Service, part *multipart.Part, body *uploadBody,
 	f *mediaForm, actor media.Actor) error {
 	if f.mediaType == "" {
 		return mediaFieldError("media_type", "media_type is required and must come before the files")
@@ -850,11 +824,11 @@ func (s *Server) mediaFile(r *http.Request, svc *media.Service, part *multipart.
 		f.failed = ref
 		return errUploadTooLarge
 	case errors.Is(err, media.ErrInvalid):
-		f.results = append(f.results, mediaFailure(ref, f.mediaType, mediaError(err).(*Error)))
+		f.results = append(f.results, mediaFailure(ref, f.mediaType, classify(err, s.now())))
 		return nil
 	}
 	f.failed = ref
-	return mediaError(err)
+	return err
 }
 
 // mediaSuccess is the result of a stored (or already present) file.
@@ -881,7 +855,7 @@ func mediaFailure(ref, mediaType string, e *Error) mediaResult {
 }
 
 // finishMediaAdd answers /media/add from the form's results and the error that ended it.
-func (s *Server) finishMediaAdd(w http.ResponseWriter, r *http.Request, f *mediaForm, fatal error) error {
+func (s *mediaAPI) finishMediaAdd(w http.ResponseWriter, r *http.Request, f *mediaForm, fatal error) error {
 	if fatal != nil && len(f.results) == 0 {
 		return fatal
 	}

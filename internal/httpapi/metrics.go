@@ -17,8 +17,11 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
-	inFlight prometheus.Gauge
-	handler  http.Handler // Prometheus exposition of the registry
+	// streamDuration times streaming routes (SSE, WebSocket) instead of duration: they
+	// last minutes to hours, so they get their own buckets and never skew request latency.
+	streamDuration *prometheus.HistogramVec
+	inFlight       prometheus.Gauge
+	handler        http.Handler // Prometheus exposition of the registry
 }
 
 // newMetrics builds a private registry with the HTTP, database, Go runtime and process
@@ -35,12 +38,17 @@ func newMetrics(dbStats func() sql.DBStats) (*metrics, error) {
 			Help:    "HTTP request latency, by method and route template.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"method", "route"}),
+		streamDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tldw_http_stream_duration_seconds",
+			Help:    "How long streaming routes (SSE, WebSocket) stayed open, by method and route template; not in tldw_http_request_duration_seconds.",
+			Buckets: []float64{1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600},
+		}, []string{"method", "route"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tldw_http_requests_in_flight",
 			Help: "HTTP requests currently being served.",
 		}),
 	}
-	cs := []prometheus.Collector{m.requests, m.duration, m.inFlight,
+	cs := []prometheus.Collector{m.requests, m.duration, m.streamDuration, m.inFlight,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
@@ -56,8 +64,8 @@ func newMetrics(dbStats func() sql.DBStats) (*metrics, error) {
 	return m, nil
 }
 
-// metricsRoutes serve the Prometheus exposition when metrics are enabled.
-func (s *Server) metricsRoutes() []route {
+// routes serve the Prometheus exposition when metrics are enabled.
+func (s *metricsAPI) routes() []route {
 	if !s.o.EnableMetrics {
 		return nil
 	}
@@ -72,7 +80,7 @@ func (s *Server) metricsRoutes() []route {
 	}
 }
 
-func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+func (s *metricsAPI) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 	if !s.metricsAllowed(r) {
 		return Errorf(http.StatusForbidden, "forbidden", "metrics are not available to this client")
 	}
@@ -83,7 +91,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 // metricsAllowed admits a direct loopback peer, a peer inside MetricsAllowed, or a request
 // with the bearer MetricsToken. A loopback peer that forwards for someone else (a reverse
 // proxy on the same host sets X-Forwarded-For and friends) does not count as loopback.
-func (s *Server) metricsAllowed(r *http.Request) bool {
+func (s *metricsAPI) metricsAllowed(r *http.Request) bool {
 	if tok := s.o.MetricsToken; tok != "" {
 		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		if ok && strings.EqualFold(scheme, "Bearer") &&

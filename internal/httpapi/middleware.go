@@ -22,6 +22,7 @@ type reqState struct {
 	route       string // route template for metrics and logs; "unmatched" until a route runs
 	log         *slog.Logger
 	bodyTimeout bool // the request body stalled longer than the idle timeout (408)
+	stream      bool // a streaming route (stream.go): timed in the stream histogram
 }
 
 type stateKey struct{}
@@ -126,7 +127,7 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // guard sets the security headers on every response, refuses TRACE (405), enforces
 // TrustedHosts (400) and refuses a path or query that is not valid text (400) before the request reaches CORS and the router.
-func (s *Server) guard(next http.Handler) http.Handler {
+func (s *core) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -183,7 +184,7 @@ func hostAllowed(trusted []string, host string) bool {
 }
 
 // allowedMethods lists the methods the router answers for r's path, for the Allow header.
-func (s *Server) allowedMethods(r *http.Request) string {
+func (s *core) allowedMethods(r *http.Request) string {
 	var allow []string
 	for _, m := range s.methods {
 		probe := r.WithContext(r.Context())

@@ -532,7 +532,7 @@ func marshalDocument(d *openapi3.T) ([]byte, error) {
 }
 
 // serveOpenAPI serves the document (public: clients pick features from its paths).
-func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) error {
+func (s *docsAPI) serveOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(s.openapi)
 	return nil

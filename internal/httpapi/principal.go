@@ -40,7 +40,7 @@ func withPrincipal(ctx context.Context, p *auth.Principal) context.Context {
 
 // meta returns what the auth service and audit events record about r: the real client IP
 // (see clientIP), user agent, request id, method and path. User agent and path are cut to bounded lengths.
-func (s *Server) meta(r *http.Request) auth.Meta {
+func (s *core) meta(r *http.Request) auth.Meta {
 	return auth.Meta{
 		IP:        s.clientIP(r),
 		UserAgent: truncateUTF8(r.UserAgent(), 512),
@@ -81,7 +81,7 @@ var (
 // credentialsFrom reads r's credentials: an Authorization Bearer value (other schemes are
 // ignored), X-API-KEY, and with AuthCookies the access cookie when neither header is
 // present. A repeated or oversized header is errBadCredentials.
-func (s *Server) credentialsFrom(r *http.Request) (credentials, error) {
+func (s *core) credentialsFrom(r *http.Request) (credentials, error) {
 	var c credentials
 	authz, key := r.Header.Values("Authorization"), r.Header.Values("X-Api-Key")
 	if len(authz) > 1 || len(key) > 1 {
@@ -114,28 +114,34 @@ func (s *Server) credentialsFrom(r *http.Request) (credentials, error) {
 
 // authenticate resolves r's principal through Options.Auth. A missing or rejected credential
 // is a 401 *Error; any other error is a backend failure (500).
-func (s *Server) authenticate(r *http.Request) (*auth.Principal, credentials, error) {
+func (s *core) authenticate(r *http.Request) (*auth.Principal, credentials, error) {
 	c, err := s.credentialsFrom(r)
 	if err != nil {
 		return nil, c, err
 	}
+	p, err := s.principal(r, c)
+	return p, c, err
+}
+
+// principal resolves the credentials c that r presented, as authenticate does.
+func (s *core) principal(r *http.Request, c credentials) (*auth.Principal, error) {
 	if c.none() {
-		return nil, c, errNotAuthenticated
+		return nil, errNotAuthenticated
 	}
 	if s.o.Auth == nil {
-		return nil, c, errBadCredentials
+		return nil, errBadCredentials
 	}
 	p, err := s.o.Auth.Authenticate(r.Context(), c.bearer, c.apiKey, s.meta(r))
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
-		return nil, c, &Error{Status: http.StatusUnauthorized, Code: "not_authenticated",
+		return nil, &Error{Status: http.StatusUnauthorized, Code: "not_authenticated",
 			Detail: errBadCredentials.Detail, Err: err}
 	case err != nil:
-		return nil, c, err
+		return nil, err
 	case p == nil:
-		return nil, c, errBadCredentials
+		return nil, errBadCredentials
 	}
-	return p, c, nil
+	return p, nil
 }
 
 // gate returns rt's handler behind the authentication gate. Public routes pass through.
@@ -145,30 +151,54 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, credentials, er
 // that must change its password reaches only the routes marked PendingOK (403
 // password_change_required otherwise), whatever its credential. The principal is put in
 // the request context for principalFrom. label is the route template.
-func (s *Server) gate(rt route, label string) handlerFunc {
+//
+// A WebSocket route (streamWebSocket) also takes ?token=; an upgrade without any
+// credential reaches the handler without a principal, and acceptWebSocket authenticates
+// the first message through the same checks (websocket.go).
+func (s *core) gate(rt route, label string) handlerFunc {
 	if rt.Public {
 		return rt.Handler
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
-		p, c, err := s.authenticate(r)
+		c, err := s.credentialsFrom(r)
 		if err != nil {
 			return err
 		}
-		if p.MustChangePassword && !rt.PendingOK {
-			return errPasswordChange
-		}
-		if rt.Perm != "" && !p.Can(rt.Perm) {
-			s.auditDenied(r, p, label, rt.Perm)
-			return errPermission
-		}
-		if c.cookie && !safeMethod(r.Method) {
-			if err := s.checkCSRF(r); err != nil {
+		if rt.Stream == streamWebSocket && c.none() {
+			if c.bearer, err = queryToken(r); err != nil {
 				return err
 			}
+			if c.none() {
+				return rt.Handler(w, r.WithContext(withLateAuth(r.Context(), s.lateAuth(r, rt, label))))
+			}
+		}
+		p, err := s.principal(r, c)
+		if err != nil {
+			return err
+		}
+		if err := s.admit(r, rt, label, p, c); err != nil {
+			return err
 		}
 		return rt.Handler(w, r.WithContext(withPrincipal(r.Context(), p)))
 	}
+}
+
+// admit applies rt's checks to the authenticated principal p: the pending password change,
+// the permission (a denial is audited) and, for a cookie credential on an unsafe method,
+// the CSRF proof.
+func (s *core) admit(r *http.Request, rt route, label string, p *auth.Principal, c credentials) error {
+	if p.MustChangePassword && !rt.PendingOK {
+		return errPasswordChange
+	}
+	if rt.Perm != "" && !p.Can(rt.Perm) {
+		s.auditDenied(r, p, label, rt.Perm)
+		return errPermission
+	}
+	if c.cookie && !safeMethod(r.Method) {
+		return s.checkCSRF(r)
+	}
+	return nil
 }
 
 // safeMethod reports methods that must not change state.
@@ -178,7 +208,7 @@ func safeMethod(m string) bool {
 
 // auditDenied records an authorisation denial in Options.Audit (if set). A failing sink is
 // logged; the request is denied either way.
-func (s *Server) auditDenied(r *http.Request, p *auth.Principal, label string, perm auth.Permission) {
+func (s *core) auditDenied(r *http.Request, p *auth.Principal, label string, perm auth.Permission) {
 	if s.o.Audit == nil {
 		return
 	}
@@ -196,7 +226,7 @@ func (s *Server) auditDenied(r *http.Request, p *auth.Principal, label string, p
 // with missingFields, so every route answers malformed input the same way.
 
 // maxBody is the cap on JSON and form bodies.
-func (s *Server) maxBody() int64 {
+func (s *core) maxBody() int64 {
 	if s.o.MaxJSONBytes > 0 {
 		return s.o.MaxJSONBytes
 	}
@@ -219,7 +249,7 @@ func isJSON(contentType string) bool {
 // with missingFields. Errors, all *Error: 415 when a Content-Type other than JSON is given
 // (a cross-site text/plain form post cannot reach a JSON route), 413 over the body cap, 400
 // for malformed JSON, 422 (FastAPI-style list) for a value of the wrong type.
-func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+func (s *core) readJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
 		return errUnsupportedMedia
 	}

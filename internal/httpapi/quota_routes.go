@@ -25,7 +25,7 @@ const (
 
 // quotaRoutes are the storage quota routes: the caller's usage and its recalculation, and the
 // admin view and setting of any user's quota.
-func (s *Server) quotaRoutes() []route {
+func (s *mediaAPI) quotaRoutes() []route {
 	return []route{
 		{Method: http.MethodGet, Path: "/api/v1/users/storage", Tag: "users", Perm: auth.PermAccountRead,
 			ID: "getStorageUsage", Response: storageJSON{},
@@ -64,7 +64,7 @@ func (s *Server) quotaRoutes() []route {
 }
 
 // quotaService returns Options.Media or a 503.
-func (s *Server) quotaService() (*media.Service, error) {
+func (s *mediaAPI) quotaService() (*media.Service, error) {
 	if s.o.Media == nil {
 		return nil, Errorf(http.StatusServiceUnavailable, "service_unavailable", quotaNotConfigured)
 	}
@@ -105,7 +105,7 @@ func newStorageJSON(userID int64, u quota.Usage) storageJSON {
 }
 
 // handleStorageUsage serves GET /api/v1/users/storage.
-func (s *Server) handleStorageUsage(w http.ResponseWriter, r *http.Request) error {
+func (s *mediaAPI) handleStorageUsage(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.quotaService()
 	if err != nil {
 		return err
@@ -113,7 +113,7 @@ func (s *Server) handleStorageUsage(w http.ResponseWriter, r *http.Request) erro
 	uid := principalFrom(r.Context()).UserID
 	u, err := svc.Usage(r.Context(), uid)
 	if err != nil {
-		return mediaError(err)
+		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, newStorageJSON(uid, u))
 	return nil
@@ -121,7 +121,7 @@ func (s *Server) handleStorageUsage(w http.ResponseWriter, r *http.Request) erro
 
 // handleStorageRecalculate serves POST /api/v1/users/storage/recalculate: media.Service's
 // Reconcile with fix for the caller.
-func (s *Server) handleStorageRecalculate(w http.ResponseWriter, r *http.Request) error {
+func (s *mediaAPI) handleStorageRecalculate(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.quotaService()
 	if err != nil {
 		return err
@@ -129,11 +129,11 @@ func (s *Server) handleStorageRecalculate(w http.ResponseWriter, r *http.Request
 	uid := principalFrom(r.Context()).UserID
 	d, err := svc.Reconcile(r.Context(), uid, true)
 	if err != nil {
-		return mediaError(err)
+		return err
 	}
 	u, err := svc.Usage(r.Context(), uid)
 	if err != nil {
-		return mediaError(err)
+		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, storageRecalculated{newStorageJSON(uid, u), recalculationJSON{
 		PreviousUsedBytes: d.Recorded, ActualBytes: d.Actual, DeltaBytes: d.Delta, Items: d.Items,
@@ -196,7 +196,7 @@ func newAdminQuotaJSON(u *auth.User, use quota.Usage, soft, hard int) adminQuota
 }
 
 // handleQuotaGet serves GET /api/v1/admin/storage-quotas/users/{id}.
-func (s *Server) handleQuotaGet(w http.ResponseWriter, r *http.Request) error {
+func (s *mediaAPI) handleQuotaGet(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.quotaService()
 	if err != nil {
 		return err
@@ -211,7 +211,7 @@ func (s *Server) handleQuotaGet(w http.ResponseWriter, r *http.Request) error {
 	}
 	use, err := svc.Usage(r.Context(), id)
 	if err != nil {
-		return mediaError(err)
+		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, newAdminQuotaJSON(u, use, quotaSoftLimitPct, quotaHardLimitPct))
 	return nil
@@ -230,7 +230,7 @@ type quotaPutBody struct {
 // handleQuotaPut serves PUT /api/v1/admin/storage-quotas/users/{id}: the account's
 // storage_quota_mb changes through auth.Service (permission-checked and audited as
 // quota_changed), then the ledger's limit follows.
-func (s *Server) handleQuotaPut(w http.ResponseWriter, r *http.Request) error {
+func (s *mediaAPI) handleQuotaPut(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.quotaService()
 	if err != nil {
 		return err
@@ -280,11 +280,11 @@ func (s *Server) handleQuotaPut(w http.ResponseWriter, r *http.Request) error {
 		limit = *q * quotaMiB
 	}
 	if err := svc.SetLimit(r.Context(), id, limit); err != nil {
-		return mediaError(err)
+		return err
 	}
 	use, err := svc.Usage(r.Context(), id)
 	if err != nil {
-		return mediaError(err)
+		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, newAdminQuotaJSON(u, use, soft, hard))
 	return nil
@@ -292,7 +292,7 @@ func (s *Server) handleQuotaPut(w http.ResponseWriter, r *http.Request) error {
 
 // handleQuotaSummary serves GET /api/v1/admin/storage-quotas/summary: one page of users with
 // their quotas, and totals over that page.
-func (s *Server) handleQuotaSummary(w http.ResponseWriter, r *http.Request) error {
+func (s *mediaAPI) handleQuotaSummary(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.quotaService()
 	if err != nil {
 		return err
@@ -325,7 +325,7 @@ func (s *Server) handleQuotaSummary(w http.ResponseWriter, r *http.Request) erro
 	for i := range users {
 		use, err := svc.Usage(r.Context(), users[i].ID)
 		if err != nil {
-			return mediaError(err)
+			return err
 		}
 		j := newAdminQuotaJSON(&users[i], use, quotaSoftLimitPct, quotaHardLimitPct)
 		usedMB += j.UsedMB

@@ -45,7 +45,7 @@ const rateLimitedDetail = "Too many requests"
 
 // limited returns rt's handler behind the rate limits and the authentication gate (see
 // RateLimits). Without a Limiter, or with RateLimits.Enabled false, it is the gate alone.
-func (s *Server) limited(rt route, label string) handlerFunc {
+func (s *core) limited(rt route, label string) handlerFunc {
 	rl := s.o.RateLimits
 	if s.o.Limiter == nil || !rl.Enabled {
 		return s.gate(rt, label)
@@ -111,7 +111,7 @@ func anonymousAPI(path string) bool {
 // X-RateLimit headers are set and nil returned; when it is refused the 429 error is
 // returned, and the refusal is audited at most once per key and window. A Limiter failure
 // admits the request (logged): availability wins over limiting.
-func (s *Server) rateLimit(w http.ResponseWriter, r *http.Request, scope, key string, l quota.Limit, label string, p *auth.Principal) error {
+func (s *core) rateLimit(w http.ResponseWriter, r *http.Request, scope, key string, l quota.Limit, label string, p *auth.Principal) error {
 	d, err := s.o.Limiter.Allow(r.Context(), key, l)
 	if err != nil {
 		s.logger(r).WarnContext(r.Context(), "rate limiter failed; request admitted",
@@ -149,7 +149,7 @@ func ceilSeconds(d time.Duration) int64 {
 
 // auditRateLimited writes rate_limit_exceeded for key unless one was written within the
 // limit's period. A failing sink is logged.
-func (s *Server) auditRateLimited(r *http.Request, scope, key string, l quota.Limit, label string, p *auth.Principal) {
+func (s *core) auditRateLimited(r *http.Request, scope, key string, l quota.Limit, label string, p *auth.Principal) {
 	if s.o.Audit == nil {
 		return
 	}

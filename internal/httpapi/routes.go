@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tldw-go/tldw/auth"
 )
@@ -27,6 +28,7 @@ type route struct {
 	AnyHost       bool             // exempt from TrustedHosts (probes and scrapers use IPs)
 	AuthLimited   bool             // AUTH_RATE_LIMIT per client IP instead of API_RATE_LIMIT (ratelimit.go)
 	PendingOK     bool             // open to a principal that must change its password (principal.go)
+	Stream        streamKind       // streamSSE or streamWebSocket: a long-lived response (stream.go)
 	ID            string           // OpenAPI operationId: tldw_server's FastAPI name where one exists (loginForAccessToken)
 	Query         []param          // documented query parameters
 	Body          string           // request media types, comma-separated ("" = no body)
@@ -50,16 +52,45 @@ type param struct {
 	Range       []int64 // {minimum} or {minimum, maximum}
 }
 
-// routeTable lists every route. Each domain adds its routes in its own file and one line here.
+// area is one group of routes with their handlers: a type embedding *core (handlers call
+// s.writeJSON, s.readJSON, s.meta, ... and read s.o) plus any state of its own. A new area
+// (media jobs, WebSocket, MCP) is a new type in its own file and one line in routeTable.
+type area interface{ routes() []route }
+
+// The areas of this package; their routes and handlers are in the files named.
+type (
+	metricsAPI  struct{ *core } // metrics.go: /metrics
+	accountsAPI struct{ *core } // auth_routes.go, cookies: /auth, /users, /.well-known
+	adminAPI    struct{ *core } // admin_routes.go: /admin users, codes, settings, stats
+	auditAPI    struct{ *core } // audit_routes.go: /admin/audit-log, /audit/export
+	mediaAPI    struct{ *core } // media_routes.go, quota_routes.go: /media, storage quotas
+	// healthAPI (health.go: the probes) caches check results.
+	healthAPI struct {
+		*core
+		checkTimeout time.Duration
+		healthState  healthState
+	}
+	// docsAPI (docs.go, openapi.go: /openapi.json, /docs) serves what New rendered from the table.
+	docsAPI struct {
+		*core
+		openapi, docsHTML []byte
+	}
+)
+
+// routeTable lists every route, area by area.
 func (s *Server) routeTable() []route {
 	var rs []route
-	rs = append(rs, s.healthRoutes()...)
-	rs = append(rs, s.metricsRoutes()...)
-	rs = append(rs, s.docsRoutes()...)
-	rs = append(rs, s.accountRoutes()...) // auth_routes.go: /auth, /users, /.well-known
-	rs = append(rs, s.adminRoutes()...)   // admin_routes.go: /admin users, codes, settings, stats
-	rs = append(rs, s.auditRoutes()...)   // audit_routes.go: /admin/audit-log, /audit/export
-	rs = append(rs, s.mediaRoutes()...)   // media_routes.go, quota_routes.go: /media, storage quotas
+	for _, a := range []area{
+		s.health,
+		&metricsAPI{s.core},
+		s.docs,
+		&accountsAPI{s.core},
+		&adminAPI{s.core},
+		&auditAPI{s.core},
+		&mediaAPI{s.core},
+	} {
+		rs = append(rs, a.routes()...)
+	}
 	return rs
 }
 
@@ -85,6 +116,9 @@ func (s *Server) register(routes []route) error {
 		if rt.Method == "" || rt.Handler == nil || !strings.HasPrefix(rt.Path, "/") {
 			return fmt.Errorf("httpapi: route %s %q: method, path and handler are required", rt.Method, rt.Path)
 		}
+		if rt.Stream == streamWebSocket && rt.Public {
+			return fmt.Errorf("httpapi: route %s %q: a WebSocket route cannot be public", rt.Method, rt.Path)
+		}
 		for _, tpl := range rt.templates() {
 			p, _ := docPath(tpl)
 			key := rt.Method + " " + p
@@ -102,7 +136,7 @@ func (s *Server) register(routes []route) error {
 			if rt.Method == http.MethodGet && !explicitHead[tpl] {
 				methods = append(methods, http.MethodHead)
 			}
-			s.router.Handle(tpl, s.wrap(p, s.limited(rt, p))).Methods(methods...)
+			s.router.Handle(tpl, s.wrap(p, s.limited(s.streaming(rt), p))).Methods(methods...)
 			for _, m := range methods {
 				if !slices.Contains(s.methods, m) {
 					s.methods = append(s.methods, m)
@@ -126,7 +160,7 @@ func (rt route) templates() []string {
 // the access log) and answers a returned error through the error table. register puts the
 // rate limits and the authentication gate (limited, ratelimit.go; gate, principal.go)
 // between wrap and every route's handler.
-func (s *Server) wrap(label string, h handlerFunc) http.Handler {
+func (s *core) wrap(label string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if st := stateFrom(r.Context()); st != nil {
 			st.route = label
@@ -173,7 +207,7 @@ type pathVar struct {
 
 // writeJSON writes v as a JSON response with the given status. An encoding failure (a
 // programming error) is answered as a 500.
-func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+func (s *core) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("encode response: %w", err))

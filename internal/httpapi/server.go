@@ -87,24 +87,35 @@ const (
 )
 
 // Server is tldw's HTTP handler. Build it with New; it is immutable afterwards and safe for
-// concurrent use.
+// concurrent use. Its routes live in areas (routeTable) over a shared core.
 type Server struct {
+	*core
+	handler http.Handler // middleware chain around router
+	doc     *openapi3.T
+	health  *healthAPI
+	docs    *docsAPI
+}
+
+// core is what every area shares: the options, logging and clock, routing, the
+// authentication gate (principal.go, cookies.go), error and JSON writing (errors.go,
+// routes.go), rate limits (ratelimit.go), metrics and the streams' shutdown signal
+// (stream.go). Areas embed *core, so their handlers call s.writeJSON, s.readJSON, s.meta and
+// read s.o directly.
+type core struct {
 	o            Options
 	log          *slog.Logger
 	now          func() time.Time
 	csp          string
 	router       *mux.Router
-	handler      http.Handler    // middleware chain around router
 	anyHost      map[string]bool // paths exempt from the TrustedHosts check (probes, metrics)
 	methods      []string        // every method some route answers, for Allow headers
 	metrics      *metrics        // private registry: two Servers in one process never collide
-	checkTimeout time.Duration
-	healthState  healthState
 	bodyIdle     time.Duration
-	rateAudit    rateAudit // rate_limit_exceeded events written, per key and window
-	doc          *openapi3.T
-	openapi      []byte
-	docsHTML     []byte
+	rateAudit    rateAudit          // rate_limit_exceeded events written, per key and window
+	streams      context.Context    // cancelled by CloseStreams: streaming routes end
+	closeStreams context.CancelFunc // cancels streams
+	heartbeat    time.Duration      // SSE keep-alive comment interval (sseHeartbeat)
+	authWait     time.Duration      // how long a WebSocket may take to send its auth message
 }
 
 // New builds the router, the metrics registry and the OpenAPI document. It returns an error
@@ -119,19 +130,22 @@ func newServer(o Options, extra ...route) (*Server, error) {
 	o.TrustedHosts = slices.Clone(o.TrustedHosts)
 	o.AllowedOrigins = slices.Clone(o.AllowedOrigins)
 	o.MetricsAllowed = slices.Clone(o.MetricsAllowed)
-	s := &Server{o: o, log: o.Logger, now: o.Now, csp: o.CSP, checkTimeout: checkTimeout, bodyIdle: o.BodyIdleTimeout}
-	if s.bodyIdle == 0 {
-		s.bodyIdle = DefaultBodyIdleTimeout
+	c := &core{o: o, log: o.Logger, now: o.Now, csp: o.CSP, bodyIdle: o.BodyIdleTimeout,
+		heartbeat: sseHeartbeat, authWait: wsAuthWait}
+	c.streams, c.closeStreams = context.WithCancel(context.Background())
+	if c.bodyIdle == 0 {
+		c.bodyIdle = DefaultBodyIdleTimeout
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if c.now == nil {
+		c.now = time.Now
 	}
-	if s.csp == "" {
-		s.csp = defaultCSP
+	if c.csp == "" {
+		c.csp = defaultCSP
 	}
+	s := &Server{core: c, health: &healthAPI{core: c, checkTimeout: checkTimeout}, docs: &docsAPI{core: c}}
 	if strings.ContainsAny(s.csp, "\r\n") {
 		return nil, errors.New("httpapi: CSP contains a line break")
 	}
@@ -149,10 +163,10 @@ func newServer(o Options, extra ...route) (*Server, error) {
 	if s.doc, err = buildDocument(routes, s.docOptions()); err != nil {
 		return nil, err
 	}
-	if s.openapi, err = marshalDocument(s.doc); err != nil {
+	if s.docs.openapi, err = marshalDocument(s.doc); err != nil {
 		return nil, err
 	}
-	if s.docsHTML, err = renderDocs(s.doc); err != nil {
+	if s.docs.docsHTML, err = renderDocs(s.doc); err != nil {
 		return nil, err
 	}
 	var h http.Handler = s.router
@@ -206,7 +220,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	method := metricMethod(r.Method)
 	s.metrics.requests.WithLabelValues(method, st.route, fmt.Sprint(status)).Inc()
-	s.metrics.duration.WithLabelValues(method, st.route).Observe(d.Seconds())
+	hist := s.metrics.duration
+	if st.stream {
+		hist = s.metrics.streamDuration // hours-long streams would swamp the latency buckets
+	}
+	hist.WithLabelValues(method, st.route).Observe(d.Seconds())
 	st.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 		slog.String("method", r.Method),
 		slog.String("route", st.route),
@@ -245,10 +263,10 @@ func (s *Server) serve(w *recorder, r *http.Request) (aborted bool) {
 
 // OpenAPI returns the OpenAPI 3.0.3 document served at /openapi.json. The caller must not
 // modify the returned slice.
-func (s *Server) OpenAPI() []byte { return s.openapi }
+func (s *Server) OpenAPI() []byte { return s.docs.openapi }
 
 // logger returns the request's logger (carrying request_id), or the server's logger.
-func (s *Server) logger(r *http.Request) *slog.Logger {
+func (s *core) logger(r *http.Request) *slog.Logger {
 	if st := stateFrom(r.Context()); st != nil {
 		return st.log
 	}
