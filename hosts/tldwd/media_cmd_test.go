@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -55,7 +56,9 @@ func (x *testExtractor) Extract(ctx context.Context, src media.Source) (*media.E
 func TestMediaCommands(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"TLDW_DATA_DIR": dir, "LOG_LEVEL": "ERROR", "MEDIA_MAX_ACTIVE_JOBS_PER_USER": "1"}
-	run := func(args ...string) (int, string, string) { return runCLI(t, env, append([]string{"media"}, args...)...) }
+	run := func(args ...string) (int, string, string) {
+		return runCLI(t, env, append([]string{"media"}, args...)...)
+	}
 	ctx := context.Background()
 
 	cfg := tldw.DefaultConfig()
@@ -208,5 +211,35 @@ func TestProgress(t *testing.T) {
 	}
 	if isTerminal(&plain) {
 		t.Error("a buffer is not a terminal")
+	}
+}
+
+// TestMediaREADMEExamples runs the README's `tldwd media` examples: each parses (exit 0, or 1
+// for the absent user, job or item of a fresh database; never 2).
+func TestMediaREADMEExamples(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(b), "### Processing jobs from the command line")
+	if !ok {
+		t.Fatal("README has no media command section")
+	}
+	env := map[string]string{"TLDW_DATA_DIR": t.TempDir(), "LOG_LEVEL": "ERROR"}
+	n := 0
+	for _, line := range strings.Split(sec, "\n") {
+		cmd, _, _ := strings.Cut(line, "#")
+		args, ok := strings.CutPrefix(strings.TrimSpace(cmd), "tldwd media ")
+		if !ok {
+			continue
+		}
+		n++
+		code, out, errs := runCLI(t, env, append([]string{"media"}, strings.Fields(args)...)...)
+		if code == 2 || (code != 0 && !strings.Contains(errs, "no ") && !strings.Contains(errs, "not found")) {
+			t.Errorf("%s = %d %q %q", line, code, out, errs)
+		}
+	}
+	if n < 5 {
+		t.Errorf("found %d examples", n)
 	}
 }
