@@ -57,7 +57,7 @@ func mediaCmd(ctx context.Context, h host, o options, args []string) int {
 	method := fs.String("chunk-method", "", "words, sentences, paragraphs, tokens or ebook_chapters (default words)")
 	size := fs.Int("chunk-size", 0, "chunk size (default the method's)")
 	overlap := fs.Int("chunk-overlap", 0, "chunk overlap")
-	ocr := fs.String("ocr-mode", "", "fallback, always or off (extraction runs again only without stored text)")
+	ocr := fs.String("ocr-mode", "", "fallback, always or off; extracts the text again (default: re-chunk the stored text)")
 	pos, err := parseAfterPositional(fs, args)
 	if err != nil {
 		return 2
@@ -76,7 +76,7 @@ func mediaCmd(ctx context.Context, h host, o options, args []string) int {
 			return usage()
 		}
 	case "reprocess":
-		if len(pos) != 0 || *itemID <= 0 {
+		if len(pos) != 0 || *itemID <= 0 || (*ocr != "" && !slices.Contains(ocrModes, *ocr)) {
 			return usage()
 		}
 	default:
@@ -141,7 +141,9 @@ func mediaCmd(ctx context.Context, h host, o options, args []string) int {
 			return fail(h, notFound(err, "media item", *itemID))
 		}
 		po := media.ProcessOptions{Chunk: media.ChunkOptions{Method: *method, Size: *size, Overlap: *overlap}}
-		po.Extract.OCRMode = *ocr
+		if *ocr != "" {
+			po.From, po.Extract.OCRMode = media.StageProbe, *ocr
+		}
 		if job, err = svc.Reprocess(ctx, ownerActor(p.UserID), *itemID, po); err != nil {
 			return fail(h, err)
 		}
@@ -155,11 +157,11 @@ func mediaCmd(ctx context.Context, h host, o options, args []string) int {
 	}{Job: newJobRow(job, "", "")}
 	code = 0
 	if *wait {
-		p, err := waitItem(ctx, svc, job.ItemID, newProgress(h.stdout, !*asJSON, isTerminal(h.stdout)))
+		p, j, err := waitItem(ctx, svc, job, newProgress(h.stdout, !*asJSON, isTerminal(h.stdout)))
 		if err != nil {
 			return fail(h, err)
 		}
-		out.Item = newItemRow(p)
+		out.Job, out.Item = newJobRow(j, "", ""), newItemRow(p)
 		if p.Status != media.StatusProcessed {
 			fmt.Fprintf(h.stderr, "tldwd: item %d %s: %s\n", p.ItemID, p.Status, p.Error)
 			code = 1
@@ -175,6 +177,9 @@ func mediaCmd(ctx context.Context, h host, o options, args []string) int {
 
 // jobStates are the values --state accepts.
 var jobStates = []media.JobState{media.JobQueued, media.JobRunning, media.JobRetrying, media.JobCompleted, media.JobFailed, media.JobCancelled}
+
+// ocrModes are the values --ocr-mode accepts.
+var ocrModes = []string{media.OCRFallback, media.OCRAlways, media.OCROff}
 
 // notFound turns a media.ErrNotFound into "no <what> <id>".
 func notFound(err error, what string, id int64) error {
@@ -305,25 +310,33 @@ func writeJSON(h host, v any, code int) int {
 }
 
 // waitItem reads the item's processing state from the database until it has finished,
-// showing each change on pr.
-func waitItem(ctx context.Context, svc *media.Service, id int64, pr *progress) (*media.Processing, error) {
+// showing each change on pr, then until its job has finished too (River records that just
+// after the item's last stage), so that the next reprocess of the item is not refused.
+func waitItem(ctx context.Context, svc *media.Service, job *media.Job, pr *progress) (*media.Processing, *media.Job, error) {
+	defer pr.done()
+	var p *media.Processing
 	pause := 20 * time.Millisecond
 	for {
-		p, err := svc.ProcessingOf(ctx, cliAdmin, id)
-		if err != nil {
-			return nil, err
+		var err error
+		if p == nil || !p.Status.Terminal() {
+			if p, err = svc.ProcessingOf(ctx, cliAdmin, job.ItemID); err != nil {
+				return nil, nil, err
+			}
+			pr.show(p)
 		}
-		pr.show(p)
 		if p.Status.Terminal() {
-			pr.done()
-			return p, nil
+			if job, err = svc.JobOf(ctx, cliAdmin, job.ID); err != nil {
+				return nil, nil, err
+			}
+			if job.State.Terminal() {
+				return p, job, nil
+			}
 		}
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			pr.done()
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-t.C:
 		}
 		pause = min(2*pause, media.WaitPoll)
