@@ -65,7 +65,7 @@ func mediaCmd(ctx context.Context, h host, o options, args []string) int {
 	var jobID int64
 	switch sub {
 	case "jobs":
-		if len(pos) != 0 || (*state != "" && !slices.Contains(jobStates, media.JobState(*state))) {
+		if len(pos) != 0 || (*state != "" && !slices.Contains(jobStates, media.JobState(*state))) || *limit < 1 || *limit > media.MaxPerPage {
 			return usage()
 		}
 	case "cancel", "retry":
@@ -158,6 +158,9 @@ func mediaCmd(ctx context.Context, h host, o options, args []string) int {
 	code = 0
 	if *wait {
 		p, j, err := waitItem(ctx, svc, job, newProgress(h.stdout, !*asJSON, isTerminal(h.stdout)))
+		if err != nil && ctx.Err() != nil {
+			return fail(h, fmt.Errorf("stopped waiting; job %d goes on (see tldwd media jobs)", job.ID))
+		}
 		if err != nil {
 			return fail(h, err)
 		}

@@ -161,7 +161,7 @@ func testMediaCommands(t *testing.T, dbURL string) {
 	if code, _, errs = run("cancel", "999999"); code != 1 || !strings.Contains(errs, "no job 999999") {
 		t.Errorf("cancel unknown = %d %q", code, errs)
 	}
-	for _, args := range [][]string{{"cancel"}, {"cancel", "x"}, {"jobs", "--state", "sleeping"}, {"reprocess"}, {"reprocess", "--id", "1", "--ocr-mode", "sometimes"}, {"frobnicate"}, {"jobs", "--nope"}} {
+	for _, args := range [][]string{{"cancel"}, {"cancel", "x"}, {"jobs", "--state", "sleeping"}, {"reprocess"}, {"reprocess", "--id", "1", "--ocr-mode", "sometimes"}, {"frobnicate"}, {"jobs", "--nope"}, {"jobs", "--limit", "500"}} {
 		if code, _, errs = run(args...); code != 2 {
 			t.Errorf("media %v = %d %q; want 2", args, code, errs)
 		}
