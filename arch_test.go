@@ -35,6 +35,7 @@ const (
 	httpClass    class = "internal" // internal/httpapi
 	testenvClass class = "testenv"  // internal/testenv, for _test.go files only
 	harnessClass class = "harness"  // internal/cmd/*: load and benchmark harnesses
+	clientClass  class = "client"   // internal/apiclient: the generated client, for tests
 	hostClass    class = "host"     // hosts/*
 	exampleClass class = "example"  // examples/*
 )
@@ -57,6 +58,7 @@ var mayImport = map[class][]class{
 	httpClass:    {domainClass},
 	testenvClass: {},
 	harnessClass: {rootClass, domainClass},
+	clientClass:  {},
 	hostClass:    {rootClass, domainClass},
 	exampleClass: {rootClass, domainClass, adapterClass},
 }
@@ -88,8 +90,9 @@ var thirdParty = map[string]struct{ importers, tests []string }{
 	"github.com/testcontainers/testcontainers-go/modules/postgres": {importers: []string{"internal/testenv"}},
 	"github.com/testcontainers/testcontainers-go/modules/redis":    {importers: []string{"internal/testenv"}},
 	"github.com/johannesboyne/gofakes3":                            {tests: []string{"storage/s3blob"}},
-	"github.com/pb33f/libopenapi":                                  {tests: []string{"internal/httpapi"}},
-	"github.com/pb33f/libopenapi-validator":                        {tests: []string{"internal/httpapi"}},
+	"github.com/getkin/kin-openapi":                                {importers: []string{"internal/httpapi"}, tests: []string{""}},
+	"github.com/oapi-codegen/oapi-codegen/v2":                      {tests: []string{""}},
+	"github.com/oapi-codegen/runtime":                              {importers: []string{"internal/apiclient"}},
 	"golang.org/x/tools":                                           {tests: []string{""}},
 	"github.com/klippa-app/go-pdfium":                              {importers: []string{"media/pdfium"}},
 	"github.com/tetratelabs/wazero":                                {importers: []string{"media/pdfium"}},
@@ -175,6 +178,8 @@ func classOf(p string) class {
 		return testenvClass
 	case under(p, "internal/cmd"):
 		return harnessClass
+	case p == "internal/apiclient":
+		return clientClass
 	case first == "hosts":
 		return hostClass
 	case first == "examples":

@@ -49,6 +49,7 @@ var commands = map[string]command{
 	"user":         userCmd,
 	"code":         codeCmd,
 	"quota":        quotaCmd,
+	"media":        mediaCmd,
 }
 
 func run(ctx context.Context, args []string, h host) int {
@@ -58,7 +59,7 @@ func run(ctx context.Context, args []string, h host) int {
 	fs.StringVar(&o.addr, "addr", "", "listen address (default $TLDW_ADDR or 127.0.0.1:8000)")
 	fs.StringVar(&o.envFile, "env-file", "", "env file to load (default .env when present)")
 	fs.Usage = func() {
-		fmt.Fprintln(h.stderr, "usage: tldwd [--addr host:port] [--env-file path] [serve|migrate|check-config|gen-secret|healthcheck|version|audit|user|code|quota] ...")
+		fmt.Fprintln(h.stderr, "usage: tldwd [--addr host:port] [--env-file path] [serve|migrate|check-config|gen-secret|healthcheck|version|audit|user|code|quota|media] ...")
 		fs.PrintDefaults()
 	}
 	// Flags may come before or after the command name.

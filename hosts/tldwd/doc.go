@@ -11,6 +11,7 @@
 //	tldwd user ...       create, list, set-role, set-password, deactivate, activate, unlock
 //	tldwd code ...       create, list, revoke registration codes
 //	tldwd quota reconcile [--user N] [--fix]  recompute storage usage and report drift
+//	tldwd media ...      jobs, cancel, retry, reprocess processing jobs (--wait follows the item)
 //
 // Flags (before or after the command): --addr host:port (default 127.0.0.1:8000, also
 // TLDW_ADDR) and --env-file path (default .env when present). Real environment variables win

@@ -34,11 +34,12 @@ func (s *adminAPI) routes() []route {
 	userID := "/api/v1/admin/users/{id:[0-9]+}"
 	return []route{
 		{Method: http.MethodGet, Path: "/api/v1/admin/users", Tag: tag, Perm: auth.PermUsersRead, TrailingSlash: true,
+			ID: "listUsers", Response: userList{},
 			Summary: "List users",
 			Query: []param{
-				{Name: "page", Description: "Page number, from 1", Type: "integer"},
-				{Name: "limit", Description: "Page size, 1-100 (default 20)", Type: "integer"},
-				{Name: "role", Description: "Only users with this role", Type: "string"},
+				{Name: "page", Description: "Page number, from 1", Type: "integer", Range: []int64{1, usersMaxPage}},
+				{Name: "limit", Description: "Page size, 1-100 (default 20)", Type: "integer", Range: []int64{1, usersMaxLimit}},
+				{Name: "role", Description: "Only users with this role", Type: "string", Enum: []string{"admin", "moderator", "user", "service"}},
 				{Name: "is_active", Description: "Only active (true) or inactive (false) users", Type: "boolean"},
 				{Name: "search", Description: "Case-insensitive substring of username or email", Type: "string"},
 			},
@@ -46,17 +47,20 @@ func (s *adminAPI) routes() []route {
 				401: "Not authenticated", 403: "Not allowed"},
 			Handler: s.handleListUsers},
 		{Method: http.MethodPost, Path: "/api/v1/admin/users", Tag: tag, Perm: auth.PermUsersWrite, TrailingSlash: true,
+			ID: "createUser", Request: createUserBody{}, Response: adminUserJSON{},
 			Summary: "Create a user", Body: "application/json",
 			Responses: map[int]string{201: "The new user", 400: "Invalid input or weak password",
 				403: "Not allowed", 409: "Username or email taken", 413: "Body too large", 422: "Validation error"},
 			Handler: s.handleCreateUser},
 		{Method: http.MethodGet, Path: userID, Tag: tag, Perm: auth.PermUsersRead,
+			ID: "getUser", Response: adminUserJSON{},
 			Summary:   "Get a user",
 			Responses: map[int]string{200: "The user", 403: "Not allowed", 404: "No such user"},
 			Handler:   s.handleGetUser},
 		// The gate asks for the least any field needs; handleUpdateUser checks each field's
 		// permission before anything changes, and the Service the per-object rules.
 		{Method: http.MethodPut, Path: userID, Tag: tag, Perm: auth.PermUsersDeactivate,
+			ID: "updateUser", Request: updateUserBody{}, Response: updatedUser{},
 			Summary: "Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb)",
 			Body:    "application/json",
 			Responses: map[int]string{200: "The updated user", 400: "No fields to update or invalid input",
@@ -64,58 +68,70 @@ func (s *adminAPI) routes() []route {
 				413: "Body too large", 422: "Validation error"},
 			Handler: s.handleUpdateUser},
 		{Method: http.MethodDelete, Path: userID, Tag: tag, Perm: auth.PermUsersDeactivate,
+			ID: "deactivateUser", Response: messageBody{},
 			Summary: "Deactivate a user (soft delete)",
 			Responses: map[int]string{200: "Deactivated", 400: "Cannot delete your own account",
 				403: "Not allowed", 404: "No such user", 409: "Would remove the last active admin"},
 			Handler: s.handleDeactivateUser},
 		{Method: http.MethodPost, Path: userID + "/reset-password", Tag: tag, Perm: auth.PermUsersWrite, AuthLimited: true,
+			ID: "resetUserPassword", Request: resetPasswordBody{}, Response: resetPasswordJSON{},
 			Summary: "Set a user's password (must change at next login) and end their sessions",
 			Body:    "application/json",
 			Responses: map[int]string{200: "Password reset", 400: "Weak password", 403: "Not allowed",
 				404: "No such user", 413: "Body too large", 422: "Validation error"},
 			Handler: s.handleResetPassword},
 		{Method: http.MethodPost, Path: userID + "/unlock", Tag: tag, Perm: auth.PermUsersDeactivate,
+			ID: "unlockUser", Response: messageBody{},
 			Summary:   "Clear a user's login lockout",
 			Responses: map[int]string{200: "Unlocked", 403: "Not allowed", 404: "No such user"},
 			Handler:   s.handleUnlockUser},
 		{Method: http.MethodGet, Path: userID + "/sessions", Tag: tag, Perm: auth.PermSessionsRevoke,
+			ID: "listUserSessionsAdmin", Response: []adminSessionJSON{},
 			Summary:   "List a user's live sessions",
 			Responses: map[int]string{200: "Sessions (no token material)", 403: "Not allowed", 404: "No such user"},
 			Handler:   s.handleUserSessions},
 		{Method: http.MethodDelete, Path: userID + "/sessions/{sid:[0-9]+}", Tag: tag, Perm: auth.PermSessionsRevoke,
+			ID: "revokeUserSessionAdmin", Response: messageBody{},
 			Summary:   "Revoke one of a user's sessions",
 			Responses: map[int]string{200: "Revoked", 403: "Not allowed", 404: "No such user or session"},
 			Handler:   s.handleRevokeUserSession},
 		{Method: http.MethodPost, Path: userID + "/sessions/revoke-all", Tag: tag, Perm: auth.PermSessionsRevoke,
+			ID: "revokeAllUserSessionsAdmin", Response: revokeAllJSON{},
 			Summary:   "Revoke every session of a user",
 			Responses: map[int]string{200: "Revoked, with the count", 403: "Not allowed", 404: "No such user"},
 			Handler:   s.handleRevokeUserSessions},
 		{Method: http.MethodPost, Path: "/api/v1/admin/registration-codes", Tag: tag, Perm: auth.PermCodesWrite, TrailingSlash: true,
+			ID: "createRegistrationCode", Request: createCodesBody{}, Response: oneOf{codeJSON{}, codeList{}},
 			Summary: "Create registration codes (one object, or {codes:[...]} when count is given)",
 			Body:    "application/json",
 			Responses: map[int]string{200: "The code(s)", 400: "Invalid input", 403: "Not allowed (e.g. an admin code by a moderator)",
 				413: "Body too large", 422: "Validation error"},
 			Handler: s.handleCreateCodes},
 		{Method: http.MethodGet, Path: "/api/v1/admin/registration-codes", Tag: tag, Perm: auth.PermCodesRead, TrailingSlash: true,
+			ID: "listRegistrationCodes", Response: codeList{},
 			Summary: "List registration codes, newest first",
 			Query: []param{{Name: "include_inactive", Type: "boolean",
 				Description: "Also list revoked, expired and used-up codes (include_expired is an alias)"}},
 			Responses: map[int]string{200: "codes", 400: "Invalid parameter", 403: "Not allowed"},
 			Handler:   s.handleListCodes},
 		{Method: http.MethodDelete, Path: "/api/v1/admin/registration-codes/{id:[0-9]+}", Tag: tag, Perm: auth.PermCodesWrite,
+			ID: "revokeRegistrationCode", Response: codeRevoked{},
 			Summary:   "Revoke a registration code",
 			Responses: map[int]string{200: "Revoked", 403: "Not allowed", 404: "No such code"},
 			Handler:   s.handleRevokeCode},
 		{Method: http.MethodGet, Path: "/api/v1/admin/registration-settings", Tag: tag, Perm: auth.PermSettingsWrite,
+			ID: "getRegistrationSettings", Response: registrationJSON{},
 			Summary:   "Show the registration settings in effect",
 			Responses: map[int]string{200: "The settings", 403: "Not allowed"},
 			Handler:   s.handleGetRegistration},
 		{Method: http.MethodPost, Path: "/api/v1/admin/registration-settings", Tag: tag, Perm: auth.PermSettingsWrite,
+			ID: "updateRegistrationSettings", Request: registrationBody{}, Response: registrationJSON{},
 			Summary: "Change the registration settings at run time", Body: "application/json",
 			Responses: map[int]string{200: "The settings now in effect", 403: "Not allowed",
 				413: "Body too large", 422: "Validation error"},
 			Handler: s.handleSetRegistration},
 		{Method: http.MethodGet, Path: "/api/v1/admin/stats", Tag: tag, Perm: auth.PermStatsRead,
+			ID: "getAdminStats", Response: statsJSON{},
 			Summary:   "Account statistics",
 			Responses: map[int]string{200: "users, sessions and registration_codes counts", 403: "Not allowed"},
 			Handler:   s.handleStats},
@@ -209,6 +225,11 @@ func (n *nullableInt64) UnmarshalJSON(b []byte) error {
 	}
 	n.V = &v
 	return nil
+}
+
+// schemaType describes the field in the OpenAPI document: a nullable integer.
+func (n *nullableInt64) schemaType() (typ, format string, nullable bool) {
+	return "integer", "int64", true
 }
 
 // parseRoleField validates a role given in a body field.
@@ -324,10 +345,10 @@ func (s *adminAPI) handleGetUser(w http.ResponseWriter, r *http.Request) error {
 
 // createUserBody is POST /admin/users. is_active=false creates the account deactivated.
 type createUserBody struct {
-	Username           *string `json:"username"`
-	Email              *string `json:"email"`
-	Password           *string `json:"password"`
-	Role               *string `json:"role"`
+	Username           *string `json:"username" oapi:"required"`
+	Email              *string `json:"email" oapi:"required"`
+	Password           *string `json:"password" oapi:"required"`
+	Role               *string `json:"role" oapi:"enum=admin|moderator|user|service"`
 	IsActive           *bool   `json:"is_active"`
 	IsVerified         *bool   `json:"is_verified"`
 	MustChangePassword *bool   `json:"must_change_password"`
@@ -772,11 +793,17 @@ func (s *adminAPI) handleRevokeCode(w http.ResponseWriter, r *http.Request) erro
 	if err := svc.RevokeCode(r.Context(), p, id, s.meta(r)); err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, map[string]any{"message": "Registration code revoked successfully", "id": id})
+	s.writeJSON(w, r, http.StatusOK, codeRevoked{ID: id, Message: "Registration code revoked successfully"})
 	return nil
 }
 
 // ---- registration settings and statistics -------------------------------------------------
+
+// codeRevoked is the response of DELETE /admin/registration-codes/{id}.
+type codeRevoked struct {
+	ID      int64  `json:"id"`
+	Message string `json:"message"`
+}
 
 // registrationJSON is the registration settings response.
 type registrationJSON struct {

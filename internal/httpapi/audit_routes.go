@@ -36,20 +36,21 @@ func (s *auditAPI) routes() []route {
 	filters := []param{
 		{Name: "action", Description: "Action name, case-insensitive; tldw_server aliases accepted; a trailing * matches a prefix", Type: "string"},
 		{Name: "user_id", Description: "Acting user id", Type: "integer"},
-		{Name: "days", Description: "Entries from the last N days (default 7; ignored when start or end is given)", Type: "integer"},
+		{Name: "days", Description: "Entries from the last N days (default 7; ignored when start or end is given)", Type: "integer",
+			Range: []int64{1, auditMaxDays}},
 		{Name: "start", Description: "Earliest time, RFC 3339 or YYYY-MM-DD (inclusive)", Type: "string"},
 		{Name: "end", Description: "Latest time, RFC 3339 (exclusive) or YYYY-MM-DD (the whole day)", Type: "string"},
 		{Name: "resource", Description: "Target as type or type:id, e.g. user:7", Type: "string"},
 		{Name: "success", Description: "Only successful (true) or failed (false) actions", Type: "boolean"},
 	}
 	export := append([]param{
-		{Name: "format", Description: "csv (default), jsonl or json", Type: "string"},
-		{Name: "max_rows", Description: "At most this many rows (default 10000, at most 1000000)", Type: "integer"},
+		{Name: "format", Description: "csv (default), jsonl or json", Type: "string", Enum: []string{"csv", "jsonl", "json"}},
+		{Name: "max_rows", Description: "At most this many rows (default 10000, at most 1000000)", Type: "integer", Range: []int64{1, exportMaxRows}},
 		{Name: "filename", Description: "Download file name without extension (sanitised)", Type: "string"},
 	}, filters...)
 	alias := []param{
-		{Name: "format", Description: "json (default), jsonl or csv", Type: "string"},
-		{Name: "max_rows", Description: "At most this many rows (default 10000, at most 1000000)", Type: "integer"},
+		{Name: "format", Description: "json (default), jsonl or csv", Type: "string", Enum: []string{"json", "jsonl", "csv"}},
+		{Name: "max_rows", Description: "At most this many rows (default 10000, at most 1000000)", Type: "integer", Range: []int64{1, exportMaxRows}},
 		{Name: "user_id", Description: "Acting user id", Type: "integer"},
 		{Name: "event_type", Description: "Action name or prefix* (as action)", Type: "string"},
 		{Name: "start_time", Description: "Earliest time, RFC 3339 or YYYY-MM-DD", Type: "string"},
@@ -58,26 +59,30 @@ func (s *auditAPI) routes() []route {
 	}
 	return []route{
 		{Method: http.MethodGet, Path: "/api/v1/admin/audit-log", Tag: "audit", Perm: auth.PermAuditRead,
+			ID: "queryAuditLog", Response: auditPage{},
 			Summary: "Query the audit log, newest first",
 			Query: append(filters,
-				param{Name: "limit", Description: "Page size, 1-1000 (default 100)", Type: "integer"},
-				param{Name: "offset", Description: "Entries to skip (default 0)", Type: "integer"}),
+				param{Name: "limit", Description: "Page size, 1-1000 (default 100)", Type: "integer", Range: []int64{1, auditMaxLimit}},
+				param{Name: "offset", Description: "Entries to skip (default 0)", Type: "integer", Range: []int64{0}}),
 			Responses: map[int]string{200: "Entries with total, limit and offset", 400: "Invalid filter",
 				401: "Not authenticated", 403: "Not allowed", 503: "No audit store configured"},
 			Handler: s.handleAuditQuery},
 		{Method: http.MethodGet, Path: "/api/v1/admin/audit-log/export", Tag: "audit", Perm: auth.PermAuditRead,
+			ID: "exportAuditLog", Response: []audit.View{}, Headers: map[int][]string{200: {"Content-Disposition"}},
 			Summary: "Export the audit log as CSV, JSON Lines or JSON (streamed attachment)",
-			Query:   export, Produces: "text/csv",
+			Query:   export, Produces: exportTypes,
 			Responses: map[int]string{200: "The export file", 400: "Invalid filter or format",
 				401: "Not authenticated", 403: "Not allowed", 503: "No audit store configured"},
 			Handler: s.handleAuditExport(false)},
 		{Method: http.MethodGet, Path: "/api/v1/audit/export", Tag: "audit", Perm: auth.PermAuditRead,
+			ID: "exportAuditLogLegacy", Response: []audit.View{}, Produces: exportTypes, Headers: map[int][]string{200: {"Content-Disposition"}},
 			Summary: "Export the audit log (alias of /admin/audit-log/export for older clients)",
 			Query:   alias,
 			Responses: map[int]string{200: "The export file", 400: "Invalid filter or format",
 				401: "Not authenticated", 403: "Not allowed", 503: "No audit store configured"},
 			Handler: s.handleAuditExport(true)},
 		{Method: http.MethodGet, Path: "/api/v1/admin/audit-log/verify", Tag: "audit", Perm: auth.PermAuditRead,
+			ID: "verifyAuditLog", Response: auditVerifyJSON{},
 			Summary: "Verify the audit hash chain against the newest signed head checkpoint",
 			Responses: map[int]string{200: "Verification report (ok=false with the first break)",
 				401: "Not authenticated", 403: "Not allowed", 503: "No audit store configured"},
@@ -261,6 +266,9 @@ func (s *auditAPI) handleAuditQuery(w http.ResponseWriter, r *http.Request) erro
 type exportFormat struct {
 	ext, contentType string
 }
+
+// exportTypes are the media types of the export formats, for the OpenAPI document.
+const exportTypes = "text/csv, application/x-ndjson, application/json"
 
 var exportFormats = map[string]exportFormat{
 	"csv":   {"csv", "text/csv; charset=utf-8"},

@@ -586,7 +586,7 @@ func TestAuditExportStreams(t *testing.T) {
 	req := httptest.NewRequest("GET", "/api/v1/admin/audit-log/export?format=jsonl", nil)
 	req.Header.Set("Authorization", "Bearer "+ts.Accounts[callerAdmin].Access)
 	w := &flushCounter{ResponseRecorder: httptest.NewRecorder()}
-	ts.ServeHTTP(w, req)
+	checkedHandler(t, ts.Server).ServeHTTP(w, req)
 	if w.Code != 200 || len(parseJSONL(t, w.Body.String())) != 250 {
 		t.Fatalf("status %d, body %d bytes", w.Code, w.Body.Len())
 	}

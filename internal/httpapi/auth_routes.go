@@ -31,94 +31,117 @@ func (s *accountsAPI) routes() []route {
 	read, write := auth.PermAccountRead, auth.PermAccountWrite
 	unauth := "Not authenticated"
 	return []route{
-		{Method: http.MethodPost, Path: "/api/v1/auth/login", Tag: authTag, Public: true, AuthLimited: true, Body: formType,
+		{Method: http.MethodPost, Path: "/api/v1/auth/login", Tag: authTag, Public: true, AuthLimited: true,
+			ID: "loginForAccessToken", Body: formType + ", multipart/form-data, " + jsonType, Request: loginRequest{}, Response: tokenBody{},
 			Summary: "Log in with username (or email) and password; returns access and refresh tokens",
 			Responses: map[int]string{200: "Token object", 401: "Incorrect username or password",
 				403: "Account is inactive, or (cookie mode) a cross-site Origin/Referer", 415: "Unsupported body type", 422: "Missing field",
 				429: "Locked after too many failed attempts (Retry-After)", 503: "Busy, retry"},
 			Handler: s.handleLogin},
 		{Method: http.MethodPost, Path: "/api/v1/auth/refresh", Tag: authTag, Public: true, AuthLimited: true, Body: jsonType,
+			ID: "refreshAccessToken", BodyOptional: true, Request: refreshRequest{}, Response: tokenBody{},
 			Summary:   "Exchange a refresh token for a new token pair (the refresh token rotates)",
 			Responses: map[int]string{200: "Token object", 401: "Invalid or expired refresh token", 422: "Missing field"},
 			Handler:   s.handleRefresh},
 		{Method: http.MethodPost, Path: "/api/v1/auth/logout", Tag: authTag, PendingOK: true, Perm: read,
+			ID: "logout", Body: jsonType, BodyOptional: true, Request: logoutRequest{}, Response: messageBody{},
 			Summary:   "End this session, or every session with an optional JSON body {\"all_devices\": true}",
 			Responses: map[int]string{200: "Logged out", 401: unauth},
 			Handler:   s.handleLogout},
 		{Method: http.MethodPost, Path: "/api/v1/auth/register", Tag: authTag, Public: true, AuthLimited: true, Body: jsonType,
+			ID: "registerUser", Request: registerRequestBody{}, Response: registeredBody{},
 			Summary: "Register an account (when registration is enabled; invite-only needs a registration code)",
 			Responses: map[int]string{200: "Registered", 400: "Registration disabled, invalid code or weak password",
 				403: "Not available in single-user mode, or (cookie mode) a cross-site Origin/Referer", 409: "Username or email taken", 422: "Missing field"},
 			Handler: s.handleRegister},
 		{Method: http.MethodGet, Path: "/api/v1/auth/me", Tag: authTag, PendingOK: true, Perm: read,
+			ID: "getCurrentUser", Response: userBody{},
 			Summary:   "The caller's account",
 			Responses: map[int]string{200: "User", 401: unauth},
 			Handler:   s.handleMe},
 		{Method: http.MethodGet, Path: "/api/v1/auth/sessions", Tag: authTag, Perm: read,
+			ID: "listSessions", Response: []sessionBody{},
 			Summary:   "The caller's active sessions",
 			Responses: map[int]string{200: "Sessions", 401: unauth},
 			Handler:   s.handleListSessions},
 		{Method: http.MethodDelete, Path: "/api/v1/auth/sessions/{session_id:[0-9]+}", Tag: authTag, Perm: write,
+			ID: "revokeSession", Response: messageBody{},
 			Summary:   "Revoke one of the caller's sessions",
 			Responses: map[int]string{200: "Revoked", 401: unauth, 404: "No such session"},
 			Handler:   s.handleRevokeSession},
 		{Method: http.MethodPost, Path: "/api/v1/auth/sessions/revoke-all", Tag: authTag, Perm: write,
+			ID: "revokeAllSessions", Response: messageBody{},
 			Summary:   "Revoke every session of the caller except the current one",
 			Responses: map[int]string{200: "Revoked", 401: unauth},
 			Handler:   s.handleRevokeAllSessions},
 		{Method: http.MethodGet, Path: "/api/v1/auth/verify", Tag: authTag, Public: true,
+			ID: "verifyAuth", Headers: map[int][]string{200: {"X-User-Id", "X-User-Name", "X-User-Role"}},
+			ByStatus: map[int]any{200: noBody{}, 401: noBody{}, 403: noBody{}},
 			Summary: "nginx auth_request check: 200 with X-User-Id/X-User-Name/X-User-Role for a valid " +
 				"Bearer token or X-API-KEY (and X-Original-URI it may read), else 401/403; empty body",
 			Responses: map[int]string{200: "Allowed", 401: "No valid credential", 403: "Not allowed to read X-Original-URI"},
 			Handler:   s.handleVerify},
 		{Method: http.MethodHead, Path: "/api/v1/auth/verify", Tag: authTag, Public: true,
+			ID: "verifyAuthHead", Headers: map[int][]string{200: {"X-User-Id", "X-User-Name", "X-User-Role"}},
+			ByStatus:  map[int]any{200: noBody{}, 401: noBody{}, 403: noBody{}},
 			Summary:   "nginx auth_request check (HEAD)",
 			Responses: map[int]string{200: "Allowed", 401: "No valid credential", 403: "Not allowed to read X-Original-URI"},
 			Handler:   s.handleVerify},
 		{Method: http.MethodGet, Path: "/.well-known/jwks.json", Tag: authTag, Public: true,
+			ID: "getJWKS", Response: map[string]any{},
 			Summary:   "Public keys that verify access tokens (RS256, ES256, EdDSA); 404 with HS256",
 			Responses: map[int]string{200: "JSON Web Key Set", 404: "No public keys (HS256)"},
 			Handler:   s.handleJWKS},
 
 		{Method: http.MethodGet, Path: "/api/v1/users/me", Tag: usersTag, PendingOK: true, Perm: read,
+			ID: "getMyProfile", Response: userBody{},
 			Summary:   "The caller's account",
 			Responses: map[int]string{200: "User", 401: unauth},
 			Handler:   s.handleMe},
 		{Method: http.MethodPut, Path: "/api/v1/users/me", Tag: usersTag, Perm: write, Body: jsonType,
+			ID: "updateMyProfile", Request: updateMeRequest{}, Response: userBody{},
 			Summary:   "Change the caller's email ({\"email\", \"current_password\"}; other fields are ignored)",
 			Responses: map[int]string{200: "User", 400: "Invalid email or current_password missing", 401: "Not authenticated or current password incorrect", 409: "Email taken", 429: "Locked after too many wrong passwords"},
 			Handler:   s.handleUpdateMe},
 		{Method: http.MethodPost, Path: "/api/v1/users/change-password", Tag: usersTag, PendingOK: true, Perm: write, AuthLimited: true, Body: jsonType,
+			ID: "changePassword", Request: changePasswordRequest{}, Response: messageBody{},
 			Summary: "Change the caller's password; every other session is revoked",
 			Responses: map[int]string{200: "Changed", 400: "Weak or reused password (errors lists each problem)",
 				401: "Current password is incorrect", 422: "Missing field"},
 			Handler: s.handleChangePassword},
 		{Method: http.MethodGet, Path: "/api/v1/users/sessions", Tag: usersTag, Perm: read,
+			ID: "listUserSessions", Response: []sessionBody{},
 			Summary:   "The caller's active sessions",
 			Responses: map[int]string{200: "Sessions", 401: unauth},
 			Handler:   s.handleListSessions},
 		{Method: http.MethodDelete, Path: "/api/v1/users/sessions/{session_id:[0-9]+}", Tag: usersTag, Perm: write,
+			ID: "revokeUserSession", Response: messageBody{},
 			Summary:   "Revoke one of the caller's sessions",
 			Responses: map[int]string{200: "Revoked", 401: unauth, 404: "No such session"},
 			Handler:   s.handleRevokeSession},
 		{Method: http.MethodPost, Path: "/api/v1/users/sessions/revoke-all", Tag: usersTag, Perm: write,
+			ID: "revokeAllUserSessions", Response: messageBody{},
 			Summary:   "Revoke every session of the caller except the current one",
 			Responses: map[int]string{200: "Revoked", 401: unauth},
 			Handler:   s.handleRevokeAllSessions},
 		{Method: http.MethodGet, Path: "/api/v1/users/api-keys", Tag: usersTag, Perm: read,
+			ID: "listAPIKeys", Response: []apiKeyBody{},
 			Summary:   "The caller's API keys (no secrets)",
 			Responses: map[int]string{200: "API keys", 401: unauth},
 			Handler:   s.handleListAPIKeys},
 		{Method: http.MethodPost, Path: "/api/v1/users/api-keys", Tag: usersTag, Perm: write, Body: jsonType,
+			ID: "createAPIKey", Request: createKeyRequest{}, Response: newKeyBody{},
 			Summary: "Create an API key {name, scopes: [\"read\"|\"write\"|\"admin\"], expires_in_days}; the key is shown once",
 			Responses: map[int]string{200: "The key with its secret (key)", 400: "Invalid scope or expiry",
 				401: unauth, 403: "Scope broader than the caller's"},
 			Handler: s.handleCreateAPIKey},
 		{Method: http.MethodPost, Path: "/api/v1/users/api-keys/{key_id:[0-9]+}/rotate", Tag: usersTag, Perm: write,
+			ID: "rotateAPIKey", Response: newKeyBody{},
 			Summary:   "Replace an API key's secret; the old one stops working; the new key is shown once",
 			Responses: map[int]string{200: "The key with its new secret (key)", 401: unauth, 404: "No such key"},
 			Handler:   s.handleRotateAPIKey},
 		{Method: http.MethodDelete, Path: "/api/v1/users/api-keys/{key_id:[0-9]+}", Tag: usersTag, Perm: write,
+			ID: "revokeAPIKey", Response: keyRevoked{},
 			Summary:   "Revoke an API key",
 			Responses: map[int]string{200: "Revoked", 401: unauth, 404: "No such key"},
 			Handler:   s.handleRevokeAPIKey},
@@ -226,12 +249,25 @@ type newKeyBody struct {
 	Message string `json:"message"`
 }
 
+// keyRevoked is the response of DELETE /users/api-keys/{key_id}.
+type keyRevoked struct {
+	KeyID   int64  `json:"key_id"`
+	Message string `json:"message"`
+	UserID  int64  `json:"user_id"`
+}
+
 // messageBody is tldw's MessageResponse: a plain confirmation, with the user acted on or
 // details when there are any.
 type messageBody struct {
-	Message string         `json:"message"`
-	UserID  int64          `json:"user_id,omitempty"`
-	Details map[string]any `json:"details,omitempty"`
+	Message string          `json:"message"`
+	UserID  int64           `json:"user_id,omitempty"`
+	Details *messageDetails `json:"details,omitempty"`
+}
+
+// messageDetails are the details of a messageBody; each answer sets the fields it reports.
+type messageDetails struct {
+	UserID          *int64 `json:"user_id,omitempty"`
+	SessionsRevoked *int   `json:"sessions_revoked,omitempty"`
 }
 
 // formatTimePtr is formatTime of *t, or nil.
@@ -268,6 +304,17 @@ func (s *accountsAPI) handleLogin(w http.ResponseWriter, r *http.Request) error 
 	return s.writeTokens(w, r, pair)
 }
 
+// loginRequest is the login body: the OAuth2 password form (form-encoded or multipart) or
+// JSON with the same names. Only username and password are read.
+type loginRequest struct {
+	Username     *string `json:"username" oapi:"required" doc:"Username or email"`
+	Password     *string `json:"password" oapi:"required"`
+	GrantType    *string `json:"grant_type,omitempty" doc:"Ignored (OAuth2: password)"`
+	Scope        *string `json:"scope,omitempty" doc:"Ignored"`
+	ClientID     *string `json:"client_id,omitempty" doc:"Ignored"`
+	ClientSecret *string `json:"client_secret,omitempty" doc:"Ignored"`
+}
+
 // loginForm reads username and password from a form or JSON body (never from the query
 // string). Absent fields are a 422 list.
 func (s *accountsAPI) loginForm(w http.ResponseWriter, r *http.Request) (username, password string, err error) {
@@ -276,10 +323,7 @@ func (s *accountsAPI) loginForm(w http.ResponseWriter, r *http.Request) (usernam
 	var user, pass *string
 	switch {
 	case isJSON(ct):
-		var body struct {
-			Username *string `json:"username"`
-			Password *string `json:"password"`
-		}
+		var body loginRequest
 		if err := s.readJSON(w, r, &body); err != nil {
 			return "", "", err
 		}
@@ -340,12 +384,15 @@ func (s *accountsAPI) writeTokens(w http.ResponseWriter, r *http.Request, pair *
 	return nil
 }
 
+// refreshRequest is POST /auth/refresh; in cookie mode the cookie may stand in for the field.
+type refreshRequest struct {
+	RefreshToken *string `json:"refresh_token"`
+}
+
 // handleRefresh rotates a refresh token given as JSON {"refresh_token"} or, in cookie mode, as the
 // handleRefresh cookie (which then needs CSRF proof like any cookie-authenticated request).
 func (s *accountsAPI) handleRefresh(w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		RefreshToken *string `json:"refresh_token"`
-	}
+	var body refreshRequest
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
 	}
@@ -376,11 +423,14 @@ func (s *accountsAPI) handleRefresh(w http.ResponseWriter, r *http.Request) erro
 	return s.writeTokens(w, r, pair)
 }
 
+// logoutRequest is the optional body of POST /auth/logout.
+type logoutRequest struct {
+	AllDevices *bool `json:"all_devices" doc:"End every session of the account"`
+}
+
 // handleLogout ends the caller's session (or all its sessions); the body is optional.
 func (s *accountsAPI) handleLogout(w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		AllDevices *bool `json:"all_devices"`
-	}
+	var body logoutRequest
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
 	}
@@ -393,16 +443,16 @@ func (s *accountsAPI) handleLogout(w http.ResponseWriter, r *http.Request) error
 		s.clearAuthCookies(w)
 	}
 	s.writeJSON(w, r, http.StatusOK, messageBody{Message: "Successfully logged out",
-		Details: map[string]any{"user_id": p.UserID}})
+		Details: &messageDetails{UserID: &p.UserID}})
 	return nil
 }
 
 // registerRequestBody is POST /auth/register. Only these fields are read: role, is_active, quota
 // and the like cannot be set by registering.
 type registerRequestBody struct {
-	Username         *string `json:"username"`
-	Email            *string `json:"email"`
-	Password         *string `json:"password"`
+	Username         *string `json:"username" oapi:"required"`
+	Email            *string `json:"email" oapi:"required"`
+	Password         *string `json:"password" oapi:"required"`
 	RegistrationCode *string `json:"registration_code"`
 }
 
@@ -458,14 +508,17 @@ func (s *accountsAPI) handleMe(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// updateMeRequest is PUT /users/me; other fields are ignored.
+type updateMeRequest struct {
+	Email           *string `json:"email"`
+	CurrentPassword string  `json:"current_password" doc:"Required to change the email"`
+}
+
 // handleUpdateMe changes the caller's email, which needs current_password (400
 // current_password_required when absent, 401 invalid_credentials when wrong); every other
 // field of the body is ignored.
 func (s *accountsAPI) handleUpdateMe(w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		Email           *string `json:"email"`
-		CurrentPassword string  `json:"current_password"`
-	}
+	var body updateMeRequest
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
 	}
@@ -484,12 +537,15 @@ func (s *accountsAPI) handleUpdateMe(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
+// changePasswordRequest is POST /users/change-password.
+type changePasswordRequest struct {
+	CurrentPassword *string `json:"current_password" oapi:"required"`
+	NewPassword     *string `json:"new_password" oapi:"required"`
+	RevokeAPIKeys   *bool   `json:"revoke_api_keys" doc:"Also revoke the user's other API keys (default true)"`
+}
+
 func (s *accountsAPI) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		CurrentPassword *string `json:"current_password"`
-		NewPassword     *string `json:"new_password"`
-		RevokeAPIKeys   *bool   `json:"revoke_api_keys"` // default true: revoke the user's other API keys
-	}
+	var body changePasswordRequest
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
 	}
@@ -553,7 +609,7 @@ func (s *accountsAPI) handleRevokeAllSessions(w http.ResponseWriter, r *http.Req
 		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, messageBody{Message: fmt.Sprintf("Successfully revoked %d sessions", n),
-		Details: map[string]any{"sessions_revoked": n}})
+		Details: &messageDetails{SessionsRevoked: &n}})
 	return nil
 }
 
@@ -574,16 +630,19 @@ func (s *accountsAPI) handleListAPIKeys(w http.ResponseWriter, r *http.Request) 
 // maxAPIKeyDays bounds expires_in_days.
 const maxAPIKeyDays = 3650
 
+// createKeyRequest is POST /users/api-keys.
+type createKeyRequest struct {
+	Name          *string         `json:"name"`
+	Scopes        []string        `json:"scopes" oapi:"enum=read|write|admin"`
+	Scope         json.RawMessage `json:"scope" doc:"HEAD's scope: a string or a list of strings"`
+	ExpiresInDays *int            `json:"expires_in_days"`
+	RateLimit     int             `json:"rate_limit_per_minute" doc:"Requests per minute for this key (0: only the user's budget)"`
+}
+
 // handleCreateAPIKey accepts {name, scopes: [...], expires_in_days} and HEAD's "scope" (a string
 // or a list) as well; the scopes of both are merged, default read.
 func (s *accountsAPI) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		Name          *string         `json:"name"`
-		Scopes        []string        `json:"scopes"`
-		Scope         json.RawMessage `json:"scope"`
-		ExpiresInDays *int            `json:"expires_in_days"`
-		RateLimit     int             `json:"rate_limit_per_minute"`
-	}
+	var body createKeyRequest
 	if err := s.readJSON(w, r, &body); err != nil {
 		return err
 	}
@@ -654,7 +713,7 @@ func (s *accountsAPI) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request)
 	if err := s.o.Auth.RevokeAPIKey(r.Context(), p, id, s.meta(r)); err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, map[string]any{"message": "API key revoked", "user_id": p.UserID, "key_id": id})
+	s.writeJSON(w, r, http.StatusOK, keyRevoked{KeyID: id, Message: "API key revoked", UserID: p.UserID})
 	return nil
 }
 

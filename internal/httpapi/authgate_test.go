@@ -123,7 +123,7 @@ func TestSingleUserAllowedIPs(t *testing.T) {
 					req.Header.Set("X-API-KEY", key)
 				}
 				rec := httptest.NewRecorder()
-				srv.ServeHTTP(rec, req)
+				serveChecked(t, srv, rec, req)
 				if rec.Code != c.want {
 					t.Errorf("GET %s = %d %s, want %d", path, rec.Code, rec.Body, c.want)
 				}
@@ -139,7 +139,7 @@ func TestSingleUserAllowedIPs(t *testing.T) {
 				req.Header.Set("X-Forwarded-For", c.xff)
 			}
 			rec := httptest.NewRecorder()
-			srv.ServeHTTP(rec, req)
+			serveChecked(t, srv, rec, req)
 			if rec.Code != c.want {
 				t.Errorf("login = %d %s, want %d", rec.Code, rec.Body, c.want)
 			}
@@ -215,7 +215,7 @@ func TestCookieModeOrigin(t *testing.T) {
 		req.Header.Set("X-Forwarded-Proto", "https")
 		req.Header.Set("Origin", origin)
 		rec := httptest.NewRecorder()
-		ts.ServeHTTP(rec, req)
+		serveChecked(t, ts.Server, rec, req)
 		return rec.Code
 	}
 	if got := send("https://example.com"); got != 200 {

@@ -6,10 +6,12 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gorilla/mux"
 )
 
@@ -37,17 +39,18 @@ const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self'; style-
 // routes serve the OpenAPI document and the API reference page (both public).
 func (s *docsAPI) routes() []route {
 	return []route{
-		{Method: http.MethodGet, Path: "/openapi.json", Tag: "meta", Public: true,
-			Summary:   "OpenAPI 3.1 description of every route",
+		{Method: http.MethodGet, Path: "/openapi.json", ID: "getOpenAPI", Response: map[string]any{},
+			Tag: "meta", Public: true,
+			Summary:   "OpenAPI 3.0.3 description of every route",
 			Responses: map[int]string{200: "The OpenAPI document"},
 			Handler:   s.serveOpenAPI},
-		{Method: http.MethodGet, Path: "/docs", Tag: "meta", Public: true,
+		{Method: http.MethodGet, Path: "/docs", ID: "getDocs", Tag: "meta", Public: true,
 			Summary:  "API reference page rendered from the OpenAPI document",
 			Produces: "text/html", Responses: map[int]string{200: "HTML page"},
 			Handler: s.serveDocs},
-		{Method: http.MethodGet, Path: "/docs/assets/{name}", Tag: "meta", Public: true,
+		{Method: http.MethodGet, Path: "/docs/assets/{name}", ID: "getDocsAsset", Tag: "meta", Public: true,
 			Summary:  "Scripts and stylesheets of the API reference page",
-			Produces: "text/css", Responses: map[int]string{200: "CSS or JavaScript", 404: "No such asset"},
+			Produces: "text/css, text/javascript", Responses: map[int]string{200: "CSS or JavaScript", 404: "No such asset"},
 			Handler: s.serveDocsAsset},
 	}
 }
@@ -90,16 +93,21 @@ type docsGroup struct {
 type docsOp struct {
 	ID, Method, Path, Summary string
 	Public                    bool
-	Params                    []parameter
+	Params                    []docsParam
 	Body                      []string
 	Responses                 []docsResp
+}
+
+type docsParam struct {
+	Name, In, Type, Description string
+	Required                    bool
 }
 
 type docsResp struct{ Status, Description string }
 
 // renderDocs renders the reference page once from the OpenAPI document: operations grouped
 // by tag (in route-table order), sorted by path and method.
-func renderDocs(d *document) ([]byte, error) {
+func renderDocs(d *openapi3.T) ([]byte, error) {
 	tmpl, err := template.ParseFS(assets, "assets/docs.html")
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: parse docs template: %w", err)
@@ -107,8 +115,8 @@ func renderDocs(d *document) ([]byte, error) {
 	page := docsPage{Title: d.Info.Title, Version: d.Info.Version, Description: d.Info.Description}
 	groups := map[string]*docsGroup{}
 	var order []string
-	for _, item := range d.Paths {
-		for _, op := range item {
+	for path, item := range d.Paths.Map() {
+		for method, op := range item.Operations() {
 			tag := "other"
 			if len(op.Tags) > 0 {
 				tag = op.Tags[0]
@@ -119,11 +127,11 @@ func renderDocs(d *document) ([]byte, error) {
 				groups[tag] = g
 				order = append(order, tag)
 			}
-			g.Ops = append(g.Ops, docsViewOp(op))
+			g.Ops = append(g.Ops, docsViewOp(method, path, op))
 		}
 	}
 	tagRank := func(tag string) int {
-		if i := slices.IndexFunc(d.Tags, func(t docTag) bool { return t.Name == tag }); i >= 0 {
+		if i := slices.IndexFunc(d.Tags, func(t *openapi3.Tag) bool { return t.Name == tag }); i >= 0 {
 			return i
 		}
 		return len(d.Tags)
@@ -143,17 +151,18 @@ func renderDocs(d *document) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func docsViewOp(op *operation) docsOp {
-	v := docsOp{ID: op.OperationID, Method: op.method, Path: op.path, Summary: op.Summary,
-		Public: op.public, Params: op.Parameters}
-	if op.RequestBody != nil {
-		for ct := range op.RequestBody.Content {
-			v.Body = append(v.Body, ct)
-		}
-		slices.Sort(v.Body)
+func docsViewOp(method, path string, op *openapi3.Operation) docsOp {
+	v := docsOp{ID: op.OperationID, Method: method, Path: path, Summary: op.Summary,
+		Public: op.Security != nil && len(*op.Security) == 0}
+	for _, p := range op.Parameters {
+		v.Params = append(v.Params, docsParam{Name: p.Value.Name, In: p.Value.In, Type: p.Value.Schema.Value.Type.Slice()[0],
+			Required: p.Value.Required, Description: p.Value.Description})
 	}
-	for status, resp := range op.Responses {
-		v.Responses = append(v.Responses, docsResp{Status: status, Description: resp.Description})
+	if op.RequestBody != nil {
+		v.Body = slices.Sorted(maps.Keys(op.RequestBody.Value.Content))
+	}
+	for status, resp := range op.Responses.Map() {
+		v.Responses = append(v.Responses, docsResp{Status: status, Description: *resp.Value.Description})
 	}
 	slices.SortFunc(v.Responses, func(a, b docsResp) int { return strings.Compare(a.Status, b.Status) })
 	return v

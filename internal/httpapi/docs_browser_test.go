@@ -34,7 +34,7 @@ func chromium(t *testing.T) string {
 func TestDocsInBrowser(t *testing.T) {
 	bin := chromium(t)
 	s := fullServer(t)
-	srv := httptest.NewServer(s)
+	srv := httptest.NewServer(checkedHandler(t, s))
 	defer srv.Close()
 
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a hang guard

@@ -76,7 +76,7 @@ func TestHeadOnEveryGetRoute(t *testing.T) {
 	ms := newMediaServer(t, true)
 	ts := newTestServer(t, walkServer, withHTTP(func(o *Options) { o.Media = ms.Media }))
 	ms.Media.Audit, ms.Media.Now = ts.Audit, ts.Clock.Now
-	srv := httptest.NewServer(ts)
+	srv := httptest.NewServer(checkedHandler(t, ts.Server))
 	defer srv.Close()
 	n := 0
 	for _, rt := range ts.routeTable() {

@@ -20,7 +20,7 @@ var fixedNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 func testRoutes() []route {
 	return []route{
 		{Method: http.MethodGet, Path: "/api/v1/items", Tag: "test", Public: true, TrailingSlash: true,
-			Summary: "List items", Query: []param{{Name: "page", Type: "integer", Description: "Page number"}},
+			Summary: "List items", Query: []param{{Name: "page", Type: "integer", Description: "Page number"}}, Response: testItems{},
 			Responses: map[int]string{200: "Items"},
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
 				w.Header().Set("Content-Type", "application/json")
@@ -28,7 +28,7 @@ func testRoutes() []route {
 				return nil
 			}},
 		{Method: http.MethodGet, Path: "/api/v1/items/{id:[0-9]+}", Tag: "test", Public: true,
-			Summary: "Get an item", Responses: map[int]string{200: "The item", 404: "No such item"},
+			Summary: "Get an item", Responses: map[int]string{200: "The item", 404: "No such item"}, Response: testItem{},
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = io.WriteString(w, `{"id":1}`)
@@ -36,21 +36,34 @@ func testRoutes() []route {
 			}},
 		{Method: http.MethodPost, Path: "/api/v1/items", Tag: "test", Public: true, Body: "application/json",
 			Summary: "Create an item", Responses: map[int]string{201: "Created", 400: "Invalid"},
+			Request: testItem{}, Response: testItem{},
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
 				return Errorf(http.StatusConflict, "item_exists", "item %q already exists", "x")
 			}},
 		{Method: http.MethodGet, Path: "/api/v1/items/{id:[0-9]+}/secret", Tag: "test",
 			Summary: "A protected item (needs a credential)", Responses: map[int]string{200: "The secret"},
-			Handler: func(w http.ResponseWriter, r *http.Request) error { return nil }},
+			ByStatus: map[int]any{200: noBody{}},
+			Handler:  func(w http.ResponseWriter, r *http.Request) error { return nil }},
 		{Method: http.MethodGet, Path: "/api/v1/panic", Tag: "test", Public: true, Responses: map[int]string{200: "never"},
+			ByStatus: map[int]any{200: noBody{}},
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
 				panic("secret panic text /etc/passwd")
 			}},
 		{Method: http.MethodGet, Path: "/api/v1/fail", Tag: "test", Public: true, Responses: map[int]string{200: "never"},
+			ByStatus: map[int]any{200: noBody{}},
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
 				return errFromQuery(r)
 			}},
 	}
+}
+
+// testItems and testItem are the bodies of the test routes.
+type testItems struct {
+	Items []int `json:"items"`
+}
+
+type testItem struct {
+	ID int `json:"id"`
 }
 
 // errFromQuery returns the error named by ?e= so one route covers the error table.
@@ -146,7 +159,14 @@ func (q request) do(t *testing.T, s http.Handler) *httptest.ResponseRecorder {
 		req.RemoteAddr = q.remote
 	}
 	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, req)
+	switch srv := s.(type) {
+	case *Server:
+		serveChecked(t, srv, rec, req)
+	case *testServer:
+		serveChecked(t, srv.Server, rec, req)
+	default:
+		s.ServeHTTP(rec, req)
+	}
 	return rec
 }
 

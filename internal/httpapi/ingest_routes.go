@@ -29,34 +29,38 @@ func (s *ingestAPI) routes() []route {
 			Summary: "List your processing jobs, newest first (admins: every user's, or user_id's)",
 			Query: []param{
 				{Name: "state", Description: "Only jobs in these states (comma-separated: queued, running, retrying, completed, failed, cancelled)", Type: "string"},
-				{Name: "user_id", Description: "Admins: only this user's jobs", Type: "integer"},
-				{Name: "page", Description: "Page number, from 1 (default 1)", Type: "integer"},
-				{Name: "results_per_page", Description: "Jobs per page, 1-100 (default 10)", Type: "integer"},
+				{Name: "user_id", Description: "Admins: only this user's jobs", Type: "integer", Range: []int64{1}},
+				{Name: "page", Description: "Page number, from 1 (default 1)", Type: "integer", Range: []int64{1, 1 << 30}},
+				{Name: "results_per_page", Description: "Jobs per page, 1-100 (default 10)", Type: "integer", Range: []int64{1, media.MaxPerPage}},
 			},
+			ID: "listIngestJobs", Response: jobList{},
 			Responses: with(job, map[int]string{200: "Jobs and pagination", 400: "Invalid parameter"}),
 			Handler:   s.handleJobList},
 		{Method: http.MethodGet, Path: "/api/v1/media/ingest/jobs/{id:[0-9]+}", Tag: "media", Perm: auth.PermMediaRead,
+			ID: "getIngestJob", Response: jobJSON{},
 			Summary:   "Get a processing job with its item's stages and progress",
 			Responses: with(job, map[int]string{200: "The job"}),
 			Handler:   s.handleJobGet},
 		{Method: http.MethodDelete, Path: "/api/v1/media/ingest/jobs/{id:[0-9]+}", Tag: "media", Perm: auth.PermMediaWrite,
+			ID: "cancelIngestJob", Response: jobJSON{},
 			Summary:   "Cancel a processing job",
 			Responses: with(job, map[int]string{200: "The cancelled job"}),
 			Handler:   s.handleJobCancel},
 		{Method: http.MethodPost, Path: "/api/v1/media/ingest/jobs/{id:[0-9]+}/retry", Tag: "media", Perm: auth.PermMediaWrite,
+			ID: "retryIngestJob", Response: jobJSON{},
 			Summary:   "Run a failed or cancelled processing job again",
 			Responses: with(job, map[int]string{202: "The job, queued again", 409: "The job is running or completed"}),
 			Handler:   s.handleJobRetry},
 		{Method: http.MethodGet, Path: "/api/v1/media/ingest/jobs/{id:[0-9]+}/events", Tag: "media", Perm: auth.PermMediaRead,
 			Summary: "Follow a processing job as Server-Sent Events: \"stage\" when a stage changes, \"state\" when the job's " +
 				"state does (each with stage, percent, message); the stream ends after the final state",
-			Produces: "text/event-stream", Stream: streamSSE,
+			ID: "streamIngestJobEvents", Produces: "text/event-stream", Stream: streamSSE,
 			Responses: with(job, map[int]string{200: "The event stream"}),
 			Handler:   s.handleJobEvents},
 		{Method: http.MethodPost, Path: "/api/v1/media/{id:[0-9]+}/reprocess", Tag: "media", Perm: auth.PermMediaWrite,
 			Summary: "Process an item again with new options (JSON: chunk_method, chunk_size, chunk_overlap, perform_chunking, " +
 				"ocr_mode, ocr_lang); the stored text is re-chunked, or extracted again when there is none",
-			Body: "application/json",
+			ID: "reprocessMedia", Body: "application/json", BodyOptional: true, Request: reprocessRequest{}, Response: jobJSON{},
 			Responses: map[int]string{202: "The new job", 401: "Not authenticated", 403: "Not allowed",
 				404: "No such item of yours", 409: "The item is still being processed", 415: "Body is not JSON",
 				422: "Invalid options", 503: unavailable},
@@ -136,7 +140,7 @@ type jobJSON struct {
 	JobID       int64           `json:"job_id"`
 	MediaID     int64           `json:"media_id"`
 	UserID      int64           `json:"user_id"`
-	State       string          `json:"state"`
+	State       string          `json:"state" oapi:"enum=queued|running|retrying|completed|failed|cancelled"`
 	Attempt     int             `json:"attempt"`
 	MaxAttempts int             `json:"max_attempts"`
 	Error       string          `json:"error"`
@@ -259,9 +263,21 @@ func (s *ingestAPI) handleJobList(w http.ResponseWriter, r *http.Request) error 
 	for i := range jobs {
 		out = append(out, newJobJSON(&jobs[i], nil))
 	}
-	s.writeJSON(w, r, http.StatusOK, map[string]any{"jobs": out,
-		"pagination": map[string]int{"page": page.Page, "results_per_page": page.PerPage}})
+	s.writeJSON(w, r, http.StatusOK, jobList{Jobs: out, Pagination: jobPagination{Page: page.Page, ResultsPerPage: page.PerPage}})
 	return nil
+}
+
+// jobList is the body of GET /api/v1/media/ingest/jobs.
+type jobList struct {
+	Jobs       []jobJSON     `json:"jobs"`
+	Pagination jobPagination `json:"pagination"`
+}
+
+// jobPagination is a job list's page (jobs are not counted: a page shorter than
+// results_per_page is the last).
+type jobPagination struct {
+	Page           int `json:"page"`
+	ResultsPerPage int `json:"results_per_page"`
 }
 
 // jobWithProcessing reads a job and its item's processing state (absent when the item is
@@ -416,12 +432,12 @@ func (s *ingestAPI) handleJobEvents(w http.ResponseWriter, r *http.Request) erro
 
 // reprocessRequest is the body of POST /api/v1/media/{id}/reprocess.
 type reprocessRequest struct {
-	ChunkMethod     string `json:"chunk_method"`
-	ChunkSize       int    `json:"chunk_size"`
-	ChunkOverlap    int    `json:"chunk_overlap"`
-	PerformChunking *bool  `json:"perform_chunking"`
-	OCRMode         string `json:"ocr_mode"`
-	OCRLang         string `json:"ocr_lang"`
+	ChunkMethod     string `json:"chunk_method,omitempty" oapi:"enum=words|sentences|paragraphs|tokens|ebook_chapters|semantic" doc:"Default words"`
+	ChunkSize       int    `json:"chunk_size,omitempty" oapi:"min=0" doc:"Units per chunk; 0 or absent: 500"`
+	ChunkOverlap    int    `json:"chunk_overlap,omitempty" oapi:"min=0" doc:"Units shared by neighbouring chunks; default 200"`
+	PerformChunking *bool  `json:"perform_chunking,omitempty" doc:"false stores the text without chunks"`
+	OCRMode         string `json:"ocr_mode,omitempty" oapi:"enum=fallback|always|off" doc:"Re-extracts the original when given"`
+	OCRLang         string `json:"ocr_lang,omitempty" doc:"tesseract language codes joined by '+' (eng, eng+deu); re-extracts when given"`
 }
 
 // handleReprocess serves POST /api/v1/media/{id}/reprocess: 202 with the new job.
@@ -446,6 +462,9 @@ func (s *ingestAPI) handleReprocess(w http.ResponseWriter, r *http.Request) erro
 		Extract: media.ExtractOptions{OCRMode: strings.ToLower(strings.TrimSpace(req.OCRMode)), OCRLang: strings.TrimSpace(req.OCRLang)},
 	}
 	o.NoChunking = req.PerformChunking != nil && !*req.PerformChunking
+	if o.Extract.OCRMode != "" || o.Extract.OCRLang != "" {
+		o.From = media.StageProbe // new OCR options only matter when the original is read again
+	}
 	if err := checkProcessOptions(o); err != nil {
 		return err
 	}

@@ -47,12 +47,13 @@ const mediaDownloadCSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 // storage quota routes (quota_routes.go).
 func (s *mediaAPI) routes() []route {
 	list := []param{
-		{Name: "page", Description: "Page number, from 1 (default 1)", Type: "integer"},
-		{Name: "results_per_page", Description: "Items per page, 1-100 (default 10)", Type: "integer"},
+		{Name: "page", Description: "Page number, from 1 (default 1)", Type: "integer", Range: []int64{1, 1 << 30}},
+		{Name: "results_per_page", Description: "Items per page, 1-100 (default 10)", Type: "integer", Range: []int64{1, media.MaxPerPage}},
 	}
 	unavailable := "No media storage configured"
 	rs := []route{
 		{Method: http.MethodPost, Path: "/api/v1/media/add", Tag: "media", Perm: auth.PermMediaWrite,
+			ID: "addMedia", Request: mediaAddForm{}, Response: mediaAddResponse{},
 			Summary: "Upload and process media files (multipart form: media_type, files, title, author, keywords, " +
 				"overwrite_existing, chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang, async; " +
 				"fields may follow the files). Waits for processing unless async=true or Prefer: respond-async",
@@ -63,44 +64,53 @@ func (s *mediaAPI) routes() []route {
 				415: "Not a multipart form", 422: "Missing or invalid media_type", 503: unavailable},
 			Handler: s.handleMediaAdd},
 		{Method: http.MethodGet, Path: "/api/v1/media", Tag: "media", Perm: auth.PermMediaRead, TrailingSlash: true,
+			ID: "listMedia", Response: mediaList{}, Headers: map[int][]string{200: {"ETag"}, 304: {"ETag"}},
 			Summary: "List your media items, newest first", Query: list,
 			Responses: map[int]string{200: "Items and pagination", 304: "Not modified (If-None-Match)",
 				400: "Invalid page parameters", 401: "Not authenticated", 403: "Not allowed", 503: unavailable},
 			Handler: s.handleMediaList(false)},
 		{Method: http.MethodGet, Path: "/api/v1/media/trash", Tag: "media", Perm: auth.PermMediaRead,
+			ID: "listTrash", Response: mediaList{}, Headers: map[int][]string{200: {"ETag"}, 304: {"ETag"}},
 			Summary: "List your trashed media items", Query: list,
 			Responses: map[int]string{200: "Items and pagination", 304: "Not modified (If-None-Match)",
 				400: "Invalid page parameters", 401: "Not authenticated", 403: "Not allowed", 503: unavailable},
 			Handler: s.handleMediaList(true)},
 		{Method: http.MethodPost, Path: "/api/v1/media/trash/empty", Tag: "media", Perm: auth.PermMediaWrite,
+			ID: "emptyTrash", Response: trashEmptied{},
 			Summary: "Permanently delete every trashed item (frees quota)",
 			Responses: map[int]string{200: "How many items were deleted", 401: "Not authenticated", 403: "Not allowed",
 				503: unavailable},
 			Handler: s.handleMediaEmptyTrash},
 		{Method: http.MethodGet, Path: "/api/v1/media/{id:[0-9]+}", Tag: "media", Perm: auth.PermMediaRead,
+			ID: "getMediaItem", Response: mediaJSON{},
 			Summary: "Get a media item: tldw's MediaDetailResponse with its extracted text (include_content=false leaves the text out)",
 			Query:   []param{{Name: "include_content", Description: "Include content.text (default true)", Type: "boolean"}},
 			Responses: map[int]string{200: "The item", 401: "Not authenticated", 403: "Not allowed",
 				404: "No such item of yours", 503: unavailable},
 			Handler: s.handleMediaGet},
 		{Method: http.MethodGet, Path: "/api/v1/media/{id:[0-9]+}/file", Tag: "media", Perm: auth.PermMediaRead,
+			ID: "downloadMediaFile", Headers: map[int][]string{200: {"ETag", "Content-Disposition"},
+				206: {"ETag", "Content-Range", "Content-Disposition"}, 304: {"ETag"}, 416: {"Content-Range"}},
 			Summary:  "Download the item's original file (attachment; Range and ETag supported)",
-			Produces: "application/octet-stream",
+			Produces: "*/*",
 			Responses: map[int]string{200: "The file", 206: "Part of the file", 304: "Not modified",
 				401: "Not authenticated", 403: "Not allowed", 404: "No such item of yours",
 				416: "Range not satisfiable", 503: unavailable},
 			Handler: s.handleMediaFile},
 		{Method: http.MethodDelete, Path: "/api/v1/media/{id:[0-9]+}", Tag: "media", Perm: auth.PermMediaWrite,
+			ID:      "trashMediaItem",
 			Summary: "Move a media item to the trash (it still counts against the quota)",
 			Responses: map[int]string{204: "Trashed", 401: "Not authenticated", 403: "Not allowed",
 				404: "No such item of yours", 503: unavailable},
 			Handler: s.handleMediaTrash},
 		{Method: http.MethodPost, Path: "/api/v1/media/{id:[0-9]+}/restore", Tag: "media", Perm: auth.PermMediaWrite,
+			ID: "restoreMediaItem", Response: mediaRestored{},
 			Summary: "Restore a media item from the trash",
 			Responses: map[int]string{200: "Restored", 401: "Not authenticated", 403: "Not allowed",
 				404: "No such item of yours", 503: unavailable},
 			Handler: s.handleMediaRestore},
 		{Method: http.MethodDelete, Path: "/api/v1/media/{id:[0-9]+}/permanent", Tag: "media", Perm: auth.PermMediaWrite,
+			ID:      "deleteMediaPermanently",
 			Summary: "Delete a media item and its file for good (frees quota)",
 			Responses: map[int]string{204: "Deleted", 401: "Not authenticated", 403: "Not allowed",
 				404: "No such item of yours", 503: unavailable},
@@ -149,32 +159,62 @@ func mediaID(r *http.Request) (int64, error) {
 // mediaJSON is a media item as the API shows it: tldw_server's MediaDetailResponse fields
 // plus the stored facts. It never carries the storage key.
 type mediaJSON struct {
-	ID              int64          `json:"id"`
-	MediaID         int64          `json:"media_id"`
-	UUID            string         `json:"uuid"`
-	UserID          int64          `json:"user_id"`
-	Title           string         `json:"title"`
-	Author          string         `json:"author"`
-	Type            string         `json:"type"`
-	MediaType       string         `json:"media_type"`
-	URL             *string        `json:"url"`
-	Filename        string         `json:"filename"`
-	ContentType     string         `json:"content_type"`
-	SizeBytes       int64          `json:"size_bytes"`
-	ContentHash     string         `json:"content_hash"`
-	Status          string         `json:"status"`
-	Keywords        []string       `json:"keywords"`
-	IsTrash         bool           `json:"is_trash"`
-	TrashDate       *string        `json:"trash_date"`
-	CreatedAt       string         `json:"created_at"`
-	UpdatedAt       string         `json:"updated_at"`
-	Source          map[string]any `json:"source"`
-	Processing      map[string]any `json:"processing"`
-	Content         map[string]any `json:"content"`
-	Timestamps      []string       `json:"timestamps"`
-	Versions        []any          `json:"versions"`
-	HasOriginalFile bool           `json:"has_original_file"`
-	OriginalFileURL string         `json:"original_file_url"`
+	ID              int64           `json:"id"`
+	MediaID         int64           `json:"media_id"`
+	UUID            string          `json:"uuid"`
+	UserID          int64           `json:"user_id"`
+	Title           string          `json:"title"`
+	Author          string          `json:"author"`
+	Type            string          `json:"type"`
+	MediaType       string          `json:"media_type"`
+	URL             *string         `json:"url"`
+	Filename        string          `json:"filename"`
+	ContentType     string          `json:"content_type"`
+	SizeBytes       int64           `json:"size_bytes"`
+	ContentHash     string          `json:"content_hash"`
+	Status          string          `json:"status"`
+	Keywords        []string        `json:"keywords"`
+	IsTrash         bool            `json:"is_trash"`
+	TrashDate       *string         `json:"trash_date"`
+	CreatedAt       string          `json:"created_at"`
+	UpdatedAt       string          `json:"updated_at"`
+	Source          mediaSource     `json:"source"`
+	Processing      mediaProcessing `json:"processing"`
+	Content         mediaContent    `json:"content"`
+	Timestamps      []string        `json:"timestamps"`
+	Versions        []any           `json:"versions"`
+	HasOriginalFile bool            `json:"has_original_file"`
+	OriginalFileURL string          `json:"original_file_url"`
+}
+
+// mediaSource is MediaDetailResponse's source (keys in alphabetical order).
+type mediaSource struct {
+	Duration *float64 `json:"duration"`
+	Title    string   `json:"title"`
+	Type     string   `json:"type"`
+	URL      *string  `json:"url"`
+}
+
+// mediaProcessing is MediaDetailResponse's processing, plus the item's processing status
+// (stored, queued, processing, processed, failed, cancelled), its error and chunk count.
+type mediaProcessing struct {
+	Analysis               *string `json:"analysis"`
+	ChunkCount             int     `json:"chunk_count"`
+	ChunkingStatus         string  `json:"chunking_status" oapi:"enum=pending|processing|completed|skipped|failed"`
+	Error                  string  `json:"error"`
+	Model                  *string `json:"model"`
+	Prompt                 *string `json:"prompt"`
+	SafeMetadata           *string `json:"safe_metadata"`
+	Status                 string  `json:"status"`
+	TimestampOption        *bool   `json:"timestamp_option"`
+	VectorProcessingStatus int     `json:"vector_processing_status"`
+}
+
+// mediaContent is MediaDetailResponse's content; Text is null with include_content=false.
+type mediaContent struct {
+	Metadata  map[string]any `json:"metadata"`
+	Text      *string        `json:"text"`
+	WordCount int            `json:"word_count"`
 }
 
 func newMediaJSON(it *media.Item) mediaJSON {
@@ -184,10 +224,9 @@ func newMediaJSON(it *media.Item) mediaJSON {
 		SizeBytes: it.Size, ContentHash: it.ContentHash, Status: string(it.Status),
 		Keywords: append([]string{}, it.Keywords...), IsTrash: it.Trashed,
 		CreatedAt: formatTime(it.CreatedAt), UpdatedAt: formatTime(it.UpdatedAt),
-		Source: map[string]any{"url": nil, "title": it.Title, "duration": nil, "type": it.MediaType},
-		Processing: map[string]any{"prompt": nil, "analysis": nil, "safe_metadata": nil, "model": nil,
-			"timestamp_option": nil, "chunking_status": "pending", "vector_processing_status": 0, "status": string(it.Status)},
-		Content:         map[string]any{"metadata": map[string]any{}, "text": "", "word_count": 0},
+		Source:          mediaSource{Title: it.Title, Type: it.MediaType},
+		Processing:      mediaProcessing{ChunkingStatus: "pending", Status: string(it.Status)},
+		Content:         mediaContent{Metadata: map[string]any{}, Text: new(string)},
 		Timestamps:      []string{},
 		Versions:        []any{},
 		HasOriginalFile: true,
@@ -218,6 +257,13 @@ type mediaListItem struct {
 	TrashDate   *string  `json:"trash_date,omitempty"`
 }
 
+// mediaList is a page of media items.
+type mediaList struct {
+	Items      []mediaListItem `json:"items"`
+	Pagination mediaPagination `json:"pagination"`
+}
+
+// mediaPagination is tldw_server's pagination of media lists.
 type mediaPagination struct {
 	Page           int `json:"page"`
 	ResultsPerPage int `json:"results_per_page"`
@@ -279,7 +325,7 @@ func (s *mediaAPI) handleMediaList(trash bool) handlerFunc {
 			}
 			items = append(items, li)
 		}
-		body := map[string]any{"items": items, "pagination": mediaPagination{Page: o.Page, ResultsPerPage: o.PerPage,
+		body := mediaList{Items: items, Pagination: mediaPagination{Page: o.Page, ResultsPerPage: o.PerPage,
 			TotalPages: page.TotalPages(), TotalItems: page.Total}}
 		return s.writeJSONETag(w, r, body)
 	}
@@ -336,6 +382,9 @@ func (s *mediaAPI) handleMediaGet(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	j := newMediaJSON(it)
+	if !include {
+		j.Content.Text = nil
+	}
 	if svc.Processing != nil {
 		if err := s.addProcessing(r, svc, a, &j, include); err != nil {
 			return err
@@ -356,13 +405,11 @@ func (s *mediaAPI) addProcessing(r *http.Request, svc *media.Service, a media.Ac
 		return err
 	}
 	j.Status = string(p.Status)
-	j.Processing["status"] = string(p.Status)
-	j.Processing["error"] = p.Error
-	j.Processing["chunk_count"] = p.ChunkCount
-	j.Processing["chunking_status"] = chunkingStatus[p.Stage(media.StageChunk).Status]
-	j.Content["word_count"] = p.WordCount
+	j.Processing.Status, j.Processing.Error, j.Processing.ChunkCount = string(p.Status), p.Error, p.ChunkCount
+	j.Processing.ChunkingStatus = chunkingStatus[p.Stage(media.StageChunk).Status]
+	j.Content.WordCount = p.WordCount
 	if !include {
-		delete(j.Content, "text")
+		j.Content.Text = nil
 		return nil
 	}
 	c, err := svc.ContentOf(r.Context(), a, j.ID)
@@ -376,7 +423,7 @@ func (s *mediaAPI) addProcessing(r *http.Request, svc *media.Service, a media.Ac
 	for k, v := range c.Metadata {
 		meta[k] = v
 	}
-	j.Content["text"], j.Content["metadata"], j.Content["word_count"] = c.Text, meta, c.WordCount
+	j.Content.Text, j.Content.Metadata, j.Content.WordCount = &c.Text, meta, c.WordCount
 	return nil
 }
 
@@ -478,7 +525,7 @@ func (s *mediaAPI) handleMediaRestore(w http.ResponseWriter, r *http.Request) er
 		if err := svc.Restore(r.Context(), a, id); err != nil {
 			return nil, err
 		}
-		return map[string]any{"message": "Media restored from trash", "media_id": id}, nil
+		return mediaRestored{MediaID: id, Message: "Media restored from trash"}, nil
 	})
 }
 
@@ -518,9 +565,20 @@ func (s *mediaAPI) handleMediaEmptyTrash(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, map[string]any{"message": fmt.Sprintf("Deleted %d items from the trash", n),
-		"deleted_count": n})
+	s.writeJSON(w, r, http.StatusOK, trashEmptied{DeletedCount: n, Message: fmt.Sprintf("Deleted %d items from the trash", n)})
 	return nil
+}
+
+// mediaRestored is the response of POST /media/{id}/restore.
+type mediaRestored struct {
+	MediaID int64  `json:"media_id"`
+	Message string `json:"message"`
+}
+
+// trashEmptied is the response of POST /media/trash/empty.
+type trashEmptied struct {
+	DeletedCount int    `json:"deleted_count"`
+	Message      string `json:"message"`
 }
 
 // Upload form handling.
@@ -538,7 +596,7 @@ type mediaResult struct {
 	Metadata         map[string]any `json:"metadata"`
 	Content          *string        `json:"content"`
 	Transcript       *string        `json:"transcript"`
-	Segments         []any          `json:"segments"`
+	Segments         []any          `json:"segments" oapi:"nullable"`
 	Chunks           int            `json:"chunks"`
 	Analysis         *string        `json:"analysis"`
 	Summary          *string        `json:"summary"`

@@ -124,7 +124,7 @@ func (ms *mediaServer) send(t *testing.T, kind, method, path string, body io.Rea
 		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
-	ms.ServeHTTP(rec, req)
+	serveChecked(t, ms.Server, rec, req)
 	return rec
 }
 

@@ -71,10 +71,10 @@ func (s *metricsAPI) routes() []route {
 	}
 	resp := map[int]string{200: "Prometheus text exposition", 403: "Client not allowed"}
 	return []route{
-		{Method: http.MethodGet, Path: "/metrics", Tag: "monitoring", Public: true, AnyHost: true,
+		{Method: http.MethodGet, Path: "/metrics", ID: "getMetrics", Tag: "monitoring", Public: true, AnyHost: true,
 			Summary:  "Prometheus metrics (loopback, METRICS_ALLOWED_CIDRS or METRICS_TOKEN only)",
 			Produces: "text/plain", Responses: resp, Handler: s.serveMetrics},
-		{Method: http.MethodGet, Path: "/api/v1/health/metrics", Tag: "monitoring", Public: true, AnyHost: true,
+		{Method: http.MethodGet, Path: "/api/v1/health/metrics", ID: "getHealthMetrics", Tag: "monitoring", Public: true, AnyHost: true,
 			Summary:  "Prometheus metrics (loopback, METRICS_ALLOWED_CIDRS or METRICS_TOKEN only)",
 			Produces: "text/plain", Responses: resp, Handler: s.serveMetrics},
 	}

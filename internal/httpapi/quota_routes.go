@@ -28,28 +28,33 @@ const (
 func (s *mediaAPI) quotaRoutes() []route {
 	return []route{
 		{Method: http.MethodGet, Path: "/api/v1/users/storage", Tag: "users", Perm: auth.PermAccountRead,
+			ID: "getStorageUsage", Response: storageJSON{},
 			Summary: "Your storage usage and quota",
 			Responses: map[int]string{200: "Usage (storage_used_mb, storage_quota_mb, available_mb, usage_percentage)",
 				401: "Not authenticated", 403: "Not allowed", 503: quotaUnavailable},
 			Handler: s.handleStorageUsage},
 		{Method: http.MethodPost, Path: "/api/v1/users/storage/recalculate", Tag: "users", Perm: auth.PermAccountWrite,
+			ID: "recalculateStorage", Response: storageRecalculated{},
 			Summary: "Recompute your storage usage from your stored items and correct the quota ledger",
 			Responses: map[int]string{200: "Usage after the correction, with the drift found",
 				401: "Not authenticated", 403: "Not allowed", 503: quotaUnavailable},
 			Handler: s.handleStorageRecalculate},
 		{Method: http.MethodGet, Path: "/api/v1/admin/storage-quotas/summary", Tag: "admin", Perm: auth.PermQuotasRead,
+			ID: "getStorageQuotaSummary", Response: quotaSummaryJSON{},
 			Summary: "Storage quotas and usage of every user, paged",
-			Query: []param{{Name: "page", Description: "Page number, from 1 (default 1)", Type: "integer"},
-				{Name: "limit", Description: "Users per page, 1-100 (default 20)", Type: "integer"}},
+			Query: []param{{Name: "page", Description: "Page number, from 1 (default 1)", Type: "integer", Range: []int64{1, 1 << 30}},
+				{Name: "limit", Description: "Users per page, 1-100 (default 20)", Type: "integer", Range: []int64{1, quotaMaxPageLimit}}},
 			Responses: map[int]string{200: "Quotas with pagination", 400: "Invalid page parameters",
 				401: "Not authenticated", 403: "Not allowed", 503: quotaUnavailable},
 			Handler: s.handleQuotaSummary},
 		{Method: http.MethodGet, Path: "/api/v1/admin/storage-quotas/users/{id:[0-9]+}", Tag: "admin", Perm: auth.PermQuotasRead,
+			ID: "getUserStorageQuota", Response: adminQuotaJSON{},
 			Summary: "A user's storage quota and usage",
 			Responses: map[int]string{200: "The quota", 401: "Not authenticated", 403: "Not allowed",
 				404: "No such user", 503: quotaUnavailable},
 			Handler: s.handleQuotaGet},
 		{Method: http.MethodPut, Path: "/api/v1/admin/storage-quotas/users/{id:[0-9]+}", Tag: "admin", Perm: auth.PermQuotasWrite,
+			ID: "setUserStorageQuota", Request: quotaPutBody{}, Response: adminQuotaJSON{},
 			Summary: "Set (quota_mb ≥ 0) or remove (quota_mb null = unlimited) a user's storage quota; audited",
 			Body:    "application/json",
 			Responses: map[int]string{200: "The new quota", 401: "Not authenticated", 403: "Not allowed",
@@ -130,15 +135,32 @@ func (s *mediaAPI) handleStorageRecalculate(w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, struct {
-		storageJSON
-		Recalculation map[string]any `json:"recalculation"`
-	}{newStorageJSON(uid, u), map[string]any{
-		"previous_used_bytes": d.Recorded, "actual_bytes": d.Actual, "delta_bytes": d.Delta, "items": d.Items,
-		"objects_checked": d.Listed, "orphaned_objects": d.Orphans, "orphaned_bytes": d.OrphanBytes,
-		"missing_objects": d.Missing, "fixed": d.Fixed,
+	s.writeJSON(w, r, http.StatusOK, storageRecalculated{newStorageJSON(uid, u), recalculationJSON{
+		PreviousUsedBytes: d.Recorded, ActualBytes: d.Actual, DeltaBytes: d.Delta, Items: d.Items,
+		ObjectsChecked: d.Listed, OrphanedObjects: d.Orphans, OrphanedBytes: d.OrphanBytes,
+		MissingObjects: d.Missing, Fixed: d.Fixed,
 	}})
 	return nil
+}
+
+// storageRecalculated is the response of POST /users/storage/recalculate: the usage after
+// the correction and what was found.
+type storageRecalculated struct {
+	storageJSON
+	Recalculation recalculationJSON `json:"recalculation"`
+}
+
+// recalculationJSON is media.Drift as the API shows it (keys in alphabetical order).
+type recalculationJSON struct {
+	ActualBytes       int64 `json:"actual_bytes"`
+	DeltaBytes        int64 `json:"delta_bytes"`
+	Fixed             bool  `json:"fixed"`
+	Items             int   `json:"items"`
+	MissingObjects    int   `json:"missing_objects"`
+	ObjectsChecked    bool  `json:"objects_checked"`
+	OrphanedBytes     int64 `json:"orphaned_bytes"`
+	OrphanedObjects   int   `json:"orphaned_objects"`
+	PreviousUsedBytes int64 `json:"previous_used_bytes"`
 }
 
 // adminQuotaJSON is a user's quota as tldw_server's admin storage-quota routes show it, plus
@@ -199,7 +221,7 @@ func (s *mediaAPI) handleQuotaGet(w http.ResponseWriter, r *http.Request) error 
 // (0 blocks uploads) or null (unlimited). The limit percentages only shape the response
 // flags; they are not stored.
 type quotaPutBody struct {
-	QuotaMB      nullableInt64 `json:"quota_mb"`
+	QuotaMB      nullableInt64 `json:"quota_mb" oapi:"required"`
 	SoftLimitPct *int          `json:"soft_limit_pct"`
 	HardLimitPct *int          `json:"hard_limit_pct"`
 	Reason       string        `json:"reason"`
@@ -319,11 +341,37 @@ func (s *mediaAPI) handleQuotaSummary(w http.ResponseWriter, r *http.Request) er
 		}
 		items = append(items, j)
 	}
-	s.writeJSON(w, r, http.StatusOK, map[string]any{
-		"total_quotas": total, "items": items,
-		"totals": map[string]any{"used_mb": math.Round(usedMB*100) / 100, "quota_mb": quotaMB,
-			"users_with_quota": withQuota, "users_at_soft_limit": atSoft, "users_at_hard_limit": atHard},
-		"pagination": map[string]any{"page": page, "limit": limit, "total": total, "pages": (total + limit - 1) / limit},
+	s.writeJSON(w, r, http.StatusOK, quotaSummaryJSON{
+		TotalQuotas: total, Items: items,
+		Totals: quotaTotalsJSON{UsedMB: math.Round(usedMB*100) / 100, QuotaMB: quotaMB,
+			UsersWithQuota: withQuota, UsersAtSoftLimit: atSoft, UsersAtHardLimit: atHard},
+		Pagination: pageJSON{Page: page, Limit: limit, Total: total, Pages: (total + limit - 1) / limit},
 	})
 	return nil
+}
+
+// quotaSummaryJSON is the response of GET /admin/storage-quotas/summary (keys in
+// alphabetical order, as clients have seen them).
+type quotaSummaryJSON struct {
+	Items       []adminQuotaJSON `json:"items"`
+	Pagination  pageJSON         `json:"pagination"`
+	TotalQuotas int              `json:"total_quotas"`
+	Totals      quotaTotalsJSON  `json:"totals"`
+}
+
+// quotaTotalsJSON sums one summary page.
+type quotaTotalsJSON struct {
+	QuotaMB          float64 `json:"quota_mb"`
+	UsedMB           float64 `json:"used_mb"`
+	UsersAtHardLimit int     `json:"users_at_hard_limit"`
+	UsersAtSoftLimit int     `json:"users_at_soft_limit"`
+	UsersWithQuota   int     `json:"users_with_quota"`
+}
+
+// pageJSON is the pagination of a page-and-limit list.
+type pageJSON struct {
+	Limit int `json:"limit"`
+	Page  int `json:"page"`
+	Pages int `json:"pages"`
+	Total int `json:"total"`
 }

@@ -43,7 +43,7 @@ func (ts *testServer) send(method, path, peer, body string, header map[string]st
 		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
-	ts.ServeHTTP(rec, req)
+	serveChecked(ts.tb, ts.Server, rec, req)
 	return rec
 }
 

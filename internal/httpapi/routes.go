@@ -18,21 +18,27 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // route is one entry of the route table: it is registered with the router and described
 // in the OpenAPI document by the same call, so the two cannot drift apart.
 type route struct {
-	Method        string          // one HTTP method; GET routes also answer HEAD unless HEAD has its own route
-	Path          string          // mux template, e.g. "/api/v1/media/{id:[0-9]+}"
-	Summary       string          // one line for the OpenAPI document and /docs
-	Tag           string          // OpenAPI tag grouping routes on /docs
-	Public        bool            // needs no credential
-	Perm          auth.Permission // non-public routes: the permission the principal must hold ("" = any principal)
-	TrailingSlash bool            // also serve Path+"/" (clients call collections both ways)
-	AnyHost       bool            // exempt from TrustedHosts (probes and scrapers use IPs)
-	AuthLimited   bool            // AUTH_RATE_LIMIT per client IP instead of API_RATE_LIMIT (ratelimit.go)
-	PendingOK     bool            // open to a principal that must change its password (principal.go)
-	Stream        streamKind      // streamSSE or streamWebSocket: a long-lived response (stream.go)
-	Query         []param         // documented query parameters
-	Body          string          // request media type ("" = no body)
-	Produces      string          // media type of successful responses; "" = application/json
-	Responses     map[int]string  // status → description
+	Method        string           // one HTTP method; GET routes also answer HEAD unless HEAD has its own route
+	Path          string           // mux template, e.g. "/api/v1/media/{id:[0-9]+}"
+	Summary       string           // one line for the OpenAPI document and /docs
+	Tag           string           // OpenAPI tag grouping routes on /docs
+	Public        bool             // needs no credential
+	Perm          auth.Permission  // non-public routes: the permission the principal must hold ("" = any principal)
+	TrailingSlash bool             // also serve Path+"/" (clients call collections both ways)
+	AnyHost       bool             // exempt from TrustedHosts (probes and scrapers use IPs)
+	AuthLimited   bool             // AUTH_RATE_LIMIT per client IP instead of API_RATE_LIMIT (ratelimit.go)
+	PendingOK     bool             // open to a principal that must change its password (principal.go)
+	Stream        streamKind       // streamSSE or streamWebSocket: a long-lived response (stream.go)
+	ID            string           // OpenAPI operationId: tldw_server's FastAPI name where one exists (loginForAccessToken)
+	Query         []param          // documented query parameters
+	Body          string           // request media types, comma-separated ("" = no body)
+	BodyOptional  bool             // the body may be left out
+	Request       any              // Go type of the request body (a zero value); its schema describes every Body type
+	Produces      string           // media types of successful responses, comma-separated; "" = application/json
+	Response      any              // Go type of successful (2xx) JSON bodies, as a zero value
+	ByStatus      map[int]any      // body types of statuses that differ from Response / errorBody (noBody{}: empty)
+	Headers       map[int][]string // documented response headers per status (names from docHeaders)
+	Responses     map[int]string   // status → description
 	Handler       handlerFunc
 }
 
@@ -42,6 +48,8 @@ type param struct {
 	Description string
 	Type        string // JSON Schema type: "string", "integer", "boolean"
 	Required    bool
+	Enum        []string
+	Range       []int64 // {minimum} or {minimum, maximum}
 }
 
 // area is one group of routes with their handlers: a type embedding *core (handlers call

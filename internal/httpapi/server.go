@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/rs/cors"
@@ -90,7 +91,7 @@ const (
 type Server struct {
 	*core
 	handler http.Handler // middleware chain around router
-	doc     *document
+	doc     *openapi3.T
 	health  *healthAPI
 	docs    *docsAPI
 }
@@ -159,10 +160,10 @@ func newServer(o Options, extra ...route) (*Server, error) {
 	if err := s.register(routes); err != nil {
 		return nil, err
 	}
-	if s.doc, err = buildDocument(routes, o.Version); err != nil {
+	if s.doc, err = buildDocument(routes, s.docOptions()); err != nil {
 		return nil, err
 	}
-	if s.docs.openapi, err = s.doc.marshal(); err != nil {
+	if s.docs.openapi, err = marshalDocument(s.doc); err != nil {
 		return nil, err
 	}
 	if s.docs.docsHTML, err = renderDocs(s.doc); err != nil {
@@ -260,7 +261,7 @@ func (s *Server) serve(w *recorder, r *http.Request) (aborted bool) {
 	return false
 }
 
-// OpenAPI returns the OpenAPI 3.1 document served at /openapi.json. The caller must not
+// OpenAPI returns the OpenAPI 3.0.3 document served at /openapi.json. The caller must not
 // modify the returned slice.
 func (s *Server) OpenAPI() []byte { return s.docs.openapi }
 

@@ -86,6 +86,7 @@ type testServer struct {
 	Clock    *testClock
 	Logs     *syncBuffer
 	Accounts map[string]*testAccount // by caller kind except anonymous
+	tb       testing.TB              // the test that built the server (helpers without a t validate responses for it)
 }
 
 // newTestServer builds a test server: argon2 with tiny parameters, HS256 tokens, open
@@ -136,7 +137,7 @@ func newTestServer(t testing.TB, opts ...func(*testServerConfig)) *testServer {
 		t.Fatalf("newServer: %v", err)
 	}
 	ts := &testServer{Server: srv, Auth: svc, Hasher: cfg.Auth.Hasher, Stores: stores, Audit: mem, Clock: clock, Logs: logs,
-		Accounts: map[string]*testAccount{}}
+		Accounts: map[string]*testAccount{}, tb: t}
 	for _, a := range []struct {
 		kind, name string
 		role       auth.Role
@@ -233,7 +234,7 @@ func (ts *testServer) call(t testing.TB, kind, method, path, body string, header
 		req.Header[http.CanonicalHeaderKey(k)] = []string{v}
 	}
 	rec := httptest.NewRecorder()
-	ts.ServeHTTP(rec, req)
+	serveChecked(t, ts.Server, rec, req)
 	return rec
 }
 
