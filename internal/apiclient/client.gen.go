@@ -62,6 +62,36 @@ func (e CreateUserRequestRole) Valid() bool {
 	}
 }
 
+// Defines values for JobState.
+const (
+	JobStateCancelled JobState = "cancelled"
+	JobStateCompleted JobState = "completed"
+	JobStateFailed    JobState = "failed"
+	JobStateQueued    JobState = "queued"
+	JobStateRetrying  JobState = "retrying"
+	JobStateRunning   JobState = "running"
+)
+
+// Valid indicates whether the value is a known member of the JobState enum.
+func (e JobState) Valid() bool {
+	switch e {
+	case JobStateCancelled:
+		return true
+	case JobStateCompleted:
+		return true
+	case JobStateFailed:
+		return true
+	case JobStateQueued:
+		return true
+	case JobStateRetrying:
+		return true
+	case JobStateRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MediaAddFormChunkMethod.
 const (
 	MediaAddFormChunkMethodEbookChapters MediaAddFormChunkMethod = "ebook_chapters"
@@ -154,16 +184,19 @@ func (e MediaAddFormMediaType) Valid() bool {
 
 // Defines values for MediaAddFormOcrMode.
 const (
-	Always   MediaAddFormOcrMode = "always"
-	Fallback MediaAddFormOcrMode = "fallback"
+	MediaAddFormOcrModeAlways   MediaAddFormOcrMode = "always"
+	MediaAddFormOcrModeFallback MediaAddFormOcrMode = "fallback"
+	MediaAddFormOcrModeOff      MediaAddFormOcrMode = "off"
 )
 
 // Valid indicates whether the value is a known member of the MediaAddFormOcrMode enum.
 func (e MediaAddFormOcrMode) Valid() bool {
 	switch e {
-	case Always:
+	case MediaAddFormOcrModeAlways:
 		return true
-	case Fallback:
+	case MediaAddFormOcrModeFallback:
+		return true
+	case MediaAddFormOcrModeOff:
 		return true
 	default:
 		return false
@@ -185,6 +218,84 @@ func (e MediaAddFormPdfParsingEngine) Valid() bool {
 	case Pymupdf:
 		return true
 	case Pymupdf4llm:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MediaProcessingChunkingStatus.
+const (
+	MediaProcessingChunkingStatusCompleted  MediaProcessingChunkingStatus = "completed"
+	MediaProcessingChunkingStatusFailed     MediaProcessingChunkingStatus = "failed"
+	MediaProcessingChunkingStatusPending    MediaProcessingChunkingStatus = "pending"
+	MediaProcessingChunkingStatusProcessing MediaProcessingChunkingStatus = "processing"
+	MediaProcessingChunkingStatusSkipped    MediaProcessingChunkingStatus = "skipped"
+)
+
+// Valid indicates whether the value is a known member of the MediaProcessingChunkingStatus enum.
+func (e MediaProcessingChunkingStatus) Valid() bool {
+	switch e {
+	case MediaProcessingChunkingStatusCompleted:
+		return true
+	case MediaProcessingChunkingStatusFailed:
+		return true
+	case MediaProcessingChunkingStatusPending:
+		return true
+	case MediaProcessingChunkingStatusProcessing:
+		return true
+	case MediaProcessingChunkingStatusSkipped:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReprocessRequestChunkMethod.
+const (
+	ReprocessRequestChunkMethodEbookChapters ReprocessRequestChunkMethod = "ebook_chapters"
+	ReprocessRequestChunkMethodParagraphs    ReprocessRequestChunkMethod = "paragraphs"
+	ReprocessRequestChunkMethodSemantic      ReprocessRequestChunkMethod = "semantic"
+	ReprocessRequestChunkMethodSentences     ReprocessRequestChunkMethod = "sentences"
+	ReprocessRequestChunkMethodTokens        ReprocessRequestChunkMethod = "tokens"
+	ReprocessRequestChunkMethodWords         ReprocessRequestChunkMethod = "words"
+)
+
+// Valid indicates whether the value is a known member of the ReprocessRequestChunkMethod enum.
+func (e ReprocessRequestChunkMethod) Valid() bool {
+	switch e {
+	case ReprocessRequestChunkMethodEbookChapters:
+		return true
+	case ReprocessRequestChunkMethodParagraphs:
+		return true
+	case ReprocessRequestChunkMethodSemantic:
+		return true
+	case ReprocessRequestChunkMethodSentences:
+		return true
+	case ReprocessRequestChunkMethodTokens:
+		return true
+	case ReprocessRequestChunkMethodWords:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReprocessRequestOcrMode.
+const (
+	ReprocessRequestOcrModeAlways   ReprocessRequestOcrMode = "always"
+	ReprocessRequestOcrModeFallback ReprocessRequestOcrMode = "fallback"
+	ReprocessRequestOcrModeOff      ReprocessRequestOcrMode = "off"
+)
+
+// Valid indicates whether the value is a known member of the ReprocessRequestOcrMode enum.
+func (e ReprocessRequestOcrMode) Valid() bool {
+	switch e {
+	case ReprocessRequestOcrModeAlways:
+		return true
+	case ReprocessRequestOcrModeFallback:
+		return true
+	case ReprocessRequestOcrModeOff:
 		return true
 	default:
 		return false
@@ -476,6 +587,49 @@ type Health struct {
 	Timestamp string            `json:"timestamp"`
 }
 
+// Job defines model for Job.
+type Job struct {
+	Attempt     int         `json:"attempt"`
+	AttemptedAt *string     `json:"attempted_at"`
+	CreatedAt   string      `json:"created_at"`
+	Error       string      `json:"error"`
+	FinishedAt  *string     `json:"finished_at"`
+	Id          int64       `json:"id"`
+	JobId       int64       `json:"job_id"`
+	MaxAttempts int         `json:"max_attempts"`
+	MediaId     int64       `json:"media_id"`
+	Options     JobOptions  `json:"options"`
+	Processing  *Processing `json:"processing,omitempty"`
+	State       JobState    `json:"state"`
+	UserId      int64       `json:"user_id"`
+}
+
+// JobState defines model for Job.State.
+type JobState string
+
+// JobList defines model for JobList.
+type JobList struct {
+	Jobs       []Job         `json:"jobs"`
+	Pagination JobPagination `json:"pagination"`
+}
+
+// JobOptions defines model for JobOptions.
+type JobOptions struct {
+	ChunkMethod     string `json:"chunk_method"`
+	ChunkOverlap    int    `json:"chunk_overlap"`
+	ChunkSize       int    `json:"chunk_size"`
+	From            string `json:"from"`
+	OcrLang         string `json:"ocr_lang"`
+	OcrMode         string `json:"ocr_mode"`
+	PerformChunking bool   `json:"perform_chunking"`
+}
+
+// JobPagination defines model for JobPagination.
+type JobPagination struct {
+	Page           int `json:"page"`
+	ResultsPerPage int `json:"results_per_page"`
+}
+
 // KeyRevoked defines model for KeyRevoked.
 type KeyRevoked struct {
 	KeyId   int64  `json:"key_id"`
@@ -510,8 +664,11 @@ type LogoutRequest struct {
 
 // MediaAddForm defines model for MediaAddForm.
 type MediaAddForm struct {
-	ApiName                  *string                       `json:"api_name,omitempty"`
-	ApiProvider              *string                       `json:"api_provider,omitempty"`
+	ApiName     *string `json:"api_name,omitempty"`
+	ApiProvider *string `json:"api_provider,omitempty"`
+
+	// Async Answer 202 at once with each item's job_id instead of waiting for processing
+	Async                    *bool                         `json:"async,omitempty"`
 	Author                   *string                       `json:"author,omitempty"`
 	ChunkLanguage            *string                       `json:"chunk_language,omitempty"`
 	ChunkMethod              *MediaAddFormChunkMethod      `json:"chunk_method,omitempty"`
@@ -600,7 +757,7 @@ type MediaAddResponse struct {
 // MediaContent defines model for MediaContent.
 type MediaContent struct {
 	Metadata  map[string]interface{} `json:"metadata"`
-	Text      string                 `json:"text"`
+	Text      *string                `json:"text"`
 	WordCount int                    `json:"word_count"`
 }
 
@@ -638,13 +795,14 @@ type MediaDetail struct {
 type MediaItemProcessResult struct {
 	Analysis         *string                `json:"analysis"`
 	AnalysisDetails  map[string]interface{} `json:"analysis_details"`
-	Chunks           *[]*interface{}        `json:"chunks"`
+	Chunks           int                    `json:"chunks"`
 	Content          *string                `json:"content"`
 	DbId             *int64                 `json:"db_id"`
 	DbMessage        *string                `json:"db_message"`
 	Error            *string                `json:"error"`
 	ErrorCode        *string                `json:"error_code,omitempty"`
 	InputRef         string                 `json:"input_ref"`
+	JobId            *int64                 `json:"job_id"`
 	MediaId          *int64                 `json:"media_id"`
 	MediaType        string                 `json:"media_type"`
 	MediaUuid        *string                `json:"media_uuid"`
@@ -691,14 +849,20 @@ type MediaPagination struct {
 
 // MediaProcessing defines model for MediaProcessing.
 type MediaProcessing struct {
-	Analysis               *string `json:"analysis"`
-	ChunkingStatus         string  `json:"chunking_status"`
-	Model                  *string `json:"model"`
-	Prompt                 *string `json:"prompt"`
-	SafeMetadata           *string `json:"safe_metadata"`
-	TimestampOption        *bool   `json:"timestamp_option"`
-	VectorProcessingStatus int     `json:"vector_processing_status"`
+	Analysis               *string                       `json:"analysis"`
+	ChunkCount             int                           `json:"chunk_count"`
+	ChunkingStatus         MediaProcessingChunkingStatus `json:"chunking_status"`
+	Error                  string                        `json:"error"`
+	Model                  *string                       `json:"model"`
+	Prompt                 *string                       `json:"prompt"`
+	SafeMetadata           *string                       `json:"safe_metadata"`
+	Status                 string                        `json:"status"`
+	TimestampOption        *bool                         `json:"timestamp_option"`
+	VectorProcessingStatus int                           `json:"vector_processing_status"`
 }
+
+// MediaProcessingChunkingStatus defines model for MediaProcessing.ChunkingStatus.
+type MediaProcessingChunkingStatus string
 
 // MediaRestored defines model for MediaRestored.
 type MediaRestored struct {
@@ -759,6 +923,17 @@ type ProbeStatus struct {
 	Reason    *string `json:"reason,omitempty"`
 	Status    string  `json:"status"`
 	Timestamp *string `json:"timestamp,omitempty"`
+}
+
+// Processing defines model for Processing.
+type Processing struct {
+	ChunkCount int     `json:"chunk_count"`
+	Error      string  `json:"error"`
+	Percent    int     `json:"percent"`
+	Stages     []Stage `json:"stages"`
+	Status     string  `json:"status"`
+	UpdatedAt  string  `json:"updated_at"`
+	WordCount  int     `json:"word_count"`
 }
 
 // QuotaPagination defines model for QuotaPagination.
@@ -865,6 +1040,33 @@ type RegistrationSettingsRequest struct {
 	RequireRegistrationCode *bool `json:"require_registration_code,omitempty"`
 }
 
+// ReprocessRequest defines model for ReprocessRequest.
+type ReprocessRequest struct {
+	// ChunkMethod Default words
+	ChunkMethod *ReprocessRequestChunkMethod `json:"chunk_method,omitempty"`
+
+	// ChunkOverlap Units shared by neighbouring chunks; default 200
+	ChunkOverlap *int `json:"chunk_overlap,omitempty"`
+
+	// ChunkSize Units per chunk; 0 or absent: 500
+	ChunkSize *int `json:"chunk_size,omitempty"`
+
+	// OcrLang tesseract language codes joined by '+' (eng, eng+deu); re-extracts when given
+	OcrLang *string `json:"ocr_lang,omitempty"`
+
+	// OcrMode Re-extracts the original when given
+	OcrMode *ReprocessRequestOcrMode `json:"ocr_mode,omitempty"`
+
+	// PerformChunking false stores the text without chunks
+	PerformChunking *bool `json:"perform_chunking,omitempty"`
+}
+
+// ReprocessRequestChunkMethod Default words
+type ReprocessRequestChunkMethod string
+
+// ReprocessRequestOcrMode Re-extracts the original when given
+type ReprocessRequestOcrMode string
+
 // ResetPasswordRequest defines model for ResetPasswordRequest.
 type ResetPasswordRequest struct {
 	ForcePasswordChange *bool   `json:"force_password_change,omitempty"`
@@ -889,6 +1091,17 @@ type Session struct {
 type SessionsRevoked struct {
 	Details map[string]int `json:"details"`
 	Message string         `json:"message"`
+}
+
+// Stage defines model for Stage.
+type Stage struct {
+	Attempts   int      `json:"attempts"`
+	Error      string   `json:"error"`
+	FinishedAt *string  `json:"finished_at"`
+	Stage      string   `json:"stage"`
+	StartedAt  *string  `json:"started_at"`
+	Status     string   `json:"status"`
+	Warnings   []string `json:"warnings"`
 }
 
 // Stats defines model for Stats.
@@ -1186,6 +1399,36 @@ type ListMediaSlashParams struct {
 	ResultsPerPage *int64 `form:"results_per_page,omitempty" json:"results_per_page,omitempty"`
 }
 
+// ListIngestJobsParams defines parameters for ListIngestJobs.
+type ListIngestJobsParams struct {
+	// State Only jobs in these states (comma-separated: queued, running, retrying, completed, failed, cancelled)
+	State *string `form:"state,omitempty" json:"state,omitempty"`
+
+	// UserId Admins: only this user's jobs
+	UserId *int64 `form:"user_id,omitempty" json:"user_id,omitempty"`
+
+	// Page Page number, from 1 (default 1)
+	Page *int64 `form:"page,omitempty" json:"page,omitempty"`
+
+	// ResultsPerPage Jobs per page, 1-100 (default 10)
+	ResultsPerPage *int64 `form:"results_per_page,omitempty" json:"results_per_page,omitempty"`
+}
+
+// ListIngestJobsSlashParams defines parameters for ListIngestJobsSlash.
+type ListIngestJobsSlashParams struct {
+	// State Only jobs in these states (comma-separated: queued, running, retrying, completed, failed, cancelled)
+	State *string `form:"state,omitempty" json:"state,omitempty"`
+
+	// UserId Admins: only this user's jobs
+	UserId *int64 `form:"user_id,omitempty" json:"user_id,omitempty"`
+
+	// Page Page number, from 1 (default 1)
+	Page *int64 `form:"page,omitempty" json:"page,omitempty"`
+
+	// ResultsPerPage Jobs per page, 1-100 (default 10)
+	ResultsPerPage *int64 `form:"results_per_page,omitempty" json:"results_per_page,omitempty"`
+}
+
 // ListTrashParams defines parameters for ListTrash.
 type ListTrashParams struct {
 	// Page Page number, from 1 (default 1)
@@ -1193,6 +1436,12 @@ type ListTrashParams struct {
 
 	// ResultsPerPage Items per page, 1-100 (default 10)
 	ResultsPerPage *int64 `form:"results_per_page,omitempty" json:"results_per_page,omitempty"`
+}
+
+// GetMediaItemParams defines parameters for GetMediaItem.
+type GetMediaItemParams struct {
+	// IncludeContent Include content.text (default true)
+	IncludeContent *bool `form:"include_content,omitempty" json:"include_content,omitempty"`
 }
 
 // CreateRegistrationCodeJSONRequestBody defines body for CreateRegistrationCode for application/json ContentType.
@@ -1239,6 +1488,9 @@ type RegisterUserJSONRequestBody = RegisterRequest
 
 // AddMediaMultipartRequestBody defines body for AddMedia for multipart/form-data ContentType.
 type AddMediaMultipartRequestBody = MediaAddForm
+
+// ReprocessMediaJSONRequestBody defines body for ReprocessMedia for application/json ContentType.
+type ReprocessMediaJSONRequestBody = ReprocessRequest
 
 // CreateAPIKeyJSONRequestBody defines body for CreateAPIKey for application/json ContentType.
 type CreateAPIKeyJSONRequestBody = CreateKeyRequest
@@ -1958,7 +2210,7 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/media/ (the `ListMediaSlash` operationId).
 	ListMediaSlash(ctx context.Context, params *ListMediaSlashParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// AddMediaWithBody Upload media files (multipart form: media_type, files, title, author, keywords, overwrite_existing)
+	// AddMediaWithBody Upload and process media files (multipart form: media_type, files, title, author, keywords, overwrite_existing, chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang, async; fields may follow the files). Waits for processing unless async=true or Prefer: respond-async
 	//
 	// Requires the permission `media.write`.
 	//
@@ -1966,6 +2218,48 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/media/add (the `AddMedia` operationId).
 	AddMediaWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListIngestJobs List your processing jobs, newest first (admins: every user's, or user_id's)
+	//
+	// Requires the permission `media.read`.
+	//
+	// Corresponds with GET /api/v1/media/ingest/jobs (the `ListIngestJobs` operationId).
+	ListIngestJobs(ctx context.Context, params *ListIngestJobsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListIngestJobsSlash List your processing jobs, newest first (admins: every user's, or user_id's)
+	//
+	// Requires the permission `media.read`.
+	//
+	// Corresponds with GET /api/v1/media/ingest/jobs/ (the `ListIngestJobsSlash` operationId).
+	ListIngestJobsSlash(ctx context.Context, params *ListIngestJobsSlashParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelIngestJob Cancel a processing job
+	//
+	// Requires the permission `media.write`.
+	//
+	// Corresponds with DELETE /api/v1/media/ingest/jobs/{id} (the `CancelIngestJob` operationId).
+	CancelIngestJob(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIngestJob Get a processing job with its item's stages and progress
+	//
+	// Requires the permission `media.read`.
+	//
+	// Corresponds with GET /api/v1/media/ingest/jobs/{id} (the `GetIngestJob` operationId).
+	GetIngestJob(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StreamIngestJobEvents Follow a processing job as Server-Sent Events: "stage" when a stage changes, "state" when the job's state does (each with stage, percent, message); the stream ends after the final state
+	//
+	// Requires the permission `media.read`.
+	//
+	// Corresponds with GET /api/v1/media/ingest/jobs/{id}/events (the `StreamIngestJobEvents` operationId).
+	StreamIngestJobEvents(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RetryIngestJob Run a failed or cancelled processing job again
+	//
+	// Requires the permission `media.write`.
+	//
+	// Corresponds with POST /api/v1/media/ingest/jobs/{id}/retry (the `RetryIngestJob` operationId).
+	RetryIngestJob(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTrash List your trashed media items
 	//
@@ -1988,12 +2282,12 @@ type ClientInterface interface {
 	// Corresponds with DELETE /api/v1/media/{id} (the `TrashMediaItem` operationId).
 	TrashMediaItem(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetMediaItem Get a media item
+	// GetMediaItem Get a media item: tldw's MediaDetailResponse with its extracted text (include_content=false leaves the text out)
 	//
 	// Requires the permission `media.read`.
 	//
 	// Corresponds with GET /api/v1/media/{id} (the `GetMediaItem` operationId).
-	GetMediaItem(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetMediaItem(ctx context.Context, id int64, params *GetMediaItemParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DownloadMediaFile Download the item's original file (attachment; Range and ETag supported)
 	//
@@ -2008,6 +2302,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /api/v1/media/{id}/permanent (the `DeleteMediaPermanently` operationId).
 	DeleteMediaPermanently(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReprocessMediaWithBody Process an item again with new options (JSON: chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang); the stored text is re-chunked, or extracted again when there is none
+	//
+	// Requires the permission `media.write`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/media/{id}/reprocess (the `ReprocessMedia` operationId).
+	ReprocessMediaWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReprocessMedia Process an item again with new options (JSON: chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang); the stored text is re-chunked, or extracted again when there is none
+	//
+	// Requires the permission `media.write`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/media/{id}/reprocess (the `ReprocessMedia` operationId).
+	ReprocessMedia(ctx context.Context, id int64, body ReprocessMediaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RestoreMediaItem Restore a media item from the trash
 	//
@@ -3209,7 +3521,7 @@ func (c *Client) ListMediaSlash(ctx context.Context, params *ListMediaSlashParam
 	return c.Client.Do(req)
 }
 
-// AddMediaWithBody Upload media files (multipart form: media_type, files, title, author, keywords, overwrite_existing)
+// AddMediaWithBody Upload and process media files (multipart form: media_type, files, title, author, keywords, overwrite_existing, chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang, async; fields may follow the files). Waits for processing unless async=true or Prefer: respond-async
 //
 // Requires the permission `media.write`.
 //
@@ -3218,6 +3530,108 @@ func (c *Client) ListMediaSlash(ctx context.Context, params *ListMediaSlashParam
 // Corresponds with POST /api/v1/media/add (the `AddMedia` operationId).
 func (c *Client) AddMediaWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAddMediaRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListIngestJobs List your processing jobs, newest first (admins: every user's, or user_id's)
+//
+// Requires the permission `media.read`.
+//
+// Corresponds with GET /api/v1/media/ingest/jobs (the `ListIngestJobs` operationId).
+func (c *Client) ListIngestJobs(ctx context.Context, params *ListIngestJobsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListIngestJobsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListIngestJobsSlash List your processing jobs, newest first (admins: every user's, or user_id's)
+//
+// Requires the permission `media.read`.
+//
+// Corresponds with GET /api/v1/media/ingest/jobs/ (the `ListIngestJobsSlash` operationId).
+func (c *Client) ListIngestJobsSlash(ctx context.Context, params *ListIngestJobsSlashParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListIngestJobsSlashRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelIngestJob Cancel a processing job
+//
+// Requires the permission `media.write`.
+//
+// Corresponds with DELETE /api/v1/media/ingest/jobs/{id} (the `CancelIngestJob` operationId).
+func (c *Client) CancelIngestJob(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelIngestJobRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIngestJob Get a processing job with its item's stages and progress
+//
+// Requires the permission `media.read`.
+//
+// Corresponds with GET /api/v1/media/ingest/jobs/{id} (the `GetIngestJob` operationId).
+func (c *Client) GetIngestJob(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIngestJobRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StreamIngestJobEvents Follow a processing job as Server-Sent Events: "stage" when a stage changes, "state" when the job's state does (each with stage, percent, message); the stream ends after the final state
+//
+// Requires the permission `media.read`.
+//
+// Corresponds with GET /api/v1/media/ingest/jobs/{id}/events (the `StreamIngestJobEvents` operationId).
+func (c *Client) StreamIngestJobEvents(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStreamIngestJobEventsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RetryIngestJob Run a failed or cancelled processing job again
+//
+// Requires the permission `media.write`.
+//
+// Corresponds with POST /api/v1/media/ingest/jobs/{id}/retry (the `RetryIngestJob` operationId).
+func (c *Client) RetryIngestJob(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryIngestJobRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -3279,13 +3693,13 @@ func (c *Client) TrashMediaItem(ctx context.Context, id int64, reqEditors ...Req
 	return c.Client.Do(req)
 }
 
-// GetMediaItem Get a media item
+// GetMediaItem Get a media item: tldw's MediaDetailResponse with its extracted text (include_content=false leaves the text out)
 //
 // Requires the permission `media.read`.
 //
 // Corresponds with GET /api/v1/media/{id} (the `GetMediaItem` operationId).
-func (c *Client) GetMediaItem(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetMediaItemRequest(c.Server, id)
+func (c *Client) GetMediaItem(ctx context.Context, id int64, params *GetMediaItemParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMediaItemRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3320,6 +3734,44 @@ func (c *Client) DownloadMediaFile(ctx context.Context, id int64, reqEditors ...
 // Corresponds with DELETE /api/v1/media/{id}/permanent (the `DeleteMediaPermanently` operationId).
 func (c *Client) DeleteMediaPermanently(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteMediaPermanentlyRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReprocessMediaWithBody Process an item again with new options (JSON: chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang); the stored text is re-chunked, or extracted again when there is none
+//
+// Requires the permission `media.write`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/media/{id}/reprocess (the `ReprocessMedia` operationId).
+func (c *Client) ReprocessMediaWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReprocessMediaRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReprocessMedia Process an item again with new options (JSON: chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang); the stored text is re-chunked, or extracted again when there is none
+//
+// Requires the permission `media.write`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/media/{id}/reprocess (the `ReprocessMedia` operationId).
+func (c *Client) ReprocessMedia(ctx context.Context, id int64, body ReprocessMediaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReprocessMediaRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5903,6 +6355,322 @@ func NewAddMediaRequestWithBody(server string, contentType string, body io.Reade
 	return req, nil
 }
 
+// NewListIngestJobsRequest constructs an http.Request for the ListIngestJobs method
+func NewListIngestJobsRequest(server string, params *ListIngestJobsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/media/ingest/jobs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.UserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user_id", *params.UserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ResultsPerPage != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "results_per_page", *params.ResultsPerPage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListIngestJobsSlashRequest constructs an http.Request for the ListIngestJobsSlash method
+func NewListIngestJobsSlashRequest(server string, params *ListIngestJobsSlashParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/media/ingest/jobs/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.UserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user_id", *params.UserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ResultsPerPage != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "results_per_page", *params.ResultsPerPage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCancelIngestJobRequest constructs an http.Request for the CancelIngestJob method
+func NewCancelIngestJobRequest(server string, id int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/media/ingest/jobs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetIngestJobRequest constructs an http.Request for the GetIngestJob method
+func NewGetIngestJobRequest(server string, id int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/media/ingest/jobs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewStreamIngestJobEventsRequest constructs an http.Request for the StreamIngestJobEvents method
+func NewStreamIngestJobEventsRequest(server string, id int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/media/ingest/jobs/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRetryIngestJobRequest constructs an http.Request for the RetryIngestJob method
+func NewRetryIngestJobRequest(server string, id int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/media/ingest/jobs/%s/retry", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListTrashRequest constructs an http.Request for the ListTrash method
 func NewListTrashRequest(server string, params *ListTrashParams) (*http.Request, error) {
 	var err error
@@ -6031,7 +6799,7 @@ func NewTrashMediaItemRequest(server string, id int64) (*http.Request, error) {
 }
 
 // NewGetMediaItemRequest constructs an http.Request for the GetMediaItem method
-func NewGetMediaItemRequest(server string, id int64) (*http.Request, error) {
+func NewGetMediaItemRequest(server string, id int64, params *GetMediaItemParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6054,6 +6822,33 @@ func NewGetMediaItemRequest(server string, id int64) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.IncludeContent != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include_content", *params.IncludeContent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -6128,6 +6923,53 @@ func NewDeleteMediaPermanentlyRequest(server string, id int64) (*http.Request, e
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewReprocessMediaRequest calls the generic ReprocessMedia builder with application/json body
+func NewReprocessMediaRequest(server string, id int64, body ReprocessMediaJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReprocessMediaRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewReprocessMediaRequestWithBody constructs an http.Request for the ReprocessMedia method, with any body, and a specified content type
+func NewReprocessMediaRequestWithBody(server string, id int64, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/media/%s/reprocess", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -7330,7 +8172,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/media/ (the `ListMediaSlash` operationId).
 	ListMediaSlashWithResponse(ctx context.Context, params *ListMediaSlashParams, reqEditors ...RequestEditorFn) (*ListMediaSlashResponse, error)
 
-	// AddMediaWithBodyWithResponse Upload media files (multipart form: media_type, files, title, author, keywords, overwrite_existing)
+	// AddMediaWithBodyWithResponse Upload and process media files (multipart form: media_type, files, title, author, keywords, overwrite_existing, chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang, async; fields may follow the files). Waits for processing unless async=true or Prefer: respond-async
 	//
 	// Requires the permission `media.write`.
 	//
@@ -7338,6 +8180,60 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/media/add (the `AddMedia` operationId).
 	AddMediaWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddMediaResponse, error)
+
+	// ListIngestJobsWithResponse List your processing jobs, newest first (admins: every user's, or user_id's)
+	//
+	// Requires the permission `media.read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/media/ingest/jobs (the `ListIngestJobs` operationId).
+	ListIngestJobsWithResponse(ctx context.Context, params *ListIngestJobsParams, reqEditors ...RequestEditorFn) (*ListIngestJobsResponse, error)
+
+	// ListIngestJobsSlashWithResponse List your processing jobs, newest first (admins: every user's, or user_id's)
+	//
+	// Requires the permission `media.read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/media/ingest/jobs/ (the `ListIngestJobsSlash` operationId).
+	ListIngestJobsSlashWithResponse(ctx context.Context, params *ListIngestJobsSlashParams, reqEditors ...RequestEditorFn) (*ListIngestJobsSlashResponse, error)
+
+	// CancelIngestJobWithResponse Cancel a processing job
+	//
+	// Requires the permission `media.write`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/media/ingest/jobs/{id} (the `CancelIngestJob` operationId).
+	CancelIngestJobWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*CancelIngestJobResponse, error)
+
+	// GetIngestJobWithResponse Get a processing job with its item's stages and progress
+	//
+	// Requires the permission `media.read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/media/ingest/jobs/{id} (the `GetIngestJob` operationId).
+	GetIngestJobWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*GetIngestJobResponse, error)
+
+	// StreamIngestJobEventsWithResponse Follow a processing job as Server-Sent Events: "stage" when a stage changes, "state" when the job's state does (each with stage, percent, message); the stream ends after the final state
+	//
+	// Requires the permission `media.read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/media/ingest/jobs/{id}/events (the `StreamIngestJobEvents` operationId).
+	StreamIngestJobEventsWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*StreamIngestJobEventsResponse, error)
+
+	// RetryIngestJobWithResponse Run a failed or cancelled processing job again
+	//
+	// Requires the permission `media.write`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/media/ingest/jobs/{id}/retry (the `RetryIngestJob` operationId).
+	RetryIngestJobWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*RetryIngestJobResponse, error)
 
 	// ListTrashWithResponse List your trashed media items
 	//
@@ -7366,14 +8262,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /api/v1/media/{id} (the `TrashMediaItem` operationId).
 	TrashMediaItemWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*TrashMediaItemResponse, error)
 
-	// GetMediaItemWithResponse Get a media item
+	// GetMediaItemWithResponse Get a media item: tldw's MediaDetailResponse with its extracted text (include_content=false leaves the text out)
 	//
 	// Requires the permission `media.read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/media/{id} (the `GetMediaItem` operationId).
-	GetMediaItemWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*GetMediaItemResponse, error)
+	GetMediaItemWithResponse(ctx context.Context, id int64, params *GetMediaItemParams, reqEditors ...RequestEditorFn) (*GetMediaItemResponse, error)
 
 	// DownloadMediaFileWithResponse Download the item's original file (attachment; Range and ETag supported)
 	//
@@ -7392,6 +8288,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /api/v1/media/{id}/permanent (the `DeleteMediaPermanently` operationId).
 	DeleteMediaPermanentlyWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*DeleteMediaPermanentlyResponse, error)
+
+	// ReprocessMediaWithBodyWithResponse Process an item again with new options (JSON: chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang); the stored text is re-chunked, or extracted again when there is none
+	//
+	// Requires the permission `media.write`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/media/{id}/reprocess (the `ReprocessMedia` operationId).
+	ReprocessMediaWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReprocessMediaResponse, error)
+
+	// ReprocessMediaWithResponse Process an item again with new options (JSON: chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang); the stored text is re-chunked, or extracted again when there is none
+	//
+	// Requires the permission `media.write`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/media/{id}/reprocess (the `ReprocessMedia` operationId).
+	ReprocessMediaWithResponse(ctx context.Context, id int64, body ReprocessMediaJSONRequestBody, reqEditors ...RequestEditorFn) (*ReprocessMediaResponse, error)
 
 	// RestoreMediaItemWithResponse Restore a media item from the trash
 	//
@@ -11951,6 +12865,13 @@ type AddMediaResponse200Headers struct {
 	XRateLimitReset     *int
 }
 
+// AddMediaResponse202Headers the declared response headers of an HTTP 202 response for AddMedia
+type AddMediaResponse202Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
 // AddMediaResponse207Headers the declared response headers of an HTTP 207 response for AddMedia
 type AddMediaResponse207Headers struct {
 	XRateLimitLimit     *int
@@ -11976,6 +12897,8 @@ type AddMediaResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *MediaAddResponse
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *MediaAddResponse
 	// JSON207 the response for an HTTP 207 `application/json` response
 	JSON207 *MediaAddResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
@@ -11998,6 +12921,8 @@ type AddMediaResponse struct {
 	JSONDefault *Error
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *AddMediaResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *AddMediaResponse202Headers
 	// Headers207 the parsed response headers for an HTTP 207 response
 	Headers207 *AddMediaResponse207Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -12009,6 +12934,11 @@ type AddMediaResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r AddMediaResponse) GetJSON200() *MediaAddResponse {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r AddMediaResponse) GetJSON202() *MediaAddResponse {
+	return r.JSON202
 }
 
 // GetJSON207 returns the response for an HTTP 207 `application/json` response
@@ -12084,6 +13014,674 @@ func (r AddMediaResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AddMediaResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListIngestJobsResponse200Headers the declared response headers of an HTTP 200 response for ListIngestJobs
+type ListIngestJobsResponse200Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+// ListIngestJobsResponse401Headers the declared response headers of an HTTP 401 response for ListIngestJobs
+type ListIngestJobsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListIngestJobsResponse429Headers the declared response headers of an HTTP 429 response for ListIngestJobs
+type ListIngestJobsResponse429Headers struct {
+	RetryAfter          *int
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+type ListIngestJobsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JobList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListIngestJobsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListIngestJobsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIngestJobsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListIngestJobsResponse) GetJSON200() *JobList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListIngestJobsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListIngestJobsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListIngestJobsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListIngestJobsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIngestJobsResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListIngestJobsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListIngestJobsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListIngestJobsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListIngestJobsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListIngestJobsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListIngestJobsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListIngestJobsSlashResponse200Headers the declared response headers of an HTTP 200 response for ListIngestJobsSlash
+type ListIngestJobsSlashResponse200Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+// ListIngestJobsSlashResponse401Headers the declared response headers of an HTTP 401 response for ListIngestJobsSlash
+type ListIngestJobsSlashResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListIngestJobsSlashResponse429Headers the declared response headers of an HTTP 429 response for ListIngestJobsSlash
+type ListIngestJobsSlashResponse429Headers struct {
+	RetryAfter          *int
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+type ListIngestJobsSlashResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JobList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListIngestJobsSlashResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListIngestJobsSlashResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIngestJobsSlashResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListIngestJobsSlashResponse) GetJSON200() *JobList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListIngestJobsSlashResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListIngestJobsSlashResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListIngestJobsSlashResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListIngestJobsSlashResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIngestJobsSlashResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListIngestJobsSlashResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListIngestJobsSlashResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListIngestJobsSlashResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListIngestJobsSlashResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListIngestJobsSlashResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListIngestJobsSlashResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CancelIngestJobResponse200Headers the declared response headers of an HTTP 200 response for CancelIngestJob
+type CancelIngestJobResponse200Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+// CancelIngestJobResponse401Headers the declared response headers of an HTTP 401 response for CancelIngestJob
+type CancelIngestJobResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CancelIngestJobResponse429Headers the declared response headers of an HTTP 429 response for CancelIngestJob
+type CancelIngestJobResponse429Headers struct {
+	RetryAfter          *int
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+type CancelIngestJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Job
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CancelIngestJobResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CancelIngestJobResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CancelIngestJobResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelIngestJobResponse) GetJSON200() *Job {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelIngestJobResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelIngestJobResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelIngestJobResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CancelIngestJobResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CancelIngestJobResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CancelIngestJobResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelIngestJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelIngestJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelIngestJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelIngestJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetIngestJobResponse200Headers the declared response headers of an HTTP 200 response for GetIngestJob
+type GetIngestJobResponse200Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+// GetIngestJobResponse401Headers the declared response headers of an HTTP 401 response for GetIngestJob
+type GetIngestJobResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetIngestJobResponse429Headers the declared response headers of an HTTP 429 response for GetIngestJob
+type GetIngestJobResponse429Headers struct {
+	RetryAfter          *int
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+type GetIngestJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Job
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetIngestJobResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetIngestJobResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetIngestJobResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIngestJobResponse) GetJSON200() *Job {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetIngestJobResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetIngestJobResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetIngestJobResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetIngestJobResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetIngestJobResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetIngestJobResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIngestJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIngestJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIngestJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIngestJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StreamIngestJobEventsResponse200Headers the declared response headers of an HTTP 200 response for StreamIngestJobEvents
+type StreamIngestJobEventsResponse200Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+// StreamIngestJobEventsResponse401Headers the declared response headers of an HTTP 401 response for StreamIngestJobEvents
+type StreamIngestJobEventsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// StreamIngestJobEventsResponse429Headers the declared response headers of an HTTP 429 response for StreamIngestJobEvents
+type StreamIngestJobEventsResponse429Headers struct {
+	RetryAfter          *int
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+type StreamIngestJobEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *StreamIngestJobEventsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *StreamIngestJobEventsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamIngestJobEventsResponse429Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r StreamIngestJobEventsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r StreamIngestJobEventsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r StreamIngestJobEventsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r StreamIngestJobEventsResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r StreamIngestJobEventsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r StreamIngestJobEventsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r StreamIngestJobEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StreamIngestJobEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StreamIngestJobEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StreamIngestJobEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RetryIngestJobResponse202Headers the declared response headers of an HTTP 202 response for RetryIngestJob
+type RetryIngestJobResponse202Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+// RetryIngestJobResponse401Headers the declared response headers of an HTTP 401 response for RetryIngestJob
+type RetryIngestJobResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RetryIngestJobResponse429Headers the declared response headers of an HTTP 429 response for RetryIngestJob
+type RetryIngestJobResponse429Headers struct {
+	RetryAfter          *int
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+type RetryIngestJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Job
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *RetryIngestJobResponse202Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RetryIngestJobResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RetryIngestJobResponse429Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RetryIngestJobResponse) GetJSON202() *Job {
+	return r.JSON202
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RetryIngestJobResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RetryIngestJobResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RetryIngestJobResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RetryIngestJobResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RetryIngestJobResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RetryIngestJobResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RetryIngestJobResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RetryIngestJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RetryIngestJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RetryIngestJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RetryIngestJobResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12759,6 +14357,136 @@ func (r DeleteMediaPermanentlyResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteMediaPermanentlyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ReprocessMediaResponse202Headers the declared response headers of an HTTP 202 response for ReprocessMedia
+type ReprocessMediaResponse202Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+// ReprocessMediaResponse401Headers the declared response headers of an HTTP 401 response for ReprocessMedia
+type ReprocessMediaResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ReprocessMediaResponse429Headers the declared response headers of an HTTP 429 response for ReprocessMedia
+type ReprocessMediaResponse429Headers struct {
+	RetryAfter          *int
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+type ReprocessMediaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Job
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ReprocessMediaResponse202Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ReprocessMediaResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ReprocessMediaResponse429Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ReprocessMediaResponse) GetJSON202() *Job {
+	return r.JSON202
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ReprocessMediaResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ReprocessMediaResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ReprocessMediaResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ReprocessMediaResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ReprocessMediaResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ReprocessMediaResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ReprocessMediaResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ReprocessMediaResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ReprocessMediaResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ReprocessMediaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReprocessMediaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReprocessMediaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReprocessMediaResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15295,7 +17023,7 @@ func (c *ClientWithResponses) ListMediaSlashWithResponse(ctx context.Context, pa
 	return ParseListMediaSlashResponse(rsp)
 }
 
-// AddMediaWithBodyWithResponse Upload media files (multipart form: media_type, files, title, author, keywords, overwrite_existing)
+// AddMediaWithBodyWithResponse Upload and process media files (multipart form: media_type, files, title, author, keywords, overwrite_existing, chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang, async; fields may follow the files). Waits for processing unless async=true or Prefer: respond-async
 //
 // Requires the permission `media.write`.
 //
@@ -15308,6 +17036,96 @@ func (c *ClientWithResponses) AddMediaWithBodyWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseAddMediaResponse(rsp)
+}
+
+// ListIngestJobsWithResponse List your processing jobs, newest first (admins: every user's, or user_id's)
+//
+// Requires the permission `media.read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/media/ingest/jobs (the `ListIngestJobs` operationId).
+func (c *ClientWithResponses) ListIngestJobsWithResponse(ctx context.Context, params *ListIngestJobsParams, reqEditors ...RequestEditorFn) (*ListIngestJobsResponse, error) {
+	rsp, err := c.ListIngestJobs(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListIngestJobsResponse(rsp)
+}
+
+// ListIngestJobsSlashWithResponse List your processing jobs, newest first (admins: every user's, or user_id's)
+//
+// Requires the permission `media.read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/media/ingest/jobs/ (the `ListIngestJobsSlash` operationId).
+func (c *ClientWithResponses) ListIngestJobsSlashWithResponse(ctx context.Context, params *ListIngestJobsSlashParams, reqEditors ...RequestEditorFn) (*ListIngestJobsSlashResponse, error) {
+	rsp, err := c.ListIngestJobsSlash(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListIngestJobsSlashResponse(rsp)
+}
+
+// CancelIngestJobWithResponse Cancel a processing job
+//
+// Requires the permission `media.write`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/media/ingest/jobs/{id} (the `CancelIngestJob` operationId).
+func (c *ClientWithResponses) CancelIngestJobWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*CancelIngestJobResponse, error) {
+	rsp, err := c.CancelIngestJob(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelIngestJobResponse(rsp)
+}
+
+// GetIngestJobWithResponse Get a processing job with its item's stages and progress
+//
+// Requires the permission `media.read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/media/ingest/jobs/{id} (the `GetIngestJob` operationId).
+func (c *ClientWithResponses) GetIngestJobWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*GetIngestJobResponse, error) {
+	rsp, err := c.GetIngestJob(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIngestJobResponse(rsp)
+}
+
+// StreamIngestJobEventsWithResponse Follow a processing job as Server-Sent Events: "stage" when a stage changes, "state" when the job's state does (each with stage, percent, message); the stream ends after the final state
+//
+// Requires the permission `media.read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/media/ingest/jobs/{id}/events (the `StreamIngestJobEvents` operationId).
+func (c *ClientWithResponses) StreamIngestJobEventsWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*StreamIngestJobEventsResponse, error) {
+	rsp, err := c.StreamIngestJobEvents(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStreamIngestJobEventsResponse(rsp)
+}
+
+// RetryIngestJobWithResponse Run a failed or cancelled processing job again
+//
+// Requires the permission `media.write`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/media/ingest/jobs/{id}/retry (the `RetryIngestJob` operationId).
+func (c *ClientWithResponses) RetryIngestJobWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*RetryIngestJobResponse, error) {
+	rsp, err := c.RetryIngestJob(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetryIngestJobResponse(rsp)
 }
 
 // ListTrashWithResponse List your trashed media items
@@ -15355,15 +17173,15 @@ func (c *ClientWithResponses) TrashMediaItemWithResponse(ctx context.Context, id
 	return ParseTrashMediaItemResponse(rsp)
 }
 
-// GetMediaItemWithResponse Get a media item
+// GetMediaItemWithResponse Get a media item: tldw's MediaDetailResponse with its extracted text (include_content=false leaves the text out)
 //
 // Requires the permission `media.read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/v1/media/{id} (the `GetMediaItem` operationId).
-func (c *ClientWithResponses) GetMediaItemWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*GetMediaItemResponse, error) {
-	rsp, err := c.GetMediaItem(ctx, id, reqEditors...)
+func (c *ClientWithResponses) GetMediaItemWithResponse(ctx context.Context, id int64, params *GetMediaItemParams, reqEditors ...RequestEditorFn) (*GetMediaItemResponse, error) {
+	rsp, err := c.GetMediaItem(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -15398,6 +17216,36 @@ func (c *ClientWithResponses) DeleteMediaPermanentlyWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseDeleteMediaPermanentlyResponse(rsp)
+}
+
+// ReprocessMediaWithBodyWithResponse Process an item again with new options (JSON: chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang); the stored text is re-chunked, or extracted again when there is none
+//
+// Requires the permission `media.write`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/media/{id}/reprocess (the `ReprocessMedia` operationId).
+func (c *ClientWithResponses) ReprocessMediaWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReprocessMediaResponse, error) {
+	rsp, err := c.ReprocessMediaWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReprocessMediaResponse(rsp)
+}
+
+// ReprocessMediaWithResponse Process an item again with new options (JSON: chunk_method, chunk_size, chunk_overlap, perform_chunking, ocr_mode, ocr_lang); the stored text is re-chunked, or extracted again when there is none
+//
+// Requires the permission `media.write`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/media/{id}/reprocess (the `ReprocessMedia` operationId).
+func (c *ClientWithResponses) ReprocessMediaWithResponse(ctx context.Context, id int64, body ReprocessMediaJSONRequestBody, reqEditors ...RequestEditorFn) (*ReprocessMediaResponse, error) {
+	rsp, err := c.ReprocessMedia(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReprocessMediaResponse(rsp)
 }
 
 // RestoreMediaItemWithResponse Restore a media item from the trash
@@ -21129,6 +22977,13 @@ func ParseAddMediaResponse(rsp *http.Response) (*AddMediaResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest MediaAddResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 207:
 		var dest MediaAddResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21226,6 +23081,30 @@ func ParseAddMediaResponse(rsp *http.Response) (*AddMediaResponse, error) {
 			headers.XRateLimitReset = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers AddMediaResponse202Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 207:
 		var headers AddMediaResponse207Headers
 		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
@@ -21262,6 +23141,836 @@ func ParseAddMediaResponse(rsp *http.Response) (*AddMediaResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers AddMediaResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListIngestJobsResponse parses an HTTP response from a ListIngestJobsWithResponse call
+func ParseListIngestJobsResponse(rsp *http.Response) (*ListIngestJobsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListIngestJobsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JobList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListIngestJobsResponse200Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListIngestJobsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListIngestJobsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListIngestJobsSlashResponse parses an HTTP response from a ListIngestJobsSlashWithResponse call
+func ParseListIngestJobsSlashResponse(rsp *http.Response) (*ListIngestJobsSlashResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListIngestJobsSlashResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JobList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListIngestJobsSlashResponse200Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListIngestJobsSlashResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListIngestJobsSlashResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCancelIngestJobResponse parses an HTTP response from a CancelIngestJobWithResponse call
+func ParseCancelIngestJobResponse(rsp *http.Response) (*CancelIngestJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelIngestJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Job
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers CancelIngestJobResponse200Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers CancelIngestJobResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CancelIngestJobResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetIngestJobResponse parses an HTTP response from a GetIngestJobWithResponse call
+func ParseGetIngestJobResponse(rsp *http.Response) (*GetIngestJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIngestJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Job
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetIngestJobResponse200Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetIngestJobResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetIngestJobResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStreamIngestJobEventsResponse parses an HTTP response from a StreamIngestJobEventsWithResponse call
+func ParseStreamIngestJobEventsResponse(rsp *http.Response) (*StreamIngestJobEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StreamIngestJobEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers StreamIngestJobEventsResponse200Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers StreamIngestJobEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers StreamIngestJobEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRetryIngestJobResponse parses an HTTP response from a RetryIngestJobWithResponse call
+func ParseRetryIngestJobResponse(rsp *http.Response) (*RetryIngestJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RetryIngestJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Job
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers RetryIngestJobResponse202Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 401:
+		var headers RetryIngestJobResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers RetryIngestJobResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -22207,6 +24916,163 @@ func ParseDeleteMediaPermanentlyResponse(rsp *http.Response) (*DeleteMediaPerman
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteMediaPermanentlyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseReprocessMediaResponse parses an HTTP response from a ReprocessMediaWithResponse call
+func ParseReprocessMediaResponse(rsp *http.Response) (*ReprocessMediaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReprocessMediaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Job
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers ReprocessMediaResponse202Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 401:
+		var headers ReprocessMediaResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ReprocessMediaResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
