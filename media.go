@@ -166,7 +166,7 @@ func (a *App) sweepTemp(context.Context) {
 // SHUTDOWN_DRAIN_SECONDS, then cancels them (they run again later, here or on another
 // replica).
 func (a *App) startJobs(ctx context.Context) error {
-	if a.jobs == nil {
+	if a.jobs == nil || a.NoWorkers {
 		return nil
 	}
 	if err := a.jobs.Start(ctx); err != nil {
