@@ -159,3 +159,154 @@ func TestMediaURLIngest(t *testing.T) {
 		}
 	})
 }
+
+// usage returns the user's storage usage.
+func usage(t *testing.T, app *tldw.App, uid int64) quota.Usage {
+	t.Helper()
+	u, err := app.Media().Usage(context.Background(), uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// derived is the bytes of an item's text and chunks.
+func derived(t *testing.T, app *tldw.App, me media.Actor, id int64) int64 {
+	t.Helper()
+	c, err := app.Media().ContentOf(context.Background(), me, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks, err := app.Media().ChunksOf(context.Background(), me, id, 0, -1)
+	if err != nil || len(chunks) == 0 {
+		t.Fatalf("chunks: %d, %v", len(chunks), err)
+	}
+	n := int64(len(c.Text))
+	for _, ch := range chunks {
+		n += int64(len(ch.Text))
+	}
+	return n
+}
+
+// TestMediaDerivedQuota: an item's text and chunks count against its owner's storage quota
+// (reprocessing charges the difference, deleting frees them, reconciliation agrees), and an
+// item whose text does not fit fails for good with no content, no chunks and nothing reserved.
+func TestMediaDerivedQuota(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, dsn tldw.DSN) {
+		ctx := context.Background()
+		cfg := processingConfig(t.TempDir())
+		cfg.DatabaseURL = dsn
+		app := openApp(t, cfg)
+		defer app.Close()
+		uid := mediaUser(t, app, "quotaed")
+		me := media.Actor{UserID: uid}
+		if err := app.Media().SetLimit(ctx, uid, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+
+		small := upload(t, app, uid, "notes.txt", article)
+		if p := waitProcessed(t, app, uid, small.Item.ID); p.Status != media.StatusProcessed {
+			t.Fatalf("processing = %+v", p)
+		}
+		d1 := derived(t, app, me, small.Item.ID)
+		if u := usage(t, app, uid); u.Used != small.Item.Size+d1 || u.Reserved != 0 || d1 <= int64(len(article)) {
+			t.Errorf("usage = %+v, want the file (%d) plus text and chunks (%d)", u, small.Item.Size, d1)
+		}
+
+		// Reprocessing with smaller chunks and more overlap stores more chunk bytes.
+		waitJob(t, app, uid, small.Job.ID, media.JobCompleted)
+		job, err := app.Media().Reprocess(ctx, me, small.Item.ID, media.ProcessOptions{Chunk: media.ChunkOptions{Size: 50, Overlap: 40}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitJob(t, app, uid, job.ID, media.JobCompleted)
+		d2 := derived(t, app, me, small.Item.ID)
+		if u := usage(t, app, uid); d2 <= d1 || u.Used != small.Item.Size+d2 || u.Reserved != 0 {
+			t.Errorf("after reprocessing: usage %+v, derived %d (was %d)", u, d2, d1)
+		}
+		if d, err := app.Media().Reconcile(ctx, uid, false); err != nil || d.Delta != 0 || d.Derived != d2 {
+			t.Errorf("Reconcile = %+v, %v; want no drift and %d derived bytes", d, err, d2)
+		}
+
+		// 400 KB of text: the file fits, its text and chunks (about 1.7 times more) do not.
+		big := strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit. ", 7000)
+		res := upload(t, app, uid, "big.txt", big)
+		p := waitProcessed(t, app, uid, res.Item.ID)
+		if p.Status != media.StatusFailed || !strings.Contains(p.Error, "storage quota") {
+			t.Errorf("over-quota item = %+v, want failed with a storage quota error", p)
+		}
+		if _, err := app.Media().ContentOf(ctx, me, res.Item.ID); !errors.Is(err, media.ErrNotFound) {
+			t.Errorf("over-quota item content: %v, want none", err)
+		}
+		if chunks, err := app.Media().ChunksOf(ctx, me, res.Item.ID, 0, -1); err != nil || len(chunks) != 0 {
+			t.Errorf("over-quota item chunks: %d, %v; want none", len(chunks), err)
+		}
+		if u := usage(t, app, uid); u.Used != small.Item.Size+d2+res.Item.Size || u.Reserved != 0 {
+			t.Errorf("usage = %+v, want only the files and the first item's text", u)
+		}
+
+		for _, id := range []int64{small.Item.ID, res.Item.ID} {
+			if err := app.Media().DeletePermanent(ctx, me, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		noUsage(t, app, uid)
+	})
+}
+
+// ocrExtractor reports every item as pages read by OCR, one page per line of its text, and
+// honours the OCR page cap as the OCR extractors do.
+type ocrExtractor struct{}
+
+func (ocrExtractor) Extract(ctx context.Context, src media.Source) (*media.Extracted, error) {
+	raw, err := media.ReadSource(ctx, src, 1)
+	if err != nil {
+		return nil, err
+	}
+	pages := strings.Count(string(raw), "\n")
+	if pages > src.Options.OCRPageCap() {
+		return nil, fmt.Errorf("%w: %d pages need OCR, more than %d", media.ErrTooLarge, pages, src.Options.OCRPageCap())
+	}
+	return &media.Extracted{Text: string(raw), Metadata: map[string]string{media.MetaOCRPages: strconv.Itoa(pages)}}, nil
+}
+
+// TestMediaOCRBudget: OCR pages count against the user's daily budget; an item needing
+// more than is left fails for good with the budget's code, while one needing no OCR still
+// goes through; another user's budget is their own.
+func TestMediaOCRBudget(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, dsn tldw.DSN) {
+		cfg := processingConfig(t.TempDir())
+		cfg.DatabaseURL = dsn
+		cfg.MediaOCRPagesPerDay = 5
+		app := tldw.New(cfg)
+		app.Extractor = ocrExtractor{}
+		if err := app.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer app.Close()
+		alice, bob := mediaUser(t, app, "alice"), mediaUser(t, app, "bob")
+
+		steps := []struct {
+			uid  int64
+			text string
+			ok   bool
+		}{
+			{alice, "one\ntwo\nthree\n", true},     // 3 of 5
+			{alice, "four\nfive\nsix\n", false},    // 3 more: over
+			{alice, "no pages at all", true},       // needs no OCR
+			{alice, "four\nfive\n", true},          // exactly the last 2
+			{alice, "six\n", false},                // none left
+			{bob, "one\ntwo\nthree\nfour\n", true}, // bob's own budget
+		}
+		for i, s := range steps {
+			res := upload(t, app, s.uid, fmt.Sprintf("scan%d.txt", i), s.text)
+			p := waitProcessed(t, app, s.uid, res.Item.ID)
+			switch {
+			case s.ok && p.Status != media.StatusProcessed:
+				t.Errorf("step %d: %+v, want processed", i, p)
+			case !s.ok && (p.Status != media.StatusFailed || !strings.Contains(p.Error, media.CodeOCRPagesPerDay)):
+				t.Errorf("step %d: %+v, want failed with %s", i, p, media.CodeOCRPagesPerDay)
+			}
+		}
+	})
+}
