@@ -132,7 +132,7 @@ func budgetError(b quota.Budget, code string, left int64) error {
 }
 
 // fetchedName is the file name of a fetched body, with an extension from its content type
-// when it has none ("" + text/html → "index.html").
+// when it has none: "" from https://example.com/ as text/html is "example.com.html".
 func fetchedName(f *Fetched) string {
 	name := SanitizeFilename(f.Filename)
 	if extOf(name) != "" {
@@ -140,8 +140,10 @@ func fetchedName(f *Fetched) string {
 	}
 	if name == "" {
 		name = "index"
-		if u, err := url.Parse(f.URL); err == nil && u.Hostname() != "" && path.Base(u.Path) == "." {
-			name = u.Hostname()
+		if u, err := url.Parse(f.URL); err == nil && u.Hostname() != "" {
+			if base := path.Base(u.Path); base == "." || base == "/" {
+				name = u.Hostname() // a site's front page
+			}
 		}
 	}
 	ct, _, _ := mime.ParseMediaType(f.ContentType)
