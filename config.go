@@ -115,19 +115,22 @@ const (
 //	DISABLE_CORS            DisableCORS           false  Send no CORS headers at all.
 //
 //	# Storage
-//	MEDIA_STORAGE_PATH              MediaStoragePath           -     Directory for media files; empty = <TLDW_DATA_DIR>/media.
-//	MEDIA_STORAGE_URL               MediaStorageURL            -     Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.
-//	TEMP_PATH                       TempPath                   -     Directory for temporary files; empty = <TLDW_DATA_DIR>/temp.
-//	MAX_UPLOAD_SIZE_MB              MaxUploadSizeMB            500   Largest upload in MB.
-//	MEDIA_ADD_MAX_ITEMS             MediaAddMaxItems           100   Inputs (files plus urls) one /media/add request may carry.
-//	MEDIA_WORKERS                   MediaWorkers               0     Media processing jobs one server runs at once; 0 = the number of CPUs.
-//	MEDIA_MAX_ACTIVE_JOBS_PER_USER  MediaMaxActiveJobsPerUser  2     Processing jobs one user may have running at once, across all servers.
-//	MEDIA_ADD_WAIT_SECONDS          MediaAddWait               300   Seconds /media/add waits for processing before answering with the job still running.
-//	MEDIA_JOB_TIMEOUT_SECONDS       MediaJobTimeout            1800  Seconds one processing attempt may run; a job left running past it (a dead server) is run again.
-//	S3_ENDPOINT                     S3Endpoint                 -     host[:port] of the S3 API when MEDIA_STORAGE_URL is s3:// (empty = AWS; MinIO, R2 ...).
-//	AWS_REGION                      S3Region                   -     S3 region.
-//	AWS_ACCESS_KEY_ID               S3AccessKey                -     S3 access key id; empty = anonymous.
-//	AWS_SECRET_ACCESS_KEY           S3SecretKey                -     S3 secret access key.
+//	MEDIA_STORAGE_PATH              MediaStoragePath           -           Directory for media files; empty = <TLDW_DATA_DIR>/media.
+//	MEDIA_STORAGE_URL               MediaStorageURL            -           Object storage instead of the directory: file://PATH or s3://BUCKET/PREFIX.
+//	TEMP_PATH                       TempPath                   -           Directory for temporary files; empty = <TLDW_DATA_DIR>/temp.
+//	MAX_UPLOAD_SIZE_MB              MaxUploadSizeMB            500         Largest upload in MB.
+//	MEDIA_ADD_MAX_ITEMS             MediaAddMaxItems           100         Inputs (files plus urls) one /media/add request may carry.
+//	MEDIA_WORKERS                   MediaWorkers               0           Media processing jobs one server runs at once; 0 = the number of CPUs.
+//	MEDIA_MAX_ACTIVE_JOBS_PER_USER  MediaMaxActiveJobsPerUser  2           Processing jobs one user may have running at once, across all servers.
+//	MEDIA_ADD_WAIT_SECONDS          MediaAddWait               300         Seconds /media/add waits for processing before answering with the job still running.
+//	MEDIA_JOB_TIMEOUT_SECONDS       MediaJobTimeout            1800        Seconds one processing attempt may run; a job left running past it (a dead server) is run again.
+//	MEDIA_URL_ALLOWLIST             MediaURLAllowlist          -           Comma-separated CIDRs or host names URL ingest may reach although they are not public (loopback, private, link-local, metadata).
+//	MEDIA_OCR_PAGES_PER_DAY         MediaOCRPagesPerDay        500         Pages (and images) one user may have OCR'd per UTC day; 0 = unlimited.
+//	MEDIA_URL_FETCH_BYTES_PER_DAY   MediaURLFetchBytesPerDay   1073741824  Bytes one user may have fetched by URL ingest per UTC day; 0 = unlimited.
+//	S3_ENDPOINT                     S3Endpoint                 -           host[:port] of the S3 API when MEDIA_STORAGE_URL is s3:// (empty = AWS; MinIO, R2 ...).
+//	AWS_REGION                      S3Region                   -           S3 region.
+//	AWS_ACCESS_KEY_ID               S3AccessKey                -           S3 access key id; empty = anonymous.
+//	AWS_SECRET_ACCESS_KEY           S3SecretKey                -           S3 secret access key.
 //
 //	# Logging
 //	LOG_LEVEL                          LogLevel                 INFO  DEBUG, INFO, WARNING, ERROR (CRITICAL = ERROR).
@@ -248,6 +251,9 @@ type Config struct {
 	MediaMaxActiveJobsPerUser int
 	MediaAddWait              time.Duration
 	MediaJobTimeout           time.Duration
+	MediaURLAllowlist         []string
+	MediaOCRPagesPerDay       int64
+	MediaURLFetchBytesPerDay  int64
 
 	LogLevel              slog.Level
 	LogFormat             string
@@ -342,6 +348,8 @@ func DefaultConfig() Config {
 		MediaMaxActiveJobsPerUser: 2,
 		MediaAddWait:              300 * time.Second,
 		MediaJobTimeout:           1800 * time.Second,
+		MediaOCRPagesPerDay:       500,
+		MediaURLFetchBytesPerDay:  1 << 30,
 
 		LogLevel:                slog.LevelInfo,
 		LogFormat:               "text",
@@ -578,6 +586,15 @@ func (c Config) Validate() error {
 	within("MEDIA_MAX_ACTIVE_JOBS_PER_USER", int64(c.MediaMaxActiveJobsPerUser), 1, 1024)
 	within("MEDIA_ADD_WAIT_SECONDS", int64(c.MediaAddWait/time.Second), 0, 86_400)
 	within("MEDIA_JOB_TIMEOUT_SECONDS", int64(c.MediaJobTimeout/time.Second), 1, 7*86_400)
+	within("MEDIA_OCR_PAGES_PER_DAY", c.MediaOCRPagesPerDay, 0, 100_000_000)
+	within("MEDIA_URL_FETCH_BYTES_PER_DAY", c.MediaURLFetchBytesPerDay, 0, 1<<50)
+	for _, e := range c.MediaURLAllowlist {
+		_, perr := netip.ParsePrefix(e)
+		_, aerr := netip.ParseAddr(e)
+		if perr != nil && aerr != nil && (e == "" || strings.ContainsAny(e, "/:@ ")) {
+			bad("MEDIA_URL_ALLOWLIST: %q is neither a CIDR nor a host name", e)
+		}
+	}
 
 	// Logging
 	if c.LogFormat != "text" && c.LogFormat != "json" {

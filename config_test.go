@@ -110,6 +110,9 @@ var everyKey = map[string]string{
 	"MEDIA_MAX_ACTIVE_JOBS_PER_USER":        "3",
 	"MEDIA_ADD_WAIT_SECONDS":                "120",
 	"MEDIA_JOB_TIMEOUT_SECONDS":             "900",
+	"MEDIA_URL_ALLOWLIST":                   "10.9.0.0/16,files.internal",
+	"MEDIA_OCR_PAGES_PER_DAY":               "50",
+	"MEDIA_URL_FETCH_BYTES_PER_DAY":         "1000000",
 	"REQUEST_BODY_IDLE_TIMEOUT_SECONDS":     "15",
 	"MAX_CONNECTIONS":                       "500",
 	"MAX_CONNECTIONS_PER_IP":                "0",
@@ -161,6 +164,7 @@ func everyKeyConfig() Config {
 		MediaAddMaxItems:    250,
 
 		MediaWorkers: 6, MediaMaxActiveJobsPerUser: 3, MediaAddWait: 120 * time.Second, MediaJobTimeout: 900 * time.Second,
+		MediaURLAllowlist: []string{"10.9.0.0/16", "files.internal"}, MediaOCRPagesPerDay: 50, MediaURLFetchBytesPerDay: 1000000,
 
 		DatabaseURL:         "postgresql://tldw_user:s3cret-db-pw@db.internal/tldw_multiuser",
 		DatabasePoolSize:    40,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tldw-go/tldw/media"
+	"github.com/tldw-go/tldw/media/httpfetch"
 	"github.com/tldw-go/tldw/media/mimesniff"
 	"github.com/tldw-go/tldw/storage"
 	"github.com/tldw-go/tldw/storage/fsblob"
@@ -47,7 +48,15 @@ func (a *App) openMedia(ctx context.Context) error {
 		Now:            a.Now,
 		Logger:         a.Logger,
 		AddWait:        cfg.MediaAddWait,
+
+		URLFetchBytesPerDay: cfg.MediaURLFetchBytesPerDay,
 	}
+	fetcher, err := httpfetch.New(httpfetch.Options{Allow: cfg.MediaURLAllowlist,
+		MaxBytes: cfg.MaxUploadSizeMB << 20, UserAgent: "tldw"})
+	if err != nil {
+		return fmt.Errorf("tldw: MEDIA_URL_ALLOWLIST: %w", err)
+	}
+	a.media.Fetcher = fetcher
 	if err := a.openProcessing(); err != nil {
 		return err
 	}
@@ -134,7 +143,8 @@ func (a *App) openProcessing() error {
 	proc := a.db.Processing()
 	p := &media.Pipeline{Store: a.MediaStore, Processing: proc, Blobs: a.Blobs,
 		Extractor: a.Extractor, Transcriber: a.Transcriber, Chunker: a.Chunker,
-		Indexer: a.Indexer, Summarizer: a.Summarizer, Now: a.Now, Logger: a.Logger}
+		Indexer: a.Indexer, Summarizer: a.Summarizer, Now: a.Now, Logger: a.Logger,
+		Ledger: a.Ledger, OCRPagesPerDay: a.Config.MediaOCRPagesPerDay, Audit: a.audit.sink}
 	cfg := &a.Config
 	jobs, err := a.db.Jobs(sqlstore.JobsOptions{Handler: p.Handle, Workers: cfg.MediaWorkers,
 		PerUser: cfg.MediaMaxActiveJobsPerUser, JobTimeout: cfg.MediaJobTimeout, Logger: a.Logger})
@@ -166,7 +176,7 @@ func (a *App) sweepTemp(context.Context) {
 // SHUTDOWN_DRAIN_SECONDS, then cancels them (they run again later, here or on another
 // replica).
 func (a *App) startJobs(ctx context.Context) error {
-	if a.jobs == nil {
+	if a.jobs == nil || a.NoWorkers {
 		return nil
 	}
 	if err := a.jobs.Start(ctx); err != nil {

@@ -53,8 +53,9 @@ type App struct {
 	// MediaStore keeps media items. Nil: the database's. Items are processed (durable jobs
 	// on the database) only with the database's store.
 	MediaStore media.Store
-	// Processing hooks of media.Pipeline. Extractor nil: the built-in extractors (plain
-	// text, HTML, DOCX/PPTX, EPUB, e-mail) chosen by type; Chunker nil: media.TextChunker.
+	// Processing hooks of media.Pipeline. Extractor nil: the built-in extractors chosen by
+	// format (extractors.go: text, HTML, Office, EPUB, e-mail, PDF with OCR, images, ODT,
+	// RTF); Chunker nil: media.TextChunker with the cl100k tokenizer.
 	// Transcriber, Indexer and Summarizer nil: their stages are skipped (audio and video
 	// then fail with "transcription is not available").
 	Extractor   media.Extractor
@@ -62,6 +63,9 @@ type App struct {
 	Transcriber media.Transcriber
 	Indexer     media.Indexer
 	Summarizer  media.Summarizer
+	// NoWorkers keeps this App from running processing jobs: it still enqueues them, for the
+	// replicas whose workers run. Command-line tools beside a running server set it.
+	NoWorkers bool
 
 	// Limiter decides request rates (RATE_LIMIT_*). Nil: per replica in memory, or with
 	// REDIS_URL shared through Redis, falling back to per-replica limits while Redis is down

@@ -28,6 +28,22 @@ var (
 	// ErrConflict: a uniqueness rule was violated (the user already has an item with this
 	// content hash, or the blob key is taken). Maps to 409.
 	ErrConflict = errors.New("media: conflict")
+	// ErrBlocked: URL ingest refused to connect to the URL's address (loopback, private,
+	// link-local, multicast, unspecified, cloud metadata; after DNS resolution and on every
+	// redirect) because MEDIA_URL_ALLOWLIST does not allow it. Errors carrying it also match
+	// ErrInvalid. Maps to 400 url_not_allowed.
+	ErrBlocked = errors.New("media: address not allowed")
+	// ErrBudgetExceeded: a per-user daily budget (MEDIA_OCR_PAGES_PER_DAY,
+	// MEDIA_URL_FETCH_BYTES_PER_DAY) is used up. Errors carrying it also match
+	// quota.ErrExceeded and name the budget's code (CodeOCRPagesPerDay,
+	// CodeURLFetchBytesPerDay) in their message. Maps to 429 with that code.
+	ErrBudgetExceeded = errors.New("media: daily budget exceeded")
+)
+
+// The stable codes of the daily budgets, in ErrBudgetExceeded messages.
+const (
+	CodeOCRPagesPerDay      = "ocr_pages_per_day_exceeded"
+	CodeURLFetchBytesPerDay = "url_fetch_bytes_per_day_exceeded"
 )
 
 // Detailf returns an error of kind (a sentinel of this package) whose formatted text the

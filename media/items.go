@@ -94,7 +94,7 @@ func (s *Service) Restore(ctx context.Context, a Actor, id int64) error {
 }
 
 // DeletePermanent removes the actor's item, trashed or not, and its file, and frees its
-// bytes from the quota. ErrNotFound when it is not the actor's. The row and the usage change
+// bytes (the file's, its text's and its chunks') from the quota. ErrNotFound when it is not the actor's. The row and the usage change
 // together (one Ledger.Locked step, so a recalculation never sees one without the other);
 // once they are done the call succeeds, and a file that fails to go is logged.
 func (s *Service) DeletePermanent(ctx context.Context, a Actor, id int64) error {
@@ -107,11 +107,16 @@ func (s *Service) DeletePermanent(ctx context.Context, a Actor, id int64) error 
 
 func (s *Service) deletePermanent(ctx context.Context, a Actor, it *Item) error {
 	sub := subject(it.UserID)
+	var derived int64
 	err := s.Ledger.Locked(ctx, sub, quota.ResourceStorage, func(ctx context.Context) error {
+		var err error
+		if derived, err = derivedBytes(ctx, s.Processing, it); err != nil {
+			return fmt.Errorf("media: delete item %d: measure its text: %w", it.ID, err)
+		}
 		if err := s.Store.Delete(ctx, it.UserID, it.ID); err != nil {
 			return fmt.Errorf("media: delete item %d: %w", it.ID, err)
 		}
-		if err := s.Ledger.Add(ctx, sub, quota.ResourceStorage, -it.Size); err != nil {
+		if err := s.Ledger.Add(ctx, sub, quota.ResourceStorage, -(it.Size + derived)); err != nil {
 			return fmt.Errorf("media: free storage: %w", err)
 		}
 		return nil
@@ -124,7 +129,7 @@ func (s *Service) deletePermanent(ctx context.Context, a Actor, it *Item) error 
 	s.deleteBlob(ctx, it.BlobKey)
 	s.audit(ctx, a, audit.Event{Action: audit.MediaDeleted, TargetType: "media",
 		TargetID: strconv.FormatInt(it.ID, 10), Success: true,
-		Details: map[string]any{"permanent": true, "size_bytes": it.Size}})
+		Details: map[string]any{"permanent": true, "size_bytes": it.Size, "derived_bytes": derived}})
 	return nil
 }
 

@@ -57,6 +57,7 @@ type Item struct {
 	Size        int64  // bytes
 	ContentHash string // lower-case hex SHA-256 of the bytes
 	BlobKey     string // server-generated storage key, "<user_id>/<yyyy>/<mm>/<uuid><ext>"
+	URL         string // where the bytes were fetched from (Service.UploadURL); "" for uploads
 	Status      Status
 	Keywords    []string // normalised: trimmed, lower case, unique, sorted
 	Trashed     bool

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tldw-go/tldw/audit"
+	"github.com/tldw-go/tldw/quota"
 	"github.com/tldw-go/tldw/storage"
 )
 
@@ -37,6 +39,16 @@ type Pipeline struct {
 	Now func() time.Time
 	// Logger receives stage failures; nil discards them.
 	Logger *slog.Logger
+	// Ledger, when set, charges the extracted text and the chunks to the owner's storage
+	// quota (reserve before storing, commit with it; re-processing charges the difference),
+	// and keeps the daily OCR budget.
+	Ledger quota.Ledger
+	// OCRPagesPerDay is each user's daily budget of pages read by OCR
+	// (MEDIA_OCR_PAGES_PER_DAY, counted from Extracted.Metadata[MetaOCRPages]); 0 means
+	// unlimited. Needs Ledger.
+	OCRPagesPerDay int64
+	// Audit receives quota_exceeded events of the quota and budget checks; nil drops them.
+	Audit audit.Sink
 }
 
 // errGone marks a job whose item was deleted.
@@ -200,9 +212,20 @@ func (p *Pipeline) extract(ctx context.Context, r *run) ([]string, string, error
 	if p.Extractor == nil {
 		return nil, "", fmt.Errorf("%w: no text extractor is configured", ErrUnsupported)
 	}
-	x, err := p.Extractor.Extract(ctx, Source{Name: r.it.Filename, ContentType: r.it.ContentType,
-		Size: r.it.Size, Open: p.open(ctx, r), MaxText: p.MaxText, Options: r.o.Extract})
+	opts, capped, err := p.ocrOptions(ctx, r.it, r.o.Extract)
 	if err != nil {
+		return nil, "", err
+	}
+	x, err := p.Extractor.Extract(ctx, Source{Name: r.it.Filename, ContentType: r.it.ContentType,
+		Size: r.it.Size, Open: p.open(ctx, r), MaxText: p.MaxText, Options: opts})
+	if capped && errors.Is(err, ErrTooLarge) {
+		return nil, "", fmt.Errorf("%w: the OCR pages left today cap this item (%s)",
+			budgetError(p.ocrBudget(), CodeOCRPagesPerDay, int64(opts.MaxOCRPages)), errorMessage(err))
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if err := p.chargeOCR(ctx, r.it, x); err != nil {
 		return nil, "", err
 	}
 	md := map[string]string{}
@@ -214,7 +237,7 @@ func (p *Pipeline) extract(ctx context.Context, r *run) ([]string, string, error
 	}
 	c := &Content{ItemID: r.it.ID, UserID: r.it.UserID, Text: x.Text, WordCount: WordCount(x.Text),
 		Metadata: md, Sections: x.Sections, UpdatedAt: p.now()}
-	if err := p.Processing.SetContent(ctx, c); err != nil {
+	if err := p.setContent(ctx, r, c); err != nil {
 		return nil, "", err
 	}
 	r.content = c
@@ -245,11 +268,32 @@ func (p *Pipeline) transcribe(ctx context.Context, r *run) ([]string, string, er
 	}
 	c := &Content{ItemID: r.it.ID, UserID: r.it.UserID, Text: tr.Text, WordCount: WordCount(tr.Text),
 		Metadata: md, Segments: tr.Segments, UpdatedAt: p.now()}
-	if err := p.Processing.SetContent(ctx, c); err != nil {
+	if err := p.setContent(ctx, r, c); err != nil {
 		return nil, "", err
 	}
 	r.content = c
 	return tr.Warnings, "", nil
+}
+
+// setContent stores c in place of the item's content, charging the difference in bytes to
+// the owner's quota and checking that the chunks still to come fit too.
+func (p *Pipeline) setContent(ctx context.Context, r *run, c *Content) error {
+	var (
+		old       *Content
+		oldChunks []Chunk
+		err       error
+	)
+	if p.Ledger != nil {
+		if old, err = p.Processing.Content(ctx, r.it.UserID, r.it.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if oldChunks, err = p.Processing.Chunks(ctx, r.it.UserID, r.it.ID, 0, -1); err != nil {
+			return err
+		}
+	}
+	extra := max(0, p.estimateChunkBytes(r.o, contentBytes(c))-chunkBytes(oldChunks))
+	return p.charge(ctx, r.it, contentBytes(old), contentBytes(c), extra,
+		func(ctx context.Context) error { return p.Processing.SetContent(ctx, c) })
 }
 
 // loadContent reads the stored content unless this run made it.
@@ -276,7 +320,16 @@ func (p *Pipeline) chunk(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	if err := p.Processing.SetChunks(ctx, r.it.UserID, r.it.ID, chunks); err != nil {
+	var old []Chunk
+	if p.Ledger != nil {
+		if old, err = p.Processing.Chunks(ctx, r.it.UserID, r.it.ID, 0, -1); err != nil {
+			return err
+		}
+	}
+	err = p.charge(ctx, r.it, chunkBytes(old), chunkBytes(chunks), 0, func(ctx context.Context) error {
+		return p.Processing.SetChunks(ctx, r.it.UserID, r.it.ID, chunks)
+	})
+	if err != nil {
 		return err
 	}
 	r.chunks, r.loaded = chunks, true

@@ -15,7 +15,8 @@ type Drift struct {
 	Reserved int64 // held by live reservations (uploads in flight)
 	Limit    int64 // the quota, -1 = unlimited
 	Items    int   // the user's items, trashed ones included
-	Actual   int64 // the sum of those items' sizes: what usage should be
+	Derived  int64 // the bytes of their extracted text and chunks (with Service.Processing)
+	Actual   int64 // the sum of those items' sizes and Derived: what usage should be
 	Delta    int64 // Actual - Recorded; 0 when consistent
 	// Listed reports whether Blobs could be listed (storage.Lister); the next three fields
 	// are meaningful only then.
@@ -30,7 +31,8 @@ type Drift struct {
 	Fixed bool
 }
 
-// Reconcile recomputes the user's storage usage from their items (and, when Blobs is a
+// Reconcile recomputes the user's storage usage from their items and their derived text and
+// chunks (and, when Blobs is a
 // storage.Lister, checks the objects under "<user_id>/" against them) and reports the drift
 // from the ledger. With fix, a non-zero Delta is applied to the ledger (Ledger.Add). Usage
 // and items are read (and fixed) in one Ledger.Locked step, which uploads and deletes take
@@ -55,6 +57,10 @@ func (s *Service) Reconcile(ctx context.Context, userID int64, fix bool) (Drift,
 		for _, n := range sizes {
 			d.Actual += n
 		}
+		if d.Derived, err = s.derivedOf(ctx, userID); err != nil {
+			return fmt.Errorf("media: reconcile: %w", err)
+		}
+		d.Actual += d.Derived
 		d.Delta = d.Actual - d.Recorded
 		if fix && d.Delta != 0 {
 			if err := s.Ledger.Add(ctx, subject(userID), quota.ResourceStorage, d.Delta); err != nil {
@@ -84,4 +90,32 @@ func (s *Service) Reconcile(ctx context.Context, userID int64, fix bool) (Drift,
 		d.Missing = len(sizes) - seen
 	}
 	return d, nil
+}
+
+// derivedOf sums the stored text and chunk bytes of every item of the user, trashed ones
+// included.
+func (s *Service) derivedOf(ctx context.Context, userID int64) (int64, error) {
+	if s.Processing == nil {
+		return 0, nil
+	}
+	var n int64
+	for _, list := range []func(context.Context, int64, ListOptions) ([]Item, int, error){s.Store.List, s.Store.ListTrash} {
+		for page := 1; ; page++ {
+			items, _, err := list(ctx, userID, ListOptions{Page: page, PerPage: MaxPerPage})
+			if err != nil {
+				return 0, err
+			}
+			for i := range items {
+				b, err := derivedBytes(ctx, s.Processing, &items[i])
+				if err != nil {
+					return 0, err
+				}
+				n += b
+			}
+			if len(items) < MaxPerPage {
+				break
+			}
+		}
+	}
+	return n, nil
 }

@@ -58,6 +58,11 @@ type Service struct {
 	// before answering with the job still running (MEDIA_ADD_WAIT_SECONDS); read by the
 	// HTTP layer.
 	AddWait time.Duration
+	// Fetcher downloads URLs for UploadURL; nil refuses URL ingest.
+	Fetcher Fetcher
+	// URLFetchBytesPerDay is each user's daily allowance of bytes fetched by UploadURL
+	// (MEDIA_URL_FETCH_BYTES_PER_DAY); 0 means unlimited.
+	URLFetchBytesPerDay int64
 }
 
 // Actor is who makes a request, for authorisation and the audit trail.
@@ -91,6 +96,8 @@ type Upload struct {
 	DeclaredSize int64
 	// Process says how the new item is processed (with Service.Jobs).
 	Process ProcessOptions
+	// URL is where the bytes were fetched from (UploadURL), recorded on the item.
+	URL string
 }
 
 // DeclaredSlack is how far Upload.DeclaredSize may overstate the body (multipart framing and
@@ -329,7 +336,7 @@ func (s *Service) prepare(u Upload) (*Item, error) {
 		return nil, err
 	}
 	return &Item{UserID: u.UserID, Title: title, Author: author, MediaType: u.MediaType,
-		Filename: name, Status: StatusStored, Keywords: kws}, nil
+		Filename: name, Status: StatusStored, Keywords: kws, URL: u.URL}, nil
 }
 
 // extOf is the extension of a file name, as path.Ext but for names only.

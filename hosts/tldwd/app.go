@@ -16,6 +16,7 @@ func openApp(ctx context.Context, h host, o options) (*tldw.App, int) {
 	}
 	app := tldw.New(cfg)
 	app.LogOutput = h.stderr
+	app.NoWorkers = true // the server's workers process what commands enqueue
 	if err := app.Open(ctx); err != nil {
 		fmt.Fprintf(h.stderr, "tldwd: %v\n", err)
 		return nil, 1

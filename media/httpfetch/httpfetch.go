@@ -29,7 +29,7 @@ var (
 	// ErrBlocked: the URL's host resolves to an address that ingest may not reach (loopback,
 	// private, link-local, multicast, cloud metadata, ...) and the allowlist does not allow
 	// it. Errors carrying it also match media.ErrInvalid: retrying cannot help.
-	ErrBlocked = errors.New("httpfetch: address not allowed")
+	ErrBlocked = media.ErrBlocked
 	// ErrTransient: the server or the network failed in a way a later try may not (HTTP 429
 	// or 5xx, a timeout, a refused connection).
 	ErrTransient = errors.New("httpfetch: temporary failure")
@@ -43,7 +43,8 @@ type Resolver interface {
 // Options configure a Fetcher. Zero values take the defaults above.
 type Options struct {
 	// Allow lists MEDIA_URL_ALLOWLIST entries that may be reached although the guard would
-	// refuse them: CIDRs ("10.1.0.0/16", "127.0.0.1/32") or host names ("files.internal").
+	// refuse them: CIDRs ("10.1.0.0/16", "127.0.0.1/32"), addresses ("::1") or host names
+	// ("files.internal").
 	Allow        []string
 	MaxBytes     int64         // largest body accepted
 	Timeout      time.Duration // for the whole fetch, redirects and body included
@@ -81,6 +82,9 @@ func New(o Options) (*Fetcher, error) {
 	f := &Fetcher{o: o, hosts: map[string]bool{}}
 	for _, e := range o.Allow {
 		e = strings.TrimSpace(e)
+		if ip, err := netip.ParseAddr(e); err == nil {
+			e = netip.PrefixFrom(ip, ip.BitLen()).String() // a bare address is its /32 or /128
+		}
 		switch p, err := netip.ParsePrefix(e); {
 		case err == nil:
 			f.cidrs = append(f.cidrs, p.Masked())
@@ -105,14 +109,12 @@ func New(o Options) (*Fetcher, error) {
 	return f, nil
 }
 
-// Response is a fetched body. Close it.
-type Response struct {
-	Body        io.ReadCloser // at most Options.MaxBytes; more fails with media.ErrTooLarge
-	URL         string        // after redirects
-	ContentType string        // as the server sent it, "" when absent
-	Filename    string        // from Content-Disposition, else the last path segment
-	Size        int64         // Content-Length, or -1 when unknown
-}
+// Response is a fetched body (media.Fetched: Body is at most Options.MaxBytes, more fails
+// with media.ErrTooLarge). Close it.
+type Response = media.Fetched
+
+// Fetcher implements media.Fetcher.
+var _ media.Fetcher = (*Fetcher)(nil)
 
 // Fetch GETs rawURL. It returns errors wrapping media.ErrInvalid (a URL that is not
 // http(s), carries credentials or is refused by the guard — also ErrBlocked — or an HTTP

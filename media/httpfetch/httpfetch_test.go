@@ -190,3 +190,17 @@ func TestSizeLimit(t *testing.T) {
 		t.Errorf("undeclared body: read %d, %v; want 1000 then ErrTooLarge", n, err)
 	}
 }
+
+// TestAllowBareAddress: an allowlist entry may be a bare address (its /32 or /128).
+func TestAllowBareAddress(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	resp, err := newFetcher(t, Options{Allow: []string{"127.0.0.1"}}).Fetch(t.Context(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if _, err := newFetcher(t, Options{Allow: []string{"127.0.0.2"}}).Fetch(t.Context(), srv.URL); !errors.Is(err, ErrBlocked) {
+		t.Errorf("another address allowed: %v, want ErrBlocked", err)
+	}
+}

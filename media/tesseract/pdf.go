@@ -95,7 +95,7 @@ func (p PDF) Extract(ctx context.Context, src media.Source) (*media.Extracted, e
 	if x.Metadata == nil {
 		x.Metadata = map[string]string{}
 	}
-	x.Metadata["ocr_pages"] = strconv.Itoa(len(need))
+	x.Metadata[media.MetaOCRPages] = strconv.Itoa(len(need))
 	x.Metadata["ocr_lang"] = lang
 	return x, nil
 }

@@ -110,7 +110,8 @@ func (o OCR) Extract(ctx context.Context, src media.Source) (*media.Extracted, e
 		sections = nil
 	}
 	return &media.Extracted{Text: text, Sections: sections, Metadata: map[string]string{
-		"format": strings.TrimPrefix(ext, "."), "extractor": "tesseract", "ocr_lang": lang}}, nil
+		"format": strings.TrimPrefix(ext, "."), "extractor": "tesseract", "ocr_lang": lang,
+		media.MetaOCRPages: strconv.Itoa(len(pages))}}, nil
 }
 
 // OCRPages returns the text of pages (1-based page numbers) of the PDF src, in the order

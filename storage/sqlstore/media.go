@@ -28,7 +28,7 @@ var _ media.Store = (*Media)(nil)
 func (db *DB) Media() *Media { return &Media{db: db} }
 
 const mediaCols = `id, uuid, user_id, title, author, media_type, filename, content_type,
-	size_bytes, content_hash, blob_key, status, is_trash, trash_date, created_at, updated_at`
+	size_bytes, content_hash, blob_key, status, is_trash, trash_date, created_at, updated_at, source_url`
 
 type mediaRow struct {
 	ID          int64      `bun:"id"`
@@ -47,6 +47,7 @@ type mediaRow struct {
 	TrashDate   *time.Time `bun:"trash_date"`
 	CreatedAt   time.Time  `bun:"created_at"`
 	UpdatedAt   time.Time  `bun:"updated_at"`
+	URL         string     `bun:"source_url"`
 }
 
 func (r *mediaRow) item() media.Item {
@@ -55,7 +56,7 @@ func (r *mediaRow) item() media.Item {
 		MediaType: r.MediaType, Filename: r.Filename, ContentType: r.ContentType, Size: r.Size,
 		ContentHash: r.ContentHash, BlobKey: r.BlobKey, Status: media.Status(r.Status),
 		Trashed: r.IsTrash, TrashedAt: timePtr(r.TrashDate),
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), URL: r.URL,
 	}
 }
 
@@ -105,10 +106,10 @@ func (s *Media) Create(ctx context.Context, it *media.Item) error {
 	err := s.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		err := tx.NewRaw(`INSERT INTO media_entries (uuid, user_id, title, author, media_type,
 			filename, content_type, size_bytes, content_hash, blob_key, status, is_trash,
-			trash_date, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, NULL, ?, ?) RETURNING id`,
+			trash_date, created_at, updated_at, source_url)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, NULL, ?, ?, ?) RETURNING id`,
 			id, it.UserID, it.Title, it.Author, it.MediaType, it.Filename, it.ContentType, it.Size,
-			it.ContentHash, it.BlobKey, string(it.Status), s.db.timeArg(created), s.db.timeArg(updated),
+			it.ContentHash, it.BlobKey, string(it.Status), s.db.timeArg(created), s.db.timeArg(updated), it.URL,
 		).Scan(ctx, &newID)
 		if err != nil {
 			return err
