@@ -209,3 +209,48 @@ func lastEvent(t *testing.T, srv *httptest.Server, token, path string) string {
 	}
 	return last.String()
 }
+
+// TestMediaAddHTTPURL: a web page by URL (an allowlisted local server) comes back as its
+// article text; a URL to a refused address is that URL's url_not_allowed error (207).
+func TestMediaAddHTTPURL(t *testing.T) {
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><html><head><title>Foxes</title></head><body><nav>Home | About</nav>`+
+			`<article><h1>On foxes</h1><p>`+article+`</p></article></body></html>`)
+	}))
+	defer page.Close()
+	_, port, _ := strings.Cut(strings.TrimPrefix(page.URL, "http://"), ":")
+	cfg := processingConfig(t.TempDir())
+	cfg.MediaURLAllowlist = []string{"localhost"}
+	app := openApp(t, cfg)
+	t.Cleanup(func() { app.Close() })
+	srv := httptest.NewServer(app.Handler())
+	t.Cleanup(srv.Close)
+	mediaUser(t, app, "surfer")
+	token := loginToken(t, srv.URL, "surfer")
+
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("urls", "http://localhost:"+port+"/foxes.html")
+	mw.WriteField("urls", "http://127.0.0.1:"+port+"/foxes.html")
+	mw.WriteField("media_type", "document")
+	mw.Close()
+	code, b := apiCall(t, srv, token, http.MethodPost, "/api/v1/media/add", mw.FormDataContentType(), &buf)
+	var res struct {
+		Results []struct {
+			Status    string  `json:"status"`
+			Content   *string `json:"content"`
+			ErrorCode string  `json:"error_code"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil || code != http.StatusMultiStatus || len(res.Results) != 2 {
+		t.Fatalf("add = %d %v\n%s", code, err, b)
+	}
+	if r := res.Results[0]; r.Status != "Success" || r.Content == nil || !strings.Contains(*r.Content, "The quick brown fox") ||
+		strings.Contains(*r.Content, "Home | About") {
+		t.Errorf("page result = %s", b[:min(len(b), 600)])
+	}
+	if r := res.Results[1]; r.Status != "Error" || r.ErrorCode != "url_not_allowed" {
+		t.Errorf("loopback result = %+v", r)
+	}
+}

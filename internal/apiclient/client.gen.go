@@ -723,7 +723,7 @@ type MediaAddForm struct {
 	TranscriptionLanguage               *string                       `json:"transcription_language,omitempty"`
 	TranscriptionModel                  *string                       `json:"transcription_model,omitempty"`
 
-	// Urls URLs to ingest (not supported yet: each is an error result)
+	// Urls URLs to fetch and ingest (http and https; private and loopback addresses only when MEDIA_URL_ALLOWLIST allows them)
 	Urls                  *[]string `json:"urls,omitempty"`
 	UseAdaptiveChunking   *bool     `json:"use_adaptive_chunking,omitempty"`
 	UseCookies            *bool     `json:"use_cookies,omitempty"`

@@ -88,6 +88,8 @@ func errorTable() []errorRow {
 
 		// Package media. ErrQuotaExceeded before quota.ErrExceeded, which it also matches.
 		{err: media.ErrNotFound, render: fixed(http.StatusNotFound, "not_found", "Media not found")},
+		{err: media.ErrBudgetExceeded, render: budgetError},
+		{err: media.ErrBlocked, render: reason(media.ErrBlocked, http.StatusBadRequest, "url_not_allowed", "The URL's address is not allowed")},
 		{err: media.ErrQuotaExceeded, render: fixed(http.StatusRequestEntityTooLarge, "storage_quota_exceeded", "Storage quota exceeded")},
 		{err: media.ErrTooLarge, render: fixed(http.StatusRequestEntityTooLarge, "payload_too_large", "The file exceeds the maximum upload size")},
 		{err: media.ErrIncomplete, render: fixed(http.StatusBadRequest, "upload_incomplete", "The upload ended early or could not be read")},
@@ -111,6 +113,18 @@ func errorTable() []errorRow {
 		{err: audit.ErrInvalid, render: fixed(http.StatusBadRequest, "invalid_parameter", "invalid audit query")},
 		{err: audit.ErrClosed, render: fixed(http.StatusServiceUnavailable, "service_unavailable", "Audit log unavailable")},
 	}
+}
+
+// budgetError is 429 with the code of the daily budget that is used up (named in the
+// error's message, media.CodeOCRPagesPerDay or media.CodeURLFetchBytesPerDay).
+func budgetError(err error, _ time.Time) *Error {
+	switch msg := err.Error(); {
+	case strings.Contains(msg, media.CodeURLFetchBytesPerDay):
+		return &Error{Status: http.StatusTooManyRequests, Code: media.CodeURLFetchBytesPerDay, Detail: "Daily URL fetch allowance used up"}
+	case strings.Contains(msg, media.CodeOCRPagesPerDay):
+		return &Error{Status: http.StatusTooManyRequests, Code: media.CodeOCRPagesPerDay, Detail: "Daily OCR page allowance used up"}
+	}
+	return &Error{Status: http.StatusTooManyRequests, Code: "daily_budget_exceeded", Detail: "Daily allowance used up"}
 }
 
 // fixed renders a row with a constant detail.

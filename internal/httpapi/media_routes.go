@@ -766,10 +766,14 @@ func (s *mediaAPI) handleMediaAdd(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	async := f.async || preferAsync(r)
-	if err := s.storeFiles(r, svc, f, actor); fatal == nil {
-		fatal = err
+	storeErr := s.storeFiles(r, svc, f, actor)
+	if storeErr == nil {
+		s.storeURLs(r, svc, f, actor)
 	}
-	if fatal == nil && !async {
+	if fatal == nil {
+		fatal = storeErr
+	}
+	if !async {
 		s.awaitProcessing(r, svc, f)
 	}
 	if async {
@@ -1126,6 +1130,37 @@ func (s *mediaAPI) storeFiles(r *http.Request, svc *media.Service, f *mediaForm,
 	return nil
 }
 
+// storeURLs fetches and stores the form's URLs in order (media.Service.UploadURL: SSRF
+// guard, size and time limits, the daily fetch budget, the quota). Every failure is that
+// URL's error result; without a Fetcher each URL is a not_supported result.
+func (s *mediaAPI) storeURLs(r *http.Request, svc *media.Service, f *mediaForm, actor media.Actor) {
+	for _, u := range f.urls {
+		ref := u
+		if len(ref) > mediaMaxURLBytes || !utf8.ValidString(ref) {
+			ref = truncateUTF8(strings.ToValidUTF8(ref, ""), mediaMaxURLBytes)
+		}
+		if svc.Fetcher == nil {
+			f.results = append(f.results, mediaFailure(ref, f.mediaType, &Error{Code: "not_supported",
+				Detail: "URL ingestion is not enabled on this server; upload the file instead"}))
+			continue
+		}
+		res, err := svc.UploadURL(r.Context(), media.URLUpload{Actor: actor, URL: u, MediaType: f.mediaType,
+			Title: f.title, Author: f.author, Keywords: f.keywords, Overwrite: f.overwrite, Process: f.proc})
+		switch {
+		case err != nil:
+			e := classify(err, s.now())
+			if e.Status >= 500 {
+				s.logger(r).WarnContext(r.Context(), "media add: url ingest failed", "error", err)
+			}
+			f.results = append(f.results, mediaFailure(ref, f.mediaType, e))
+		case res.Outcome == media.OutcomeDuplicate && f.seen[res.Item.ID]:
+		default:
+			f.seen[res.Item.ID] = true
+			f.results = append(f.results, mediaSuccess(ref, res))
+		}
+	}
+}
+
 // awaitProcessing waits (up to Service.AddWait in all, and while the client is there) for
 // the processing of every stored item, and fills in its text, chunk count and status: an
 // item whose processing failed becomes an Error result, one still running a Warning.
@@ -1230,14 +1265,6 @@ func (s *mediaAPI) finishMediaAdd(w http.ResponseWriter, r *http.Request, f *med
 			ref = "form"
 		}
 		f.results = append(f.results, mediaFailure(ref, f.mediaType, classify(fatal, s.now())))
-	}
-	for _, u := range f.urls {
-		ref := u
-		if len(ref) > 2048 || !utf8.ValidString(ref) {
-			ref = truncateUTF8(strings.ToValidUTF8(ref, ""), 2048)
-		}
-		f.results = append(f.results, mediaFailure(ref, f.mediaType, &Error{Code: "not_supported",
-			Detail: "URL ingestion is not supported by this server yet; upload the file instead"}))
 	}
 	if len(f.results) == 0 {
 		return Errorf(http.StatusBadRequest, "no_valid_input", "No valid media sources supplied: send files or urls")

@@ -12,7 +12,7 @@ type mediaAddForm struct {
 	MediaType      string   `json:"media_type" oapi:"required,enum=video|audio|document|pdf|ebook|email|code"`
 	Files          []string `json:"files,omitempty" oapi:"binary" doc:"Files to store (repeat the part for several)"`
 	File           []string `json:"file,omitempty" oapi:"binary" doc:"Another name for files; one upload sent as both is stored once"`
-	URLs           []string `json:"urls,omitempty" doc:"URLs to ingest (not supported yet: each is an error result)"`
+	URLs           []string `json:"urls,omitempty" doc:"URLs to fetch and ingest (http and https; private and loopback addresses only when MEDIA_URL_ALLOWLIST allows them)"`
 	Title          string   `json:"title,omitempty" oapi:"maxLength=500"`
 	Author         string   `json:"author,omitempty" oapi:"maxLength=255"`
 	Keywords       string   `json:"keywords,omitempty" oapi:"maxLength=1000" doc:"Comma-separated keywords"`
