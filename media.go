@@ -152,7 +152,7 @@ func (a *App) openProcessing() error {
 		return fmt.Errorf("tldw: media jobs: %w", err)
 	}
 	a.jobs = jobs
-	a.media.Jobs, a.media.Processing = jobs, proc
+	a.media.Jobs, a.media.Processing, a.media.Pipeline = jobs, proc, p
 	a.sweepTemp(context.Background())
 	a.every(tempSweepInterval, a.sweepTemp)
 	return nil

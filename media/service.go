@@ -54,6 +54,9 @@ type Service struct {
 	Jobs Jobs
 	// Processing, when set, serves processing state, content and chunks.
 	Processing ProcessingStore
+	// Pipeline, when set, extracts and chunks the inputs of ProcessEphemeral (its Extractor,
+	// Chunker and OCR budget); nil refuses them.
+	Pipeline *Pipeline
 	// AddWait is how long an ingest request should wait for processing (WaitProcessed)
 	// before answering with the job still running (MEDIA_ADD_WAIT_SECONDS); read by the
 	// HTTP layer.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -175,7 +176,7 @@ func newProcessingServer(t *testing.T, held bool) (ms *mediaServer, jobs *memJob
 		release()
 	}
 	t.Cleanup(release)
-	ms.Media.Jobs, ms.Media.Processing, ms.Media.AddWait = jobs, proc, time.Minute
+	ms.Media.Jobs, ms.Media.Processing, ms.Media.Pipeline, ms.Media.AddWait = jobs, proc, p, time.Minute
 	return ms, jobs, release
 }
 
@@ -474,5 +475,48 @@ func TestIngestJobsUnavailable(t *testing.T) {
 		if rec := ms.call(t, callerUser, c.method, c.path, c.body, nil); rec.Code != http.StatusServiceUnavailable {
 			t.Errorf("%s %s = %d\n%s", c.method, c.path, rec.Code, rec.Body)
 		}
+	}
+	for _, name := range processRoutes {
+		body, ct := multipartForm(t, formFile("files", "a.txt", "words"))
+		if rec := ms.call(t, callerUser, http.MethodPost, "/api/v1/media/"+name, body, map[string]string{"Content-Type": ct}); rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("%s = %d\n%s", name, rec.Code, rec.Body)
+		}
+	}
+}
+
+// processRoutes are the ephemeral processing routes.
+var processRoutes = []string{"process-documents", "process-pdfs", "process-ebooks", "process-emails", "process-code"}
+
+// TestMediaProcessEphemeral: the process-* routes answer with the text and chunk count of
+// each file, store nothing and leave no temporary file; bad options are a 422.
+func TestMediaProcessEphemeral(t *testing.T) {
+	ms, _, _ := newProcessingServer(t, false)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	for _, name := range processRoutes {
+		body, ct := multipartForm(t, formFile("files", "notes.txt", words300), formField("chunk_size", "100"),
+			formField("chunk_overlap", "0"), formField("media_type", "video"), formField("urls", "https://example.com/x"))
+		rec := ms.call(t, callerUser, http.MethodPost, "/api/v1/media/"+name, body, map[string]string{"Content-Type": ct})
+		if rec.Code != http.StatusMultiStatus {
+			t.Fatalf("%s = %d\n%s", name, rec.Code, rec.Body)
+		}
+		res := decodeProcessed(t, rec.Body.Bytes())
+		if len(res) != 2 || res[0].Status != "Success" || res[0].Content == nil || *res[0].Content != words300 ||
+			res[0].Chunks != 3 || res[0].DBID != nil || res[1].Status != "Error" {
+			t.Errorf("%s results = %s", name, rec.Body)
+		}
+	}
+	body, ct := multipartForm(t, formFile("files", "notes.txt", words300), formField("chunk_method", "semantic"))
+	if rec := ms.call(t, callerUser, http.MethodPost, "/api/v1/media/process-documents", body, map[string]string{"Content-Type": ct}); rec.Code != http.StatusUnprocessableEntity {
+		t.Errorf("semantic = %d\n%s", rec.Code, rec.Body)
+	}
+	body, ct = multipartForm(t, formFile("files", "blob.bin", "\x00\x01\x02binary"))
+	rec := ms.call(t, callerUser, http.MethodPost, "/api/v1/media/process-documents", body, map[string]string{"Content-Type": ct})
+	if res := decodeProcessed(t, rec.Body.Bytes()); rec.Code != http.StatusMultiStatus || res[0].Status != "Error" || res[0].Error == nil {
+		t.Errorf("binary = %d\n%s", rec.Code, rec.Body)
+	}
+	ms.wantEmpty(t, callerUser)
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

@@ -63,6 +63,11 @@ func (s *mediaAPI) routes() []route {
 				401: "Not authenticated", 403: "Not allowed", 413: "Upload too large or storage quota exceeded",
 				415: "Not a multipart form", 422: "Missing or invalid media_type", 503: unavailable},
 			Handler: s.handleMediaAdd},
+		s.processRoute("process-documents", "processDocuments", media.TypeDocument),
+		s.processRoute("process-pdfs", "processPdfs", media.TypePDF),
+		s.processRoute("process-ebooks", "processEbooks", media.TypeEbook),
+		s.processRoute("process-emails", "processEmails", media.TypeEmail),
+		s.processRoute("process-code", "processCode", media.TypeCode),
 		{Method: http.MethodGet, Path: "/api/v1/media", Tag: "media", Perm: auth.PermMediaRead, TrailingSlash: true,
 			ID: "listMedia", Response: mediaList{}, Headers: map[int][]string{200: {"ETag"}, 304: {"ETag"}},
 			Summary: "List your media items, newest first", Query: list,
@@ -117,6 +122,18 @@ func (s *mediaAPI) routes() []route {
 			Handler: s.handleMediaDeletePermanent},
 	}
 	return append(rs, s.quotaRoutes()...)
+}
+
+// processRoute is POST /api/v1/media/<name>: ephemeral processing of one media type.
+func (s *mediaAPI) processRoute(name, id, mediaType string) route {
+	return route{Method: http.MethodPost, Path: "/api/v1/media/" + name, Tag: "media", Perm: auth.PermMediaWrite,
+		ID: id, Request: mediaAddForm{}, Response: mediaAddResponse{}, Body: "multipart/form-data",
+		Summary: "Extract and chunk " + mediaType + " files without storing them (the /media/add form; media_type is " +
+			mediaType + "); temporary files are removed",
+		Responses: map[int]string{200: "Every input processed", 207: "Some inputs failed", 400: "No valid input",
+			401: "Not authenticated", 403: "Not allowed", 413: "Upload too large", 415: "Not a multipart form",
+			422: "Invalid options", 503: "Media processing is not enabled on this server"},
+		Handler: s.handleMediaProcess(mediaType)}
 }
 
 // mediaService returns Options.Media or a 503.
@@ -713,9 +730,26 @@ func (c *countReader) Read(p []byte) (int, error) {
 // with queued jobs, 400 when there was no input; a form refused for size or quota before
 // anything was stored is a 413 (storage_quota_exceeded for the quota).
 func (s *mediaAPI) handleMediaAdd(w http.ResponseWriter, r *http.Request) error {
+	return s.handleMediaForm(w, r, "")
+}
+
+// handleMediaProcess serves POST /api/v1/media/process-*: the /media/add form with
+// media_type fixed, each file extracted and chunked in the request
+// (media.Service.ProcessEphemeral) and nothing stored; answered as tldw's
+// BatchMediaProcessResponse (the /media/add body without db_id values).
+func (s *mediaAPI) handleMediaProcess(mediaType string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error { return s.handleMediaForm(w, r, mediaType) }
+}
+
+// handleMediaForm reads a /media/add or /media/process-* form (ephemeral: the media type
+// of a process-* route) and answers it.
+func (s *mediaAPI) handleMediaForm(w http.ResponseWriter, r *http.Request, ephemeral string) error {
 	svc, err := s.mediaService()
 	if err != nil {
 		return err
+	}
+	if ephemeral != "" && svc.Pipeline == nil {
+		return Errorf(http.StatusServiceUnavailable, "service_unavailable", "media processing is not enabled on this server")
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
 		return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
@@ -730,13 +764,18 @@ func (s *mediaAPI) handleMediaAdd(w http.ResponseWriter, r *http.Request) error 
 			Detail: fmt.Sprintf("Upload exceeds the maximum size of %d MB", svc.MaxUploadBytes>>20)}
 	}
 	actor := s.mediaActor(r)
-	// Decisive from Content-Length: refused before 100 Continue, nothing read.
-	if err := svc.CheckDeclared(r.Context(), actor, r.ContentLength-mediaMaxFieldsBytes); err != nil {
-		return err
+	room := svc.MaxUploadBytes // nothing stored, no quota
+	if room <= 0 {
+		room = -1
 	}
-	room, err := uploadRoom(r, svc, actor)
-	if err != nil {
-		return err
+	if ephemeral == "" {
+		// Decisive from Content-Length: refused before 100 Continue, nothing read.
+		if err := svc.CheckDeclared(r.Context(), actor, r.ContentLength-mediaMaxFieldsBytes); err != nil {
+			return err
+		}
+		if room, err = uploadRoom(r, svc, actor); err != nil {
+			return err
+		}
 	}
 	body := &uploadBody{ReadCloser: r.Body}
 	if limit >= 0 {
@@ -759,11 +798,18 @@ func (s *mediaAPI) handleMediaAdd(w http.ResponseWriter, r *http.Request) error 
 	if fatal != nil && (len(f.files) == 0 || !keepsEarlierFiles(fatal)) {
 		return fatal
 	}
+	if ephemeral != "" {
+		f.mediaType = ephemeral
+	}
 	if err := f.check(); err != nil {
 		if fatal != nil {
 			return fatal
 		}
 		return err
+	}
+	if ephemeral != "" {
+		s.processFiles(r, svc, f, actor)
+		return s.finishMediaAdd(w, r, f, fatal, false)
 	}
 	async := f.async || preferAsync(r)
 	storeErr := s.storeFiles(r, svc, f, actor)
@@ -1128,6 +1174,42 @@ func (s *mediaAPI) storeFiles(r *http.Request, svc *media.Service, f *mediaForm,
 		}
 	}
 	return nil
+}
+
+// processFiles extracts and chunks the spooled files without storing them, each file's
+// temporary copy removed once it is done; URLs are not_supported results.
+func (s *mediaAPI) processFiles(r *http.Request, svc *media.Service, f *mediaForm, actor media.Actor) {
+	for i := range f.files {
+		sf := &f.files[i]
+		name := sf.file.Name()
+		out, err := svc.ProcessEphemeral(r.Context(), media.Ephemeral{Actor: actor, Filename: sf.filename,
+			MediaType: f.mediaType, Size: sf.size, Process: f.proc,
+			Open: func() (io.ReadCloser, error) { return os.Open(name) }})
+		sf.remove()
+		if err != nil {
+			e := classify(err, s.now())
+			if e.Status >= 500 {
+				s.logger(r).WarnContext(r.Context(), "media process failed", "error", err)
+			}
+			f.results = append(f.results, mediaFailure(sf.ref, f.mediaType, e))
+			continue
+		}
+		meta := map[string]any{"filename": media.SanitizeFilename(sf.filename), "content_type": out.ContentType,
+			"size_bytes": sf.size, "word_count": out.WordCount}
+		for k, v := range out.Metadata {
+			if _, taken := meta[k]; !taken {
+				meta[k] = v
+			}
+		}
+		text := out.Text
+		f.results = append(f.results, mediaResult{Status: "Success", InputRef: sf.ref, ProcessingSource: sf.ref,
+			MediaType: f.mediaType, Metadata: meta, Content: &text, Chunks: len(out.Chunks),
+			AnalysisDetails: map[string]any{}, Warnings: append([]string{}, out.Warnings...)})
+	}
+	for _, u := range f.urls {
+		f.results = append(f.results, mediaFailure(truncateUTF8(strings.ToValidUTF8(u, ""), mediaMaxURLBytes), f.mediaType,
+			&Error{Code: "not_supported", Detail: "The process endpoints take files; ingest URLs with /api/v1/media/add"}))
+	}
 }
 
 // storeURLs fetches and stores the form's URLs in order (media.Service.UploadURL: SSRF

@@ -1,0 +1,110 @@
+package media
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// Ephemeral is one input to process without storing anything (tldw's process-* endpoints).
+type Ephemeral struct {
+	Actor
+	Filename  string // the client's name; its extension decides among text types
+	MediaType string // one of Types(); audio and video are not processed ephemerally
+	Size      int64  // bytes, or -1 when unknown
+	// Open returns the bytes from the start; it may be called more than once.
+	Open    func() (io.ReadCloser, error)
+	Process ProcessOptions
+}
+
+// Processed is what ProcessEphemeral derived from an input.
+type Processed struct {
+	ContentType string
+	Text        string
+	WordCount   int
+	Metadata    map[string]string
+	Chunks      []Chunk // nil with Process.NoChunking
+	Warnings    []string
+}
+
+// ProcessEphemeral extracts and chunks one input in the caller's goroutine with the
+// Pipeline's Extractor and Chunker, storing nothing: no item, no blob, no quota (OCR pages
+// still count against the user's daily budget). Errors: ErrUnsupported without a Pipeline,
+// for audio and video, or an input no extractor reads; ErrInvalid for an empty input, an
+// invalid media type or options; the Extractor's and Chunker's errors.
+func (s *Service) ProcessEphemeral(ctx context.Context, in Ephemeral) (*Processed, error) {
+	p := s.Pipeline
+	if p == nil || p.Extractor == nil {
+		return nil, errNoProcessing
+	}
+	if err := ValidType(in.MediaType); err != nil {
+		return nil, err
+	}
+	if in.MediaType == TypeAudio || in.MediaType == TypeVideo {
+		return nil, Detailf(ErrUnsupported, "audio and video are not processed without storing them; use /media/add")
+	}
+	if !in.Process.NoChunking {
+		if _, err := in.Process.Chunk.Normalized(); err != nil {
+			return nil, err
+		}
+	}
+	ctype, err := s.sniffOpen(in)
+	if err != nil {
+		return nil, err
+	}
+	it := &Item{UserID: in.UserID, Filename: SanitizeFilename(in.Filename), MediaType: in.MediaType,
+		ContentType: ctype, Size: in.Size}
+	opts, _, err := p.ocrOptions(ctx, it, in.Process.Extract)
+	if err != nil {
+		return nil, err
+	}
+	x, err := p.Extractor.Extract(ctx, Source{Name: it.Filename, ContentType: ctype, Size: in.Size, Open: in.Open,
+		MaxText: p.MaxText, Options: opts})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.chargeOCR(ctx, it, x); err != nil {
+		return nil, err
+	}
+	out := &Processed{ContentType: ctype, Text: x.Text, WordCount: WordCount(x.Text), Metadata: x.Metadata,
+		Warnings: x.Warnings}
+	if x.Title != "" {
+		out.Metadata = map[string]string{"title": x.Title}
+		for k, v := range x.Metadata {
+			out.Metadata[k] = v
+		}
+	}
+	if !in.Process.NoChunking && p.Chunker != nil {
+		if out.Chunks, err = p.Chunker.Chunk(ctx, x.Text, x.Sections, in.Process.Chunk); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// sniffOpen names the input's content type from its first bytes.
+func (s *Service) sniffOpen(in Ephemeral) (string, error) {
+	if in.Open == nil {
+		return "", Detailf(ErrInvalid, "no file")
+	}
+	rc, err := in.Open()
+	if err != nil {
+		return "", fmt.Errorf("media: open input: %w", err)
+	}
+	defer rc.Close()
+	head := make([]byte, SniffLen)
+	n, err := io.ReadFull(rc, head)
+	if n == 0 {
+		if err != nil && err != io.EOF {
+			return "", fmt.Errorf("media: read input: %w", err)
+		}
+		return "", Detailf(ErrInvalid, "the file is empty")
+	}
+	if s.Sniffer == nil {
+		return "application/octet-stream", nil
+	}
+	if t := s.Sniffer.Sniff(head[:n], SanitizeFilename(in.Filename)); t != "" {
+		return t, nil
+	}
+	return "application/octet-stream", nil
+}
