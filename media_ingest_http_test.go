@@ -254,3 +254,24 @@ func TestMediaAddHTTPURL(t *testing.T) {
 		t.Errorf("loopback result = %+v", r)
 	}
 }
+
+// TestMediaProcessPDFsHTTP: process-pdfs answers with a generated PDF's text and stores
+// nothing.
+func TestMediaProcessPDFsHTTP(t *testing.T) {
+	srv, token := ingestServer(t)
+	pdf := mediatest.TextPDF(t, "The quick brown fox jumps over the lazy dog.")
+	ct, body := addForm(t, "fox.pdf", string(pdf))
+	code, b := apiCall(t, srv, token, http.MethodPost, "/api/v1/media/process-pdfs", ct, body)
+	var res addResult
+	if err := json.Unmarshal(b, &res); err != nil || code != http.StatusOK || len(res.Results) != 1 {
+		t.Fatalf("process-pdfs = %d %v\n%s", code, err, b)
+	}
+	if r := res.Results[0]; r.Status != "Success" || r.Content == nil || mediatest.WER(*r.Content, "The quick brown fox jumps over the lazy dog.") > 0.02 ||
+		r.Chunks != 1 || r.DBID != 0 {
+		t.Errorf("result = %s", b)
+	}
+	code, b = apiCall(t, srv, token, http.MethodGet, "/api/v1/media", "", nil)
+	if code != http.StatusOK || !strings.Contains(string(b), `"total_items":0`) {
+		t.Errorf("list after process-pdfs = %d %s", code, b)
+	}
+}
