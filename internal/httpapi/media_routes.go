@@ -1147,8 +1147,9 @@ func (s *mediaAPI) spoolFile(r *http.Request, svc *media.Service, part *multipar
 }
 
 // storeFiles uploads the spooled files in order, recording each one's result. A file
-// refused for its content, size or the quota is an error result and the others go on; any
-// other failure (the storage backend) ends the request and is returned.
+// refused for its content is an error result and the others go on; any other failure (size,
+// quota, the storage backend) ends the request and is returned: the files before it stay
+// stored (a 207), and a request whose first file fails that way is answered with the error.
 func (s *mediaAPI) storeFiles(r *http.Request, svc *media.Service, f *mediaForm, actor media.Actor) error {
 	for i := range f.files {
 		sf := &f.files[i]
@@ -1166,7 +1167,7 @@ func (s *mediaAPI) storeFiles(r *http.Request, svc *media.Service, f *mediaForm,
 			}
 			f.seen[res.Item.ID] = true
 			f.results = append(f.results, mediaSuccess(sf.ref, res))
-		case errors.Is(err, media.ErrInvalid), errors.Is(err, media.ErrTooLarge), errors.Is(err, media.ErrQuotaExceeded):
+		case errors.Is(err, media.ErrInvalid):
 			f.results = append(f.results, mediaFailure(sf.ref, f.mediaType, classify(err, s.now())))
 		default:
 			f.failed = sf.ref
