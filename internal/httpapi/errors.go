@@ -91,6 +91,8 @@ func errorTable() []errorRow {
 		{err: media.ErrQuotaExceeded, render: fixed(http.StatusRequestEntityTooLarge, "storage_quota_exceeded", "Storage quota exceeded")},
 		{err: media.ErrTooLarge, render: fixed(http.StatusRequestEntityTooLarge, "payload_too_large", "The file exceeds the maximum upload size")},
 		{err: media.ErrIncomplete, render: fixed(http.StatusBadRequest, "upload_incomplete", "The upload ended early or could not be read")},
+		{err: media.ErrBlocked, render: reason(media.ErrBlocked, http.StatusBadRequest, "url_not_allowed", "The URL's address may not be fetched")},
+		{err: media.ErrBudgetExceeded, render: budgetError},
 		{err: media.ErrInvalid, render: reason(media.ErrInvalid, http.StatusBadRequest, "invalid_request", "Invalid request")},
 		{err: media.ErrConflict, render: fixed(http.StatusConflict, "conflict", "Conflict")},
 		{err: media.ErrUnsupported, render: reason(media.ErrUnsupported, http.StatusUnsupportedMediaType, "unsupported_media_type", "This kind of input cannot be processed")},
@@ -124,6 +126,19 @@ func reason(sentinel error, status int, code, fallback string) func(error, time.
 	return func(err error, _ time.Time) *Error {
 		return &Error{Status: status, Code: code, Detail: detailFor(err, sentinel, fallback)}
 	}
+}
+
+// budgetError is 429 with the used-up budget's code (*media.BudgetError) and Retry-After: the
+// seconds until the next UTC day, when the budgets start again.
+func budgetError(err error, now time.Time) *Error {
+	code := "daily_budget_exceeded"
+	var be *media.BudgetError
+	if errors.As(err, &be) && be.Code != "" {
+		code = be.Code
+	}
+	next := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	return &Error{Status: http.StatusTooManyRequests, Code: code, Detail: "Daily processing budget used up; it renews at 00:00 UTC",
+		Header: http.Header{"Retry-After": {strconv.FormatInt(max(1, int64(next.Sub(now)/time.Second)), 10)}}}
 }
 
 // lockedError is 429 with Retry-After: the seconds until *auth.LockedError ends (at least 1).
