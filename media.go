@@ -134,7 +134,7 @@ func (a *App) openProcessing() error {
 	}
 	if a.Extractor == nil {
 		x, closeX := a.defaultExtractor()
-		a.Extractor = x
+		a.Extractor, a.defaultExtract = x, true
 		a.closers = append(a.closers, closeX)
 	}
 	if a.Chunker == nil {

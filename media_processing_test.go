@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -159,10 +161,15 @@ func TestMediaProcessingEndToEnd(t *testing.T) {
 // newcomer uploads first: a text PDF, a scanned PDF and a photo of text (OCR), and chunks
 // by tokens.
 func TestMediaProcessingDefaultExtractors(t *testing.T) {
-	mediatest.NeedTools(t, "enscript", "ps2pdf", "img2pdf", "convert", "pdftotext", "tesseract")
+	mediatest.NeedTools(t, "enscript", "ps2pdf", "img2pdf", "convert", "pdftotext", "pdftoppm", "tesseract", "pandoc")
 	ctx := context.Background()
 	app := openApp(t, processingConfig(t.TempDir()))
 	defer app.Close()
+	rec := httptest.NewRecorder()
+	app.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/health", nil))
+	if !strings.Contains(rec.Body.String(), `"media_tools":"ok"`) {
+		t.Errorf("health with every tool installed = %s, want media_tools ok", rec.Body)
+	}
 	uid := mediaUser(t, app, "scanner")
 	me := media.Actor{UserID: uid}
 	pages := []string{"The first page speaks of foxes and hounds.", "The second page speaks of rivers and hills."}

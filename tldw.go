@@ -79,18 +79,19 @@ type App struct {
 	// example a forwarder to a SIEM).
 	Audit audit.Sink
 
-	mu       sync.Mutex
-	opened   bool
-	closers  []func() error
-	logFile  *reopenFile
-	db       *sqlstore.DB
-	redis    *redisConn
-	api      *httpapi.Server
-	audit    *auditTrail
-	accounts *auth.Service
-	media    *media.Service
-	jobs     *sqlstore.Jobs
-	draining atomic.Bool
+	mu             sync.Mutex
+	opened         bool
+	closers        []func() error
+	logFile        *reopenFile
+	db             *sqlstore.DB
+	redis          *redisConn
+	api            *httpapi.Server
+	audit          *auditTrail
+	accounts       *auth.Service
+	media          *media.Service
+	jobs           *sqlstore.Jobs
+	defaultExtract bool // Extractor is defaultExtractor's: health reports its tools
+	draining       atomic.Bool
 }
 
 // New returns an App for cfg. Nothing is opened or validated until Open.
@@ -199,6 +200,9 @@ func (a *App) buildHTTP() error {
 	}
 	if a.redis != nil {
 		checks = append(checks, httpapi.Check{Name: "redis", Run: a.redis.Ping})
+	}
+	if a.defaultExtract {
+		checks = append(checks, httpapi.Check{Name: "media_tools", Info: true, Run: a.mediaToolsCheck()})
 	}
 	api, err := httpapi.New(httpapi.Options{
 		Logger:               a.Logger,

@@ -3,6 +3,8 @@ package media
 import (
 	"errors"
 	"fmt"
+
+	"github.com/tldw-go/tldw/quota"
 )
 
 // Sentinel errors of package media. Functions wrap them with detail, for the client with
@@ -35,12 +37,12 @@ var (
 	ErrBlocked = errors.New("media: address not allowed")
 	// ErrBudgetExceeded: a per-user daily budget (MEDIA_OCR_PAGES_PER_DAY,
 	// MEDIA_URL_FETCH_BYTES_PER_DAY) is used up. Errors carrying it also match
-	// quota.ErrExceeded and name the budget's code (CodeOCRPagesPerDay,
-	// CodeURLFetchBytesPerDay) in their message. Maps to 429 with that code.
+	// quota.ErrExceeded and are a *BudgetError naming the budget's code (CodeOCRPagesPerDay,
+	// CodeURLFetchBytesPerDay). Maps to 429 with that code.
 	ErrBudgetExceeded = errors.New("media: daily budget exceeded")
 )
 
-// The stable codes of the daily budgets, in ErrBudgetExceeded messages.
+// The stable codes of the daily budgets (BudgetError.Code).
 const (
 	CodeOCRPagesPerDay      = "ocr_pages_per_day_exceeded"
 	CodeURLFetchBytesPerDay = "url_fetch_bytes_per_day_exceeded"
@@ -67,3 +69,21 @@ func (e *detailError) Unwrap() error { return e.kind }
 
 // ClientDetail returns the client-visible text.
 func (e *detailError) ClientDetail() string { return e.text }
+
+// BudgetError is the error of a used-up daily budget: it matches ErrBudgetExceeded and
+// quota.ErrExceeded, and Code is the stable code the client sees.
+type BudgetError struct {
+	Code     string // CodeOCRPagesPerDay or CodeURLFetchBytesPerDay
+	Resource string // the quota resource counted
+	PerDay   int64  // the daily allowance
+	Left     int64  // what was left today when the request was refused
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("%v: %s: the daily allowance of %d %s has %d left", ErrBudgetExceeded, e.Code, e.PerDay, e.Resource, e.Left)
+}
+
+// Is makes a BudgetError match ErrBudgetExceeded and quota.ErrExceeded.
+func (e *BudgetError) Is(target error) bool {
+	return target == ErrBudgetExceeded || target == quota.ErrExceeded
+}

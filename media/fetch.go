@@ -127,8 +127,7 @@ func budgetEvent(b quota.Budget, code string, requested, left int64) audit.Event
 }
 
 func budgetError(b quota.Budget, code string, left int64) error {
-	return fmt.Errorf("%w (%w): %s: the daily allowance of %d %s has %d left", ErrBudgetExceeded,
-		quota.ErrExceeded, code, b.PerDay, b.Resource, max(left, 0))
+	return &BudgetError{Code: code, Resource: string(b.Resource), PerDay: b.PerDay, Left: max(left, 0)}
 }
 
 // fetchedName is the file name of a fetched body, with an extension from its content type
@@ -175,7 +174,7 @@ func (b *fetchBody) Read(p []byte) (int, error) {
 	if b.max >= 0 && b.n+int64(n) > b.max {
 		b.over = true
 		n = int(b.max - b.n)
-		err = fmt.Errorf("%w (%w): over the daily URL fetch budget", ErrBudgetExceeded, quota.ErrExceeded)
+		err = &BudgetError{Code: CodeURLFetchBytesPerDay, Resource: string(quota.ResourceURLFetchBytes)}
 	}
 	b.n += int64(n)
 	if err != nil && err != io.EOF && b.err == nil {

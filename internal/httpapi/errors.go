@@ -88,11 +88,11 @@ func errorTable() []errorRow {
 
 		// Package media. ErrQuotaExceeded before quota.ErrExceeded, which it also matches.
 		{err: media.ErrNotFound, render: fixed(http.StatusNotFound, "not_found", "Media not found")},
-		{err: media.ErrBudgetExceeded, render: budgetError},
-		{err: media.ErrBlocked, render: reason(media.ErrBlocked, http.StatusBadRequest, "url_not_allowed", "The URL's address is not allowed")},
 		{err: media.ErrQuotaExceeded, render: fixed(http.StatusRequestEntityTooLarge, "storage_quota_exceeded", "Storage quota exceeded")},
 		{err: media.ErrTooLarge, render: fixed(http.StatusRequestEntityTooLarge, "payload_too_large", "The file exceeds the maximum upload size")},
 		{err: media.ErrIncomplete, render: fixed(http.StatusBadRequest, "upload_incomplete", "The upload ended early or could not be read")},
+		{err: media.ErrBlocked, render: reason(media.ErrBlocked, http.StatusBadRequest, "url_not_allowed", "The URL's address may not be fetched")},
+		{err: media.ErrBudgetExceeded, render: budgetError},
 		{err: media.ErrInvalid, render: reason(media.ErrInvalid, http.StatusBadRequest, "invalid_request", "Invalid request")},
 		{err: media.ErrConflict, render: fixed(http.StatusConflict, "conflict", "Conflict")},
 		{err: media.ErrUnsupported, render: reason(media.ErrUnsupported, http.StatusUnsupportedMediaType, "unsupported_media_type", "This kind of input cannot be processed")},
@@ -115,18 +115,6 @@ func errorTable() []errorRow {
 	}
 }
 
-// budgetError is 429 with the code of the daily budget that is used up (named in the
-// error's message, media.CodeOCRPagesPerDay or media.CodeURLFetchBytesPerDay).
-func budgetError(err error, _ time.Time) *Error {
-	switch msg := err.Error(); {
-	case strings.Contains(msg, media.CodeURLFetchBytesPerDay):
-		return &Error{Status: http.StatusTooManyRequests, Code: media.CodeURLFetchBytesPerDay, Detail: "Daily URL fetch allowance used up"}
-	case strings.Contains(msg, media.CodeOCRPagesPerDay):
-		return &Error{Status: http.StatusTooManyRequests, Code: media.CodeOCRPagesPerDay, Detail: "Daily OCR page allowance used up"}
-	}
-	return &Error{Status: http.StatusTooManyRequests, Code: "daily_budget_exceeded", Detail: "Daily allowance used up"}
-}
-
 // fixed renders a row with a constant detail.
 func fixed(status int, code, detail string) func(error, time.Time) *Error {
 	return func(error, time.Time) *Error { return &Error{Status: status, Code: code, Detail: detail} }
@@ -138,6 +126,19 @@ func reason(sentinel error, status int, code, fallback string) func(error, time.
 	return func(err error, _ time.Time) *Error {
 		return &Error{Status: status, Code: code, Detail: detailFor(err, sentinel, fallback)}
 	}
+}
+
+// budgetError is 429 with the used-up budget's code (*media.BudgetError) and Retry-After: the
+// seconds until the next UTC day, when the budgets start again.
+func budgetError(err error, now time.Time) *Error {
+	code := "daily_budget_exceeded"
+	var be *media.BudgetError
+	if errors.As(err, &be) && be.Code != "" {
+		code = be.Code
+	}
+	next := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	return &Error{Status: http.StatusTooManyRequests, Code: code, Detail: "Daily processing budget used up; it renews at 00:00 UTC",
+		Header: http.Header{"Retry-After": {strconv.FormatInt(max(1, int64(next.Sub(now)/time.Second)), 10)}}}
 }
 
 // lockedError is 429 with Retry-After: the seconds until *auth.LockedError ends (at least 1).

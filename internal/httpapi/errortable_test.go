@@ -28,9 +28,8 @@ func TestDomainErrorTable(t *testing.T) {
 		{media.Detailf(media.ErrInvalid, "title must be at most %d characters", 500), 400, "invalid_request", "Title must be at most 500 characters"},
 		{fmt.Errorf("%w: /var/lib/tldw/secret.pdf", media.ErrInvalid), 400, "invalid_request", "Invalid request"},
 		{media.ErrConflict, 409, "conflict", "Conflict"},
-		{fmt.Errorf("%w (%w): 10.0.0.1", media.ErrBlocked, media.ErrInvalid), 400, "url_not_allowed", "The URL's address is not allowed"},
-		{fmt.Errorf("%w (%w): %s: none left", media.ErrBudgetExceeded, quota.ErrExceeded, media.CodeOCRPagesPerDay), 429,
-			media.CodeOCRPagesPerDay, "Daily OCR page allowance used up"},
+		{fmt.Errorf("%w: %w: evil.test resolves to 127.0.0.1", media.ErrInvalid, media.ErrBlocked), 400, "url_not_allowed", "The URL's address may not be fetched"},
+		{fmt.Errorf("extract: %w", &media.BudgetError{Code: media.CodeOCRPagesPerDay, PerDay: 5}), 429, media.CodeOCRPagesPerDay, "Daily processing budget used up; it renews at 00:00 UTC"},
 		{media.Detailf(media.ErrUnsupported, "a .xyz file cannot be read"), 415, "unsupported_media_type", "A .xyz file cannot be read"},
 		{media.ErrTimeout, 422, "processing_timeout", "Processing this input took too long"},
 		{quota.ErrExceeded, 413, "storage_quota_exceeded", "Storage quota exceeded"},
@@ -48,7 +47,8 @@ func TestDomainErrorTable(t *testing.T) {
 	} {
 		t.Run(c.err.Error(), func(t *testing.T) {
 			e := classify(c.err, fixedNow)
-			if e.Status != c.status || e.Code != c.code || (e.Status < 500 && e.Detail != c.detail) {
+			if e.Status != c.status || e.Code != c.code || (e.Status < 500 && e.Detail != c.detail) ||
+				(e.Status == 429 && e.Header.Get("Retry-After") == "") {
 				t.Fatalf("classify = %d %q %q, want %d %q %q", e.Status, e.Code, e.Detail, c.status, c.code, c.detail)
 			}
 		})

@@ -54,8 +54,8 @@ func (s *healthAPI) routes() []route {
 	}
 }
 
-// healthBody is the /api/v1/health body. Checks map a check name to "ok", "degraded" or
-// "error"; error text goes to the log only.
+// healthBody is the /api/v1/health body. Checks map a check name to "ok", "degraded",
+// "error" or (informational checks) "warning"; error text goes to the log only.
 type healthBody struct {
 	Status    string            `json:"status"`
 	Timestamp string            `json:"timestamp"`
@@ -158,9 +158,12 @@ func (s *healthAPI) health(w http.ResponseWriter, r *http.Request) error {
 	code := http.StatusOK
 	for i, c := range s.o.Checks {
 		state := checkState(errs[i])
+		if c.Info && state != "ok" {
+			state = "warning"
+		}
 		body.Checks[c.Name] = state
 		switch {
-		case state == "ok":
+		case state == "ok" || state == "warning":
 		case c.Critical && state == "error":
 			body.Status, code = "unhealthy", http.StatusServiceUnavailable
 		case code == http.StatusOK:

@@ -42,6 +42,9 @@ func TestHealth(t *testing.T) {
 			[]Check{{Name: "media_dir", Critical: true, Run: func(context.Context) error { panic("boom") }}},
 			503, "unhealthy", map[string]string{"media_dir": "error"}},
 		{"nil Run is ok", []Check{{Name: "database", Critical: true}}, 200, "healthy", map[string]string{"database": "ok"}},
+		{"informational failure warns only",
+			[]Check{{Name: "database", Critical: true, Run: okCheck}, {Name: "media_tools", Info: true, Run: failCheck("missing pandoc")}},
+			200, "healthy", map[string]string{"database": "ok", "media_tools": "warning"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

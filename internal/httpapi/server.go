@@ -78,6 +78,7 @@ type Options struct {
 type Check struct {
 	Name     string                          // "database", "redis", "media_dir", "disk"
 	Critical bool                            // failure → unhealthy (503); non-critical failure → degraded (206)
+	Info     bool                            // failure shows as "warning" and changes no status
 	Run      func(ctx context.Context) error // nil = ok; errors.Is(err, ErrDegraded) → degraded even if Critical
 }
 
