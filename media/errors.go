@@ -35,6 +35,10 @@ var (
 	// redirect) because MEDIA_URL_ALLOWLIST does not allow it. Errors carrying it also match
 	// ErrInvalid. Maps to 400 url_not_allowed.
 	ErrBlocked = errors.New("media: address not allowed")
+	// ErrFetchFailed: URL ingest could not download the URL for a reason a later try may not
+	// have (the remote answered 429 or 5xx, a timeout, a refused connection). Maps to 502
+	// url_fetch_failed.
+	ErrFetchFailed = errors.New("media: URL fetch failed")
 	// ErrBudgetExceeded: a per-user daily budget (MEDIA_OCR_PAGES_PER_DAY,
 	// MEDIA_URL_FETCH_BYTES_PER_DAY) is used up. Errors carrying it also match
 	// quota.ErrExceeded and are a *BudgetError naming the budget's code (CodeOCRPagesPerDay,

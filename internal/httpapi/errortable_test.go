@@ -29,6 +29,7 @@ func TestDomainErrorTable(t *testing.T) {
 		{fmt.Errorf("%w: /var/lib/tldw/secret.pdf", media.ErrInvalid), 400, "invalid_request", "Invalid request"},
 		{media.ErrConflict, 409, "conflict", "Conflict"},
 		{fmt.Errorf("%w: %w: evil.test resolves to 127.0.0.1", media.ErrInvalid, media.ErrBlocked), 400, "url_not_allowed", "The URL's address may not be fetched"},
+		{fmt.Errorf("%w: fetch http://a.test/: connection refused", media.ErrFetchFailed), 502, "url_fetch_failed", "The URL could not be fetched; try again later"},
 		{fmt.Errorf("extract: %w", &media.BudgetError{Code: media.CodeOCRPagesPerDay, PerDay: 5}), 429, media.CodeOCRPagesPerDay, "Daily processing budget used up; it renews at 00:00 UTC"},
 		{media.Detailf(media.ErrUnsupported, "a .xyz file cannot be read"), 415, "unsupported_media_type", "A .xyz file cannot be read"},
 		{media.ErrTimeout, 422, "processing_timeout", "Processing this input took too long"},

@@ -32,7 +32,7 @@ var (
 	ErrBlocked = media.ErrBlocked
 	// ErrTransient: the server or the network failed in a way a later try may not (HTTP 429
 	// or 5xx, a timeout, a refused connection).
-	ErrTransient = errors.New("httpfetch: temporary failure")
+	ErrTransient = media.ErrFetchFailed
 )
 
 // Resolver looks up a host's addresses; *net.Resolver is one.
