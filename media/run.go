@@ -134,3 +134,33 @@ func (t *tail) Write(p []byte) (int, error) {
 }
 
 func (t *tail) String() string { return t.buf.String() }
+
+// LookPath finds a program: path when set, else name on PATH. A missing program is an
+// ErrUnsupported error naming pkg, the Debian/Ubuntu package that installs it.
+func LookPath(path, name, pkg string) (string, error) {
+	if path == "" {
+		path = name
+	}
+	p, err := exec.LookPath(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s is not installed (Debian/Ubuntu package %s)", ErrUnsupported, filepath.Base(path), pkg)
+	}
+	return p, nil
+}
+
+// CappedBuffer keeps what a program writes up to Max bytes. A write past Max fails (the
+// program then stops with a broken pipe) and sets Over.
+type CappedBuffer struct {
+	Max  int64
+	Buf  bytes.Buffer
+	Over bool
+}
+
+// Write implements io.Writer.
+func (c *CappedBuffer) Write(p []byte) (int, error) {
+	if int64(c.Buf.Len()+len(p)) > c.Max {
+		c.Over = true
+		return 0, errors.New("output over its cap")
+	}
+	return c.Buf.Write(p)
+}

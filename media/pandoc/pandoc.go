@@ -83,7 +83,7 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 		raw = delimitUnicode(raw)
 	}
 	heap := cmp.Or(x.HeapMB, DefaultHeapMB)
-	out := &capped{max: src.Limit() + 1}
+	out := &media.CappedBuffer{Max: src.Limit() + 1}
 	err = media.Run(ctx, media.Command{
 		Path:        prog,
 		Args:        []string{"--from=" + k, "--to=plain", "--wrap=none", "+RTS", "-M" + strconv.Itoa(heap) + "m", "-RTS"},
@@ -95,7 +95,7 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 	})
 	var exit *exec.ExitError
 	switch {
-	case out.over:
+	case out.Over:
 		return nil, fmt.Errorf("%w: the text of %s is over the %d byte limit", media.ErrTooLarge, src.Name, src.Limit())
 	case err != nil && strings.Contains(err.Error(), "Heap exhausted"):
 		return nil, fmt.Errorf("%w: pandoc needs more than its %d MiB heap for %s", media.ErrTooLarge, heap, src.Name)
@@ -104,7 +104,7 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 	case err != nil:
 		return nil, err
 	}
-	text := strings.TrimSpace(media.NormalizeText(out.buf.String()))
+	text := strings.TrimSpace(media.NormalizeText(out.Buf.String()))
 	if int64(len(text)) > src.Limit() {
 		return nil, fmt.Errorf("%w: the text of %s is over the %d byte limit", media.ErrTooLarge, src.Name, src.Limit())
 	}
@@ -181,19 +181,4 @@ func delimitUnicode(raw []byte) []byte {
 		return raw
 	}
 	return append(out, raw[last:]...)
-}
-
-// capped keeps up to max bytes and then fails, which ends pandoc with a broken pipe.
-type capped struct {
-	max  int64
-	buf  bytes.Buffer
-	over bool
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	if int64(c.buf.Len()+len(p)) > c.max {
-		c.over = true
-		return 0, errors.New("pandoc: output over the text limit")
-	}
-	return c.buf.Write(p)
 }

@@ -2,13 +2,10 @@ package poppler
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -39,10 +36,10 @@ var _ media.Extractor = Extractor{}
 // Installed returns nil when pdfinfo and pdftotext are found, else an ErrUnsupported error
 // naming the package to install.
 func (x Extractor) Installed() error {
-	if _, err := lookPath(x.PDFInfo, "pdfinfo"); err != nil {
+	if _, err := media.LookPath(x.PDFInfo, "pdfinfo", Package); err != nil {
 		return err
 	}
-	_, err := lookPath(x.PDFToText, "pdftotext")
+	_, err := media.LookPath(x.PDFToText, "pdftotext", Package)
 	return err
 }
 
@@ -54,11 +51,11 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 	if !media.IsPDF(src) {
 		return nil, fmt.Errorf("%w: %s (%s) is not a PDF", media.ErrUnsupported, src.Name, src.ContentType)
 	}
-	info, err := lookPath(x.PDFInfo, "pdfinfo")
+	info, err := media.LookPath(x.PDFInfo, "pdfinfo", Package)
 	if err != nil {
 		return nil, err
 	}
-	totext, err := lookPath(x.PDFToText, "pdftotext")
+	totext, err := media.LookPath(x.PDFToText, "pdftotext", Package)
 	if err != nil {
 		return nil, err
 	}
@@ -82,15 +79,15 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 
 	// pdftotext's default mode (not -layout) follows the reading order: columns one after
 	// the other, where -layout interleaves their lines. Each page ends with a form feed.
-	out := &capped{max: 2*src.Limit() + int64(pages)}
+	out := &media.CappedBuffer{Max: 2*src.Limit() + int64(pages)}
 	err = media.Run(ctx, x.command(totext, out, "-enc", "UTF-8", "-eol", "unix", file, "-"))
-	if out.over {
+	if out.Over {
 		return nil, fmt.Errorf("%w: the text of %s is larger than this server keeps", media.ErrTooLarge, src.Name)
 	}
 	if err != nil {
 		return nil, toolError(err, src.Name)
 	}
-	raw := strings.Split(strings.TrimSuffix(out.buf.String(), "\f"), "\f")
+	raw := strings.Split(strings.TrimSuffix(out.Buf.String(), "\f"), "\f")
 	for len(raw) < pages {
 		raw = append(raw, "")
 	}
@@ -110,12 +107,12 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 // info runs pdfinfo and returns its fields under lower-case, snake-case keys ("pages",
 // "title", "pdf_version", "encrypted", ...).
 func (x Extractor) info(ctx context.Context, prog, file, name string) (map[string]string, error) {
-	out := &capped{max: 1 << 20}
+	out := &media.CappedBuffer{Max: 1 << 20}
 	if err := media.Run(ctx, x.command(prog, out, "-enc", "UTF-8", file)); err != nil {
 		return nil, toolError(err, name)
 	}
 	meta := map[string]string{}
-	sc := bufio.NewScanner(&out.buf)
+	sc := bufio.NewScanner(&out.Buf)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
 		if !ok {
@@ -148,32 +145,4 @@ func toolError(err error, name string) error {
 		return fmt.Errorf("%w: %s is encrypted: it is password-protected, and this server does not read password-protected PDFs", media.ErrInvalid, name)
 	}
 	return fmt.Errorf("%w: %s is not a readable PDF (%v)", media.ErrInvalid, name, err)
-}
-
-// lookPath finds a program: path when set, else name on PATH.
-func lookPath(path, name string) (string, error) {
-	if path == "" {
-		path = name
-	}
-	p, err := exec.LookPath(path)
-	if err != nil {
-		return "", fmt.Errorf("%w: %s is not installed (Debian/Ubuntu package %s)", media.ErrUnsupported, filepath.Base(path), Package)
-	}
-	return p, nil
-}
-
-// capped keeps what is written up to max bytes and fails past it (which stops the program
-// with a broken pipe).
-type capped struct {
-	max  int64
-	buf  bytes.Buffer
-	over bool
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	if int64(c.buf.Len()+len(p)) > c.max {
-		c.over = true
-		return 0, errors.New("output over its cap")
-	}
-	return c.buf.Write(p)
 }

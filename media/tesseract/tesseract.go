@@ -11,9 +11,7 @@ import (
 	"io"
 	"mime"
 	"os"
-	"os/exec"
 	"path"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -64,10 +62,10 @@ var imageTypes = map[string]string{
 // Installed returns nil when tesseract and pdftoppm are found, else an ErrUnsupported
 // error naming the package to install.
 func (o OCR) Installed() error {
-	if _, err := lookPath(o.Tesseract, "tesseract", Package); err != nil {
+	if _, err := media.LookPath(o.Tesseract, "tesseract", Package); err != nil {
 		return err
 	}
-	_, err := lookPath(o.PDFToPPM, "pdftoppm", PopplerPackage)
+	_, err := media.LookPath(o.PDFToPPM, "pdftoppm", PopplerPackage)
 	return err
 }
 
@@ -85,7 +83,7 @@ func (o OCR) Extract(ctx context.Context, src media.Source) (*media.Extracted, e
 	if err != nil {
 		return nil, err
 	}
-	prog, err := lookPath(o.Tesseract, "tesseract", Package)
+	prog, err := media.LookPath(o.Tesseract, "tesseract", Package)
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +95,11 @@ func (o OCR) Extract(ctx context.Context, src media.Source) (*media.Extracted, e
 	if err := checkPixels(file, src.Name); err != nil {
 		return nil, err
 	}
-	out := &capped{max: src.Limit() + 1<<10}
+	out := &media.CappedBuffer{Max: src.Limit() + 1<<10}
 	if err := media.Run(ctx, o.command(prog, nil, out, file, "stdout", "-l", lang)); err != nil {
 		return nil, o.tesseractError(err, out, src)
 	}
-	pages := strings.Split(strings.TrimSuffix(out.buf.String(), "\f"), "\f")
+	pages := strings.Split(strings.TrimSuffix(out.Buf.String(), "\f"), "\f")
 	text, sections := media.JoinPages(pages)
 	if int64(len(text)) > src.Limit() {
 		return nil, tooMuchText(src)
@@ -123,11 +121,11 @@ func (o OCR) OCRPages(ctx context.Context, src media.Source, pages []int, lang s
 	if err != nil {
 		return nil, err
 	}
-	tess, err := lookPath(o.Tesseract, "tesseract", Package)
+	tess, err := media.LookPath(o.Tesseract, "tesseract", Package)
 	if err != nil {
 		return nil, err
 	}
-	ppm, err := lookPath(o.PDFToPPM, "pdftoppm", PopplerPackage)
+	ppm, err := media.LookPath(o.PDFToPPM, "pdftoppm", PopplerPackage)
 	if err != nil {
 		return nil, err
 	}
@@ -177,21 +175,21 @@ feed:
 // page rasterises one page of file and OCRs it.
 func (o OCR) page(ctx context.Context, tess, ppm, file string, page int, lang string, src media.Source) (string, error) {
 	n := strconv.Itoa(page)
-	img := &capped{max: MaxPixels + 1<<10} // 8-bit grey PGM: a byte a pixel, and a header
+	img := &media.CappedBuffer{Max: MaxPixels + 1<<10} // 8-bit grey PGM: a byte a pixel, and a header
 	err := media.Run(ctx, o.command(ppm, nil, img, "-f", n, "-l", n, "-r", strconv.Itoa(DPI), "-gray", file))
 	switch {
-	case img.over:
+	case img.Over:
 		return "", fmt.Errorf("%w: page %d of %s is too large to OCR", media.ErrTooLarge, page, src.Name)
 	case err != nil && ctx.Err() == nil && !errors.Is(err, media.ErrTimeout):
 		return "", fmt.Errorf("%w: page %d of %s cannot be rasterised (%v)", media.ErrInvalid, page, src.Name, err)
 	case err != nil:
 		return "", err
 	}
-	out := &capped{max: src.Limit() + 1<<10}
-	if err := media.Run(ctx, o.command(tess, bytes.NewReader(img.buf.Bytes()), out, "stdin", "stdout", "-l", lang, "--dpi", strconv.Itoa(DPI))); err != nil {
+	out := &media.CappedBuffer{Max: src.Limit() + 1<<10}
+	if err := media.Run(ctx, o.command(tess, bytes.NewReader(img.Buf.Bytes()), out, "stdin", "stdout", "-l", lang, "--dpi", strconv.Itoa(DPI))); err != nil {
 		return "", o.tesseractError(err, out, src)
 	}
-	return out.buf.String(), nil
+	return out.Buf.String(), nil
 }
 
 func (o OCR) command(prog string, stdin io.Reader, stdout io.Writer, args ...string) media.Command {
@@ -209,8 +207,8 @@ func (o OCR) command(prog string, stdin io.Reader, stdout io.Writer, args ...str
 var missingLang = regexp.MustCompile(`Failed loading language '([a-z_]+)'`)
 
 // tesseractError turns a failed tesseract run into the error to return.
-func (o OCR) tesseractError(err error, out *capped, src media.Source) error {
-	if out.over {
+func (o OCR) tesseractError(err error, out *media.CappedBuffer, src media.Source) error {
+	if out.Over {
 		return tooMuchText(src)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, media.ErrTimeout) {
@@ -276,33 +274,4 @@ func checkPixels(file, name string) error {
 		return fmt.Errorf("%w: %s is a %dx%d %s, more pixels than this server OCRs", media.ErrTooLarge, name, cfg.Width, cfg.Height, format)
 	}
 	return nil
-}
-
-// lookPath finds a program: path when set, else name on PATH; missing, it is an
-// ErrUnsupported error naming pkg.
-func lookPath(path, name, pkg string) (string, error) {
-	if path == "" {
-		path = name
-	}
-	p, err := exec.LookPath(path)
-	if err != nil {
-		return "", fmt.Errorf("%w: %s is not installed (Debian/Ubuntu package %s)", media.ErrUnsupported, filepath.Base(path), pkg)
-	}
-	return p, nil
-}
-
-// capped keeps what is written up to max bytes and fails past it (which stops the program
-// with a broken pipe).
-type capped struct {
-	max  int64
-	buf  bytes.Buffer
-	over bool
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	if int64(c.buf.Len()+len(p)) > c.max {
-		c.over = true
-		return 0, errors.New("output over its cap")
-	}
-	return c.buf.Write(p)
 }
