@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -29,10 +31,13 @@ type Pipeline struct {
 
 	Extractor   Extractor
 	Transcriber Transcriber
+	AV          AV // probes and decodes audio and video for the Transcriber
 	Chunker     Chunker
 	Indexer     Indexer
 	Summarizer  Summarizer
 
+	// TempDir is where transcription makes its temporary directory ("" = os.TempDir()).
+	TempDir string
 	// MaxText caps an item's text in bytes (Source.MaxText); 0 = DefaultMaxText.
 	MaxText int64
 	// Now is the clock; nil means time.Now.
@@ -245,16 +250,31 @@ func (p *Pipeline) extract(ctx context.Context, r *run) ([]string, string, error
 }
 
 func (p *Pipeline) transcribe(ctx context.Context, r *run) ([]string, string, error) {
-	if p.Transcriber == nil {
+	if p.Transcriber == nil || p.AV == nil {
 		return nil, "", fmt.Errorf("%w: audio and video transcription is not available on this server", ErrUnsupported)
 	}
-	rc, err := p.open(ctx, r)()
+	dir, err := os.MkdirTemp(p.TempDir, TempPrefix)
+	if err != nil {
+		return nil, "", fmt.Errorf("media: temporary directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	orig := filepath.Join(dir, "original")
+	if err := p.copyOriginal(ctx, r, orig); err != nil {
+		return nil, "", err
+	}
+	info, err := p.AV.Probe(ctx, orig)
 	if err != nil {
 		return nil, "", err
 	}
-	defer rc.Close()
+	if !info.HasAudio {
+		return []string{"the file has no audio stream: nothing to transcribe"}, "", nil
+	}
+	wav := filepath.Join(dir, "audio.wav")
+	if err := p.AV.Decode(ctx, orig, wav, DecodeOptions{}); err != nil {
+		return nil, "", err
+	}
 	o := r.o.Transcribe
-	tr, err := p.Transcriber.Transcribe(ctx, rc, TranscribeOptions{Name: r.it.Filename,
+	tr, err := p.Transcriber.Transcribe(ctx, Audio{Path: wav, Duration: info.Duration}, TranscribeOptions{Name: r.it.Filename,
 		ContentType: r.it.ContentType, Model: o.Model, Language: o.Language, Diarize: o.Diarize})
 	if err != nil {
 		return nil, "", err
@@ -273,6 +293,28 @@ func (p *Pipeline) transcribe(ctx context.Context, r *run) ([]string, string, er
 	}
 	r.content = c
 	return tr.Warnings, "", nil
+}
+
+// copyOriginal copies the item's original from Blobs to the local file dst (ffmpeg needs a
+// seekable file).
+func (p *Pipeline) copyOriginal(ctx context.Context, r *run, dst string) error {
+	rc, err := p.open(ctx, r)()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("media: temporary file: %w", err)
+	}
+	_, err = io.Copy(f, rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("media: copy original: %w", err)
+	}
+	return nil
 }
 
 // setContent stores c in place of the item's content, charging the difference in bytes to

@@ -2,16 +2,23 @@ package media
 
 import (
 	"context"
-	"io"
 	"time"
 )
 
-// Transcriber turns audio or video into text with timestamps (issue 10 fills it in). It
-// returns errors wrapping ErrUnsupported (a format or language it cannot handle), ErrInvalid
-// (corrupt input), ErrTooLarge, or another error for a failure a retry may cure. Safe for
-// concurrent use; it stops when ctx is done.
+// Transcriber turns speech into text with timestamps. It hears Audio: a WAV file of
+// SampleRate Hz mono 16-bit PCM (AV.Decode makes it from any upload), and returns segments
+// timed from the file's start. Errors wrap ErrUnsupported (a language or model it cannot
+// handle), ErrInvalid (corrupt input), ErrTooLarge, or another error for a failure a retry
+// may cure. Safe for concurrent use; it stops when ctx is done. mediatest.TestTranscriber
+// is the conformance suite.
 type Transcriber interface {
-	Transcribe(ctx context.Context, audio io.Reader, o TranscribeOptions) (*Transcript, error)
+	Transcribe(ctx context.Context, a Audio, o TranscribeOptions) (*Transcript, error)
+}
+
+// Audio is the speech a Transcriber hears.
+type Audio struct {
+	Path     string        // a WAV file (SampleRate Hz, mono, s16le), readable until Transcribe returns
+	Duration time.Duration // its length
 }
 
 // TranscribeOptions are the ingest form's transcription choices.
@@ -20,6 +27,7 @@ type TranscribeOptions struct {
 	ContentType string // sniffed
 	Model       string // transcription_model; "" = the transcriber's default
 	Language    string // transcription_language; "" = detect
+	Prompt      string // a hint of vocabulary or style (OpenAI's prompt), or ""
 	Diarize     bool
 }
 

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tldw-go/tldw/media"
 	"github.com/tldw-go/tldw/media/mediatest"
@@ -230,8 +231,9 @@ func TestPipelineAudio(t *testing.T) {
 		t.Fatalf("audio without a transcriber: %v (%q)", err, f.state(t).Error)
 	}
 	g := newPipeline(t, "talk.mp3", "audio/mpeg", media.TypeAudio, "ID3 not really audio")
-	g.p.Transcriber = mediatest.TranscriberFunc(func(_ context.Context, audio io.Reader, o media.TranscribeOptions) (*media.Transcript, error) {
-		b, _ := io.ReadAll(audio)
+	g.p.AV = copyAV{}
+	g.p.Transcriber = mediatest.TranscriberFunc(func(_ context.Context, a media.Audio, o media.TranscribeOptions) (*media.Transcript, error) {
+		b, _ := os.ReadFile(a.Path)
 		return &media.Transcript{Text: "heard: " + string(b), Language: o.Language,
 			Segments: []media.Segment{{End: 1, Text: "heard"}}}, nil
 	})
@@ -279,4 +281,25 @@ func TestPermanent(t *testing.T) {
 			t.Errorf("Permanent(%v) = %v, want %v", err, got, want)
 		}
 	}
+}
+
+// copyAV is an AV whose "decoding" copies the file, so a test transcriber sees the upload.
+type copyAV struct{}
+
+func (copyAV) Probe(context.Context, string) (*media.AVInfo, error) {
+	return &media.AVInfo{Duration: time.Second, HasAudio: true}, nil
+}
+
+func (copyAV) Decode(_ context.Context, path, dst string, _ media.DecodeOptions) error {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = os.WriteFile(dst, b, 0o600)
+	}
+	return err
+}
+
+func (copyAV) Thumbnail(context.Context, string, time.Duration) ([]byte, error) { return nil, nil }
+
+func (copyAV) Silences(context.Context, string, media.SilenceOptions) ([]media.Interval, error) {
+	return nil, nil
 }

@@ -8,11 +8,17 @@ import (
 )
 
 // The daily budgets of media processing (MEDIA_OCR_PAGES_PER_DAY,
-// MEDIA_URL_FETCH_BYTES_PER_DAY).
+// MEDIA_URL_FETCH_BYTES_PER_DAY, the audio tiers' minutes).
 const (
 	ResourceOCRPages      Resource = "ocr_pages"
 	ResourceURLFetchBytes Resource = "url_fetch_bytes"
+	// ResourceTranscriptionSeconds is audio transcribed (the audio tiers' daily minutes).
+	ResourceTranscriptionSeconds Resource = "transcription_seconds"
 )
+
+// ResourceAudioStreams counts live transcription streams held at once (a reservation per
+// open stream, its limit the user's tier's concurrent streams).
+const ResourceAudioStreams Resource = "audio_streams"
 
 // Budget is a per-subject allowance of a resource per UTC day, kept in a Ledger: each day is
 // a resource of its own ("ocr_pages@2026-12-02") whose limit is PerDay, so the ledger's

@@ -3,7 +3,6 @@ package mediatest
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/tldw-go/tldw/media"
@@ -18,11 +17,11 @@ func (f ExtractorFunc) Extract(ctx context.Context, src media.Source) (*media.Ex
 }
 
 // TranscriberFunc is a media.Transcriber made of a function, for tests.
-type TranscriberFunc func(ctx context.Context, audio io.Reader, o media.TranscribeOptions) (*media.Transcript, error)
+type TranscriberFunc func(ctx context.Context, a media.Audio, o media.TranscribeOptions) (*media.Transcript, error)
 
 // Transcribe implements media.Transcriber.
-func (f TranscriberFunc) Transcribe(ctx context.Context, audio io.Reader, o media.TranscribeOptions) (*media.Transcript, error) {
-	return f(ctx, audio, o)
+func (f TranscriberFunc) Transcribe(ctx context.Context, a media.Audio, o media.TranscribeOptions) (*media.Transcript, error) {
+	return f(ctx, a, o)
 }
 
 // IndexerFunc is a media.Indexer made of a function, for tests.
