@@ -8,11 +8,12 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/tldwd ./hosts/tldw
  && mkdir -p -m 0700 /out/data && chown 10001:10001 /out/data
 
 # The media pipeline runs these tools (bounded, one process group each): pdftotext/pdfinfo/
-# pdftoppm for PDFs, tesseract for OCR, pandoc for ODT/RTF, ffmpeg for audio and video.
+# pdftoppm for PDFs, tesseract for OCR, pandoc for ODT/RTF, ffmpeg for audio and video,
+# pocketsphinx for offline transcription, yt-dlp for video-site URLs.
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates poppler-utils tesseract-ocr \
-    tesseract-ocr-eng pandoc ffmpeg \
+    tesseract-ocr-eng pandoc ffmpeg pocketsphinx pocketsphinx-en-us yt-dlp \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin tldw
 COPY --from=build /out/tldwd /usr/local/bin/tldwd
