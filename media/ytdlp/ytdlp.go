@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -162,7 +163,7 @@ func (d *Downloader) FetchVideo(ctx context.Context, rawURL string, maxBytes int
 		case strings.Contains(msg, "does not pass filter"):
 			return nil, media.Detailf(media.ErrTooLarge, "the video is longer than %v", d.c.MaxDuration)
 		}
-		return nil, fmt.Errorf("%w: yt-dlp downloaded nothing from %s: %v", media.ErrUnsupported, u.Redacted(), err)
+		return nil, fmt.Errorf("%w: %s: %v", media.Detailf(media.ErrUnsupported, "no video was downloaded from the URL"), u.Redacted(), err)
 	}
 	info, err := os.Stat(file)
 	if err != nil {
@@ -229,15 +230,19 @@ func checkURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// classify turns a failed run (its error ends with yt-dlp's stderr) into media's kinds.
+// httpError finds yt-dlp's report of an HTTP error status ("HTTP Error 404: Not Found").
+var httpError = regexp.MustCompile(`HTTP Error (\d{3})`)
+
+// classify turns a failed run (its error ends with yt-dlp's stderr) into media's kinds,
+// with a detail the client may see.
 func classify(u *url.URL, err error) error {
 	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "Unsupported URL") || strings.Contains(msg, "No video formats found") ||
-		strings.Contains(msg, "Requested format is not available"):
-		return fmt.Errorf("%w: no video found at %s: %w", media.ErrUnsupported, u.Redacted(), err)
-	case strings.Contains(msg, "HTTP Error 4") && !strings.Contains(msg, "HTTP Error 429"):
-		return fmt.Errorf("%w: %s: %w", media.ErrInvalid, u.Redacted(), err)
+	if strings.Contains(msg, "Unsupported URL") || strings.Contains(msg, "No video formats found") ||
+		strings.Contains(msg, "Requested format is not available") {
+		return fmt.Errorf("%w: %s: %w", media.Detailf(media.ErrUnsupported, "no video was found at the URL"), u.Redacted(), err)
+	}
+	if m := httpError.FindStringSubmatch(msg); m != nil && m[1][0] == '4' && m[1] != "429" {
+		return fmt.Errorf("%w: %s: %w", media.Detailf(media.ErrInvalid, "the video site answered HTTP %s", m[1]), u.Redacted(), err)
 	}
 	return fmt.Errorf("%w: %s: %w", media.ErrFetchFailed, u.Redacted(), err)
 }
