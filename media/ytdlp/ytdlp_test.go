@@ -56,8 +56,9 @@ func fixture(t *testing.T) []byte {
 
 // site is a local video site: /video.html embeds talk.mp4 in an HTML5 <video>, /ld.html
 // describes it with schema.org JSON-LD (title, uploader, duration, upload date), /big.html
-// embeds a copy served without Content-Length, /none.html has no video, and /slow.html's
-// video stalls after its first bytes until the request ends.
+// embeds a copy served without Content-Length, /none.html has no video, /slow.html's
+// video stalls after its first bytes until the request ends, /moved.html redirects to a
+// private address and /metadata.html embeds a video on the cloud metadata address.
 type site struct {
 	*httptest.Server
 	hits      atomic.Int32
@@ -84,6 +85,10 @@ func newSite(t *testing.T, mp4 []byte) *site {
 	mux.HandleFunc("/big.html", page("", `<video src="chunked.mp4"></video>`))
 	mux.HandleFunc("/none.html", page("", `<p>Just words, no video.</p>`))
 	mux.HandleFunc("/slow.html", page("", `<video src="slow.mp4"></video>`))
+	mux.HandleFunc("/moved.html", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://10.255.255.1/video.html", http.StatusFound)
+	})
+	mux.HandleFunc("/metadata.html", page("", `<video src="http://169.254.169.254/latest/meta-data/talk.mp4"></video>`))
 	mux.HandleFunc("/talk.mp4", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "talk.mp4", time.Time{}, bytes.NewReader(mp4))
 	})
@@ -192,6 +197,15 @@ func TestFetchVideoBlocked(t *testing.T) {
 	}
 	if n := s.hits.Load(); n != 0 {
 		t.Errorf("the site was reached %d times", n)
+	}
+	wantEmpty(t, root)
+
+	// The site allowed: what it points yt-dlp at is still checked.
+	d, root = downloader(t, Config{}, "127.0.0.1")
+	for _, page := range []string{"/moved.html", "/metadata.html"} {
+		if _, err := d.FetchVideo(t.Context(), s.URL+page, -1); !errors.Is(err, media.ErrBlocked) {
+			t.Errorf("%s: %v, want media.ErrBlocked", page, err)
+		}
 	}
 	wantEmpty(t, root)
 }
