@@ -37,7 +37,7 @@ const Package = "yt-dlp"
 // Defaults of Config's zero fields.
 const (
 	DefaultTimeout     = 15 * time.Minute
-	DefaultMemoryBytes = 2 << 30 // Python's address space, with room
+	DefaultMemoryBytes = 1 << 30 // yt-dlp peaks near 70 MB RSS on a small page
 	DefaultMaxBytes    = 512 << 20
 	DefaultMaxDuration = 4 * time.Hour
 )
@@ -289,7 +289,7 @@ func metadata(path string) map[string]string {
 	if json.NewDecoder(io.LimitReader(f, maxInfoJSON)).Decode(&info) != nil {
 		return md
 	}
-	for k, v := range map[string]string{"title": info.Title, "uploader": info.Uploader,
+	for k, v := range map[string]string{"title": clip(info.Title, media.MaxTitleLen), "uploader": clip(info.Uploader, media.MaxAuthorLen),
 		"upload_date": info.UploadDate, "webpage_url": info.WebpageURL, "extractor": info.Extractor, "ext": info.Ext} {
 		if v != "" {
 			md[k] = v
@@ -299,6 +299,16 @@ func metadata(path string) map[string]string {
 		md["duration"] = strconv.FormatFloat(*info.Duration, 'f', -1, 64)
 	}
 	return md
+}
+
+// clip makes s valid UTF-8 of at most n characters, so a site's long title still fits an
+// item's.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n])
+	}
+	return s
 }
 
 // tempFile is a downloaded file whose directory goes when it is closed.

@@ -340,3 +340,15 @@ func TestUploadURLVideoSite(t *testing.T) {
 	}
 	wantEmpty(t, d.c.TempRoot)
 }
+
+func TestClip(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{{"héllo", 3, "hél"}, {"ok", 5, "ok"}, {"a\xffb", 5, "ab"}} {
+		if got := clip(tc.in, tc.n); got != tc.want {
+			t.Errorf("clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
