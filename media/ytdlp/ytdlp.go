@@ -142,13 +142,16 @@ func (d *Downloader) FetchVideo(ctx context.Context, rawURL string, maxBytes int
 	tooBig := func() error {
 		return fmt.Errorf("%w: the video's audio is over the %d byte limit", overLimit, limit)
 	}
+	// A refusal matters when the run failed: a request yt-dlp could do without (a
+	// tracker, a thumbnail) does not spoil a download that worked.
+	blocked := func() error { return fmt.Errorf("ytdlp: %s: %w", u.Redacted(), px.refused()) }
 	switch {
 	case ctx.Err() != nil:
 		return nil, context.Cause(ctx)
 	case errors.Is(runErr, media.ErrTimeout):
 		return nil, runErr
-	case px.refused() != nil:
-		return nil, fmt.Errorf("ytdlp: %s: %w", u.Redacted(), px.refused())
+	case runErr != nil && px.refused() != nil:
+		return nil, blocked()
 	case px.over.Load():
 		return nil, tooBig()
 	case runErr != nil:
@@ -158,6 +161,8 @@ func (d *Downloader) FetchVideo(ctx context.Context, rawURL string, maxBytes int
 	if err != nil {
 		msg := stdout.Buf.String()
 		switch {
+		case px.refused() != nil:
+			return nil, blocked()
 		case strings.Contains(msg, "larger than max-filesize"):
 			return nil, tooBig()
 		case strings.Contains(msg, "does not pass filter"):
