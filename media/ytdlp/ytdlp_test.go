@@ -56,7 +56,7 @@ func fixture(t *testing.T) []byte {
 
 // site is a local video site: /video.html embeds talk.mp4 in an HTML5 <video>, /ld.html
 // describes it with schema.org JSON-LD (title, uploader, duration, upload date), /big.html
-// embeds a copy served without Content-Length, /none.html has no video, /slow.html's
+// embeds a copy served without Content-Length, /two.html both, /none.html has no video, /slow.html's
 // video stalls after its first bytes until the request ends, /moved.html redirects to a
 // private address and /metadata.html embeds a video on the cloud metadata address.
 type site struct {
@@ -82,6 +82,7 @@ func newSite(t *testing.T, mp4 []byte) *site {
 			"name":"A Spoken Talk","contentUrl":"http://`+r.Host+`/talk.mp4","duration":"PT3S",
 			"uploadDate":"2024-01-02","author":{"@type":"Person","name":"Alice Speaker"}}</script>`, "<p>A talk.</p>")(w, r)
 	})
+	mux.HandleFunc("/two.html", page("", `<video src="talk.mp4"></video><video src="chunked.mp4"></video>`))
 	mux.HandleFunc("/big.html", page("", `<video src="chunked.mp4"></video>`))
 	mux.HandleFunc("/none.html", page("", `<p>Just words, no video.</p>`))
 	mux.HandleFunc("/slow.html", page("", `<video src="slow.mp4"></video>`))
@@ -182,6 +183,18 @@ func TestFetchVideo(t *testing.T) {
 	f.Body.Close()
 	if f.Size != int64(len(mp4)) || !strings.Contains(f.Metadata["title"], "A Talk") {
 		t.Errorf("html5 video: size %d, metadata %v", f.Size, f.Metadata)
+	}
+	wantEmpty(t, root)
+
+	// A page with two videos is a playlist: only its first video is downloaded.
+	before := s.hits.Load()
+	f, err = d.FetchVideo(t.Context(), s.URL+"/two.html", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Body.Close()
+	if n := s.hits.Load() - before; f.Size != int64(len(mp4)) || n != 2 {
+		t.Errorf("two videos: size %d after %d requests, want the first video (%d bytes) after 2", f.Size, n, len(mp4))
 	}
 	wantEmpty(t, root)
 }
