@@ -27,6 +27,28 @@ type Fetched struct {
 	ContentType string        // as the server sent it, "" when absent
 	Filename    string        // from Content-Disposition, else the last path segment
 	Size        int64         // Content-Length, or -1 when unknown
+	// Metadata is what a VideoFetcher learnt about the video: title, uploader, duration
+	// (seconds), upload_date (YYYYMMDD), webpage_url, extractor, ext. nil from a Fetcher.
+	Metadata map[string]string
+}
+
+// VideoFetcher downloads the audio of a video site's page (media/ytdlp). UploadURL uses it
+// for a video or audio item whose URL is a web page, when the Fetcher is one made by
+// WithVideo. FetchVideo returns at most maxBytes bytes (< 0: only the fetcher's own limit)
+// as a Fetched with Metadata; its errors wrap ErrUnsupported (no video found), ErrTooLarge
+// (over the fetcher's size or duration cap), ErrBudgetExceeded (over maxBytes), ErrBlocked
+// and ErrInvalid (an address the SSRF guard refuses), or are Fetcher-like ones.
+type VideoFetcher interface {
+	FetchVideo(ctx context.Context, rawURL string, maxBytes int64) (*Fetched, error)
+}
+
+// WithVideo returns a Fetcher that fetches with f and also downloads video pages with v:
+// the Service.Fetcher that gives URL ingest video sites.
+func WithVideo(f Fetcher, v VideoFetcher) Fetcher { return withVideo{f, v} }
+
+type withVideo struct {
+	Fetcher
+	VideoFetcher
 }
 
 // URLUpload is one URL to fetch and store (tldw's urls form field).
@@ -47,8 +69,14 @@ type URLUpload struct {
 // content type when it has none, so a web page is read by the HTML extractor. The bytes
 // fetched count against the user's URLFetchBytesPerDay budget, also when storing fails.
 //
+// A web page for a video or audio item goes to the VideoFetcher of a WithVideo Fetcher
+// instead (tldw's /media/add with media_type=video and a video site's URL): its audio is
+// stored as the item's original, titled by the site unless u.Title is set, the uploader
+// its author unless u.Author is, the page's URL recorded.
+//
 // Errors: Upload's, the Fetcher's (ErrInvalid, ErrBlocked, ErrTooLarge, transient ones),
-// ErrBudgetExceeded (CodeURLFetchBytesPerDay, audited) and ErrUnsupported without a Fetcher.
+// the VideoFetcher's, ErrBudgetExceeded (CodeURLFetchBytesPerDay, audited) and
+// ErrUnsupported without a Fetcher.
 func (s *Service) UploadURL(ctx context.Context, u URLUpload) (*Result, error) {
 	if s.Fetcher == nil {
 		return nil, fmt.Errorf("%w: URL ingest is not enabled on this server", ErrUnsupported)
@@ -68,7 +96,10 @@ func (s *Service) UploadURL(ctx context.Context, u URLUpload) (*Result, error) {
 	if left == 0 {
 		return nil, s.budgetErr(ctx, u.Actor, b, CodeURLFetchBytesPerDay, 1, left)
 	}
-	f, err := s.Fetcher.Fetch(ctx, u.URL)
+	f, err := s.fetch(ctx, u, left)
+	if errors.Is(err, ErrBudgetExceeded) {
+		return nil, s.budgetErr(ctx, u.Actor, b, CodeURLFetchBytesPerDay, left+1, left)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +122,12 @@ func (s *Service) UploadURL(ctx context.Context, u URLUpload) (*Result, error) {
 	if !b.Unlimited() {
 		body.max = res.Amount
 	}
+	if u.Title == "" {
+		u.Title = f.Metadata["title"]
+	}
+	if u.Author == "" {
+		u.Author = f.Metadata["uploader"]
+	}
 	out, err := s.Upload(ctx, Upload{Actor: u.Actor, Filename: fetchedName(f), MediaType: u.MediaType,
 		Title: u.Title, Author: u.Author, Keywords: u.Keywords, Overwrite: u.Overwrite, Body: body,
 		DeclaredSize: f.Size, Process: u.Process, URL: f.URL})
@@ -106,6 +143,23 @@ func (s *Service) UploadURL(ctx context.Context, u URLUpload) (*Result, error) {
 		return nil, fmt.Errorf("media: fetch %s: %w", f.URL, body.err) // the network: transient
 	}
 	return out, err
+}
+
+// fetch downloads u.URL with the Fetcher, or, when that finds a web page for a video or
+// audio item and the Fetcher has a VideoFetcher (WithVideo), the page's audio with that,
+// at most left bytes (< 0: unlimited).
+func (s *Service) fetch(ctx context.Context, u URLUpload, left int64) (*Fetched, error) {
+	f, err := s.Fetcher.Fetch(ctx, u.URL)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := s.Fetcher.(VideoFetcher)
+	ct, _, _ := mime.ParseMediaType(f.ContentType)
+	if !ok || (u.MediaType != TypeVideo && u.MediaType != TypeAudio) || (ct != "text/html" && ct != "application/xhtml+xml") {
+		return f, nil
+	}
+	f.Body.Close() // unread: the page is not charged; yt-dlp fetches it again
+	return v.FetchVideo(ctx, u.URL, left)
 }
 
 func (s *Service) fetchBudget() quota.Budget {

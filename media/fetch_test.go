@@ -132,3 +132,98 @@ func TestUploadURLBudget(t *testing.T) {
 		t.Errorf("charged %d bytes on the next day, want 60", n)
 	}
 }
+
+// videoSite is a VideoFetcher that serves one video per page URL and records its calls.
+type videoSite struct {
+	videos map[string]media.Fetched
+	calls  []string
+	limits []int64
+}
+
+func (v *videoSite) FetchVideo(_ context.Context, u string, maxBytes int64) (*media.Fetched, error) {
+	v.calls = append(v.calls, u)
+	v.limits = append(v.limits, maxBytes)
+	f, ok := v.videos[u]
+	switch {
+	case !ok:
+		return nil, media.Detailf(media.ErrUnsupported, "no video was found at the URL")
+	case maxBytes >= 0 && f.Size > maxBytes:
+		return nil, fmt.Errorf("%w: over %d bytes", media.ErrBudgetExceeded, maxBytes)
+	}
+	f.Body = io.NopCloser(strings.NewReader(strings.Repeat("v", int(f.Size))))
+	return &f, nil
+}
+
+// TestUploadURLVideo: a web page for a video or audio item goes to the VideoFetcher of a
+// WithVideo Fetcher, whose audio is stored with the site's title, uploader and page URL
+// and charged to the fetch budget; documents and direct media are fetched as before, and a
+// page over the budget is refused with the budget's code.
+func TestUploadURLVideo(t *testing.T) {
+	e := newEnv(t)
+	html := "<html><body><video src=talk.mp4></video></body></html>"
+	page := media.Fetched{URL: "https://videos.test/watch", ContentType: "text/html; charset=utf-8", Size: int64(len(html))}
+	site := &videoSite{videos: map[string]media.Fetched{
+		"https://videos.test/watch": {URL: "https://videos.test/watch?v=1", Filename: "A Talk.m4a", Size: 300,
+			Metadata: map[string]string{"title": "A Talk", "uploader": "Alice", "duration": "3"}},
+		"https://videos.test/long": {URL: "https://videos.test/long", Filename: "Long.m4a", Size: 800},
+	}}
+	e.svc.Fetcher = media.WithVideo(fetcher{
+		"https://videos.test/watch":    page,
+		"https://videos.test/long":     page,
+		"https://videos.test/article":  page,
+		"https://videos.test/talk.mp4": {URL: "https://videos.test/talk.mp4", ContentType: "video/mp4", Size: 50},
+	}, site)
+	e.svc.URLFetchBytesPerDay = 1000
+	ctx := context.Background()
+	up := func(u, mediaType, title string) (*media.Result, error) {
+		return e.svc.UploadURL(ctx, media.URLUpload{Actor: media.Actor{UserID: alice}, URL: u, MediaType: mediaType, Title: title})
+	}
+
+	res, err := up("https://videos.test/watch", media.TypeVideo, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := res.Item; it.Title != "A Talk" || it.Author != "Alice" || it.URL != "https://videos.test/watch?v=1" ||
+		it.Filename != "A Talk.m4a" || it.Size != 300 {
+		t.Errorf("video item = %+v", it)
+	}
+	if len(site.calls) != 1 || site.limits[0] != 1000 {
+		t.Errorf("FetchVideo calls %v with limits %v, want one with the 1000 bytes left", site.calls, site.limits)
+	}
+	if n := e.fetchUsed(t, alice, t0); n != 300 {
+		t.Errorf("charged %d bytes, want the video's 300 (the page read by the Fetcher is not)", n)
+	}
+	// The form's title wins; an audio item goes the same way.
+	if err := e.svc.DeletePermanent(ctx, media.Actor{UserID: alice}, res.Item.ID); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = up("https://videos.test/watch", media.TypeAudio, "Mine"); err != nil || res.Item.Title != "Mine" || len(site.calls) != 2 {
+		t.Errorf("audio with a title: %+v, %v; calls %v", res, err, site.calls)
+	}
+	// A document, and direct media, do not go through the VideoFetcher.
+	if _, err := up("https://videos.test/article", media.TypeDocument, ""); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := up("https://videos.test/talk.mp4", media.TypeVideo, ""); err != nil || res.Item.Size != 50 {
+		t.Fatalf("direct media: %+v, %v", res, err)
+	}
+	if len(site.calls) != 2 {
+		t.Errorf("FetchVideo called for a document or direct media: %v", site.calls)
+	}
+	// 1000 - 300 - 300 - len(html) - 50 bytes are left: the 800-byte video is over them.
+	_, err = up("https://videos.test/long", media.TypeVideo, "")
+	if !errors.Is(err, media.ErrBudgetExceeded) || !strings.Contains(err.Error(), media.CodeURLFetchBytesPerDay) {
+		t.Errorf("over the budget: %v, want ErrBudgetExceeded with its code", err)
+	}
+	if evs := e.audit.Find(audit.QuotaExceeded); len(evs) != 1 || evs[0].Error != media.CodeURLFetchBytesPerDay {
+		t.Errorf("audit = %+v, want one quota_exceeded event", evs)
+	}
+	if want := int64(1000 - 600 - len(html) - 50); site.limits[len(site.limits)-1] != want {
+		t.Errorf("limit passed = %d, want the %d left", site.limits[len(site.limits)-1], want)
+	}
+	// A page without video is the VideoFetcher's permanent error.
+	delete(site.videos, "https://videos.test/watch")
+	if _, err := up("https://videos.test/watch", media.TypeVideo, ""); !errors.Is(err, media.ErrUnsupported) {
+		t.Errorf("no video: %v, want ErrUnsupported", err)
+	}
+}

@@ -61,6 +61,7 @@ type Fetcher struct {
 	o      Options
 	cidrs  []netip.Prefix
 	hosts  map[string]bool
+	dialer *net.Dialer
 	client *http.Client
 }
 
@@ -94,12 +95,10 @@ func New(o Options) (*Fetcher, error) {
 			return nil, fmt.Errorf("%w: allowlist entry %q is neither a CIDR nor a host name", media.ErrInvalid, e)
 		}
 	}
-	dialer := &net.Dialer{Timeout: 30 * time.Second}
+	f.dialer = &net.Dialer{Timeout: 30 * time.Second}
 	transport := &http.Transport{
-		Proxy: nil, // a proxy would connect on our behalf, past the guard
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return f.dial(ctx, dialer, network, addr)
-		},
+		Proxy:                 nil, // a proxy would connect on our behalf, past the guard
+		DialContext:           f.DialContext,
 		TLSHandshakeTimeout:   30 * time.Second,
 		ResponseHeaderTimeout: time.Minute,
 		MaxIdleConnsPerHost:   2,
@@ -198,9 +197,13 @@ func checkStatus(resp *http.Response) error {
 	return fmt.Errorf("%w: %s answered HTTP %d", media.ErrInvalid, resp.Request.URL.Redacted(), code)
 }
 
-// dial resolves addr's host, refuses it unless every address it will use is allowed, and
-// connects to the first vetted address that answers.
-func (f *Fetcher) dial(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
+// DialContext connects to addr ("host:port") behind the guard Fetch uses: it resolves the
+// host, refuses every address the guard does not allow, and connects to the first vetted
+// address that answers (never resolving again, so DNS rebinding cannot slip through). A
+// refusal wraps ErrBlocked and media.ErrInvalid. Other downloaders (the yt-dlp adapter's
+// proxy) use it to reach only what Fetch may reach. Safe for concurrent use.
+func (f *Fetcher) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := f.dialer
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err

@@ -204,3 +204,23 @@ func TestAllowBareAddress(t *testing.T) {
 		t.Errorf("another address allowed: %v, want ErrBlocked", err)
 	}
 }
+
+// TestDialContext: the exported guard refuses what Fetch refuses (a name resolving to
+// loopback, a private literal) with ErrBlocked, and connects to what the allowlist allows.
+func TestDialContext(t *testing.T) {
+	_, port := local(t, func(w http.ResponseWriter, r *http.Request) {})
+	f := newFetcher(t, Options{Resolver: fakeResolver{"loopback.test": {"127.0.0.1"}, "ok.test": {"127.0.0.1"}}, Allow: []string{"ok.test"}})
+	for _, addr := range []string{"loopback.test:" + port, "127.0.0.1:" + port, "10.0.0.1:443", "[fe80::1]:80"} {
+		if c, err := f.DialContext(t.Context(), "tcp", addr); !errors.Is(err, ErrBlocked) || !errors.Is(err, media.ErrInvalid) {
+			if c != nil {
+				c.Close()
+			}
+			t.Errorf("DialContext(%s) = %v, want ErrBlocked", addr, err)
+		}
+	}
+	c, err := f.DialContext(t.Context(), "tcp", "ok.test:"+port)
+	if err != nil {
+		t.Fatalf("allowlisted host: %v", err)
+	}
+	c.Close()
+}
