@@ -48,7 +48,7 @@ func (s *Service) ProcessEphemeral(ctx context.Context, in Ephemeral) (*Processe
 	case p == nil || (!av && p.Extractor == nil):
 		return nil, errNoProcessing
 	case av && (p.AV == nil || p.Transcriber == nil):
-		return nil, fmt.Errorf("%w: audio and video transcription is not available on this server", ErrUnsupported)
+		return nil, Detailf(ErrUnsupported, "audio and video transcription is not available on this server")
 	}
 	if !in.Process.NoChunking {
 		if _, err := in.Process.Chunk.Normalized(); err != nil {

@@ -105,7 +105,7 @@ type heard struct {
 func (p *Pipeline) hear(ctx context.Context, userID int64, path, dir string, o TranscribeChoices,
 	name, ctype string, thumb bool) (*heard, error) {
 	if p.Transcriber == nil || p.AV == nil {
-		return nil, fmt.Errorf("%w: audio and video transcription is not available on this server", ErrUnsupported)
+		return nil, Detailf(ErrUnsupported, "audio and video transcription is not available on this server")
 	}
 	if err := o.Check(); err != nil {
 		return nil, err
@@ -359,7 +359,7 @@ func TimeChunks(text string, segs []Segment, chunks []Chunk) {
 // heard, and its text, segments, transcript and thumbnail stored.
 func (p *Pipeline) transcribe(ctx context.Context, r *run) ([]string, string, error) {
 	if p.Transcriber == nil || p.AV == nil {
-		return nil, "", fmt.Errorf("%w: audio and video transcription is not available on this server", ErrUnsupported)
+		return nil, "", Detailf(ErrUnsupported, "audio and video transcription is not available on this server")
 	}
 	dir, err := os.MkdirTemp(p.TempDir, TempPrefix)
 	if err != nil {
