@@ -140,8 +140,6 @@ func (f *avFixture) used(t *testing.T, r quota.Resource) quota.Usage {
 	return quota.Usage{Resource: r}
 }
 
-func ms(d time.Duration) *time.Duration { return &d }
-
 func TestPipelineVideoTranscript(t *testing.T) {
 	ctx := context.Background()
 	f := newAVFixture(t, talkVideo, 30)
@@ -379,6 +377,11 @@ func TestPipelineThumbnailLifecycle(t *testing.T) {
 	}
 	if err := f.run(media.ProcessOptions{}, 1, false); err != nil {
 		t.Fatal(err)
+	}
+	// What was charged is what is stored: no drift, and the thumbnail is no orphan.
+	d, err := svc.Reconcile(ctx, 1, false)
+	if err != nil || d.Delta != 0 || d.Orphans != 0 || !d.Listed || d.Missing != 0 {
+		t.Errorf("Reconcile = %+v, %v; want no drift and no orphan", d, err)
 	}
 	if err := svc.DeletePermanent(ctx, a, f.it.ID); err != nil {
 		t.Fatal(err)
