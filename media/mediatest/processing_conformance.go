@@ -263,6 +263,9 @@ func testTranscripts(t *testing.T, f ProcessingFixture) {
 	if err != nil || len(got) != 2 || !reflect.DeepEqual(got[0], *large) || !reflect.DeepEqual(got[1], *tiny) {
 		t.Fatalf("Transcripts = %+v, %v\nwant large then tiny", got, err)
 	}
+	if err := p.SetTranscript(ctx, &media.StoredTranscript{ItemID: it.ID, UserID: f.Alice, Text: "x"}); !errors.Is(err, media.ErrInvalid) {
+		t.Errorf("SetTranscript without a model: %v, want ErrInvalid", err)
+	}
 	// The same model again replaces its transcript.
 	again := &media.StoredTranscript{ItemID: it.ID, UserID: f.Alice, Model: "tiny", Text: "Hello world again.",
 		CreatedAt: base.Add(2 * time.Minute)}
