@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tldw-go/tldw/quota"
 	"github.com/tldw-go/tldw/storage"
 )
 
@@ -134,6 +135,25 @@ func (p *Pipeline) hear(ctx context.Context, userID int64, path, dir string, o T
 		h.warnings = append(h.warnings, "the file has no audio stream: nothing to transcribe")
 		return h, nil
 	}
+	// The window's minutes are reserved before decoding when the probe knows them (an
+	// exhausted budget fails before any work), else from the decoded audio; what is
+	// committed is the decoded length. Any failure before the commit releases them.
+	var res quota.Reservation
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		if err := p.AudioBudget.Release(context.WithoutCancel(ctx), res); err != nil {
+			p.log().ErrorContext(ctx, "media: release transcription budget", "user", userID, "error", err)
+		}
+	}()
+	window := decodeWindow(info.Duration, o)
+	if window > 0 {
+		if res, err = p.AudioBudget.Reserve(ctx, userID, window); err != nil {
+			return nil, err
+		}
+	}
 	wav := filepath.Join(dir, "audio.wav")
 	if err := p.AV.Decode(ctx, path, wav, DecodeOptions{Start: o.Start, End: o.End}); err != nil {
 		return nil, err
@@ -142,18 +162,17 @@ func (p *Pipeline) hear(ctx context.Context, userID int64, path, dir string, o T
 	if err != nil {
 		return nil, err
 	}
-	res, err := p.AudioBudget.Reserve(ctx, userID, dur)
-	if err != nil {
-		return nil, err
+	if window <= 0 {
+		if res, err = p.AudioBudget.Reserve(ctx, userID, dur); err != nil {
+			return nil, err
+		}
 	}
 	tr, err := p.Transcriber.Transcribe(ctx, Audio{Path: wav, Duration: dur}, TranscribeOptions{Name: name,
 		ContentType: ctype, Model: o.Model, Language: o.Language, Diarize: o.Diarize})
 	if err != nil {
-		if rerr := p.AudioBudget.Release(context.WithoutCancel(ctx), res); rerr != nil {
-			p.log().ErrorContext(ctx, "media: release transcription budget", "user", userID, "error", rerr)
-		}
 		return nil, err
 	}
+	committed = true
 	if err := p.AudioBudget.Commit(context.WithoutCancel(ctx), res, dur); err != nil {
 		return nil, err
 	}
@@ -187,6 +206,19 @@ func (p *Pipeline) hear(ctx context.Context, userID int64, path, dir string, o T
 	}
 	h.meta[MetaTranscriptionModel] = h.model
 	return h, nil
+}
+
+// decodeWindow is the length of o's window of a recording of duration d (0 when d is
+// unknown).
+func decodeWindow(d time.Duration, o TranscribeChoices) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	end := d
+	if o.End > 0 && o.End < end {
+		end = o.End
+	}
+	return max(end-o.Start, 0)
 }
 
 // avMetadata is the content metadata of a probe: duration_seconds, format, codecs, size.

@@ -286,8 +286,8 @@ func TestPipelineAudioBudgetExhausted(t *testing.T) {
 	if pr.Status != media.StatusFailed || !strings.Contains(pr.Error, media.CodeTranscriptionMinutes) {
 		t.Errorf("processing = %+v", pr)
 	}
-	if f.heard.Load() != 0 {
-		t.Error("the transcriber ran")
+	if f.heard.Load() != 0 || len(f.av.decoded) != 0 {
+		t.Errorf("the transcriber ran %d times, the decoder %d: want neither", f.heard.Load(), len(f.av.decoded))
 	}
 	if _, err := f.proc.Content(ctx, 1, f.it.ID); !errors.Is(err, media.ErrNotFound) {
 		t.Errorf("content after the failure: %v, want none", err)
