@@ -250,6 +250,7 @@ func (p *Processing) SetTranscript(_ context.Context, t *media.StoredTranscript)
 	c.Segments, c.CreatedAt = slices.Clone(t.Segments), utc(t.CreatedAt)
 	st.trans = slices.DeleteFunc(st.trans, func(o media.StoredTranscript) bool { return o.Model == t.Model })
 	st.trans = append([]media.StoredTranscript{c}, st.trans...)
+	slices.SortStableFunc(st.trans, func(a, b media.StoredTranscript) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	return nil
 }
 
