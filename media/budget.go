@@ -16,12 +16,21 @@ import (
 const MetaOCRPages = "ocr_pages"
 
 // The bytes an item's derived data count against its owner's storage quota: the extracted
-// text, and the text of its chunks.
+// text with its thumbnail (MetaThumbnailBytes), the text of its chunks, and the text of its
+// transcripts.
 func contentBytes(c *Content) int64 {
 	if c == nil {
 		return 0
 	}
-	return int64(len(c.Text))
+	thumb, _ := strconv.ParseInt(c.Metadata[MetaThumbnailBytes], 10, 64)
+	return int64(len(c.Text)) + max(thumb, 0)
+}
+
+func transcriptBytes(t *StoredTranscript) int64 {
+	if t == nil {
+		return 0
+	}
+	return int64(len(t.Text))
 }
 
 func chunkBytes(chunks []Chunk) int64 {
@@ -32,7 +41,7 @@ func chunkBytes(chunks []Chunk) int64 {
 	return n
 }
 
-// derivedBytes measures the stored content and chunks of an item (0 when it has none).
+// derivedBytes measures the stored content, thumbnail, chunks and transcripts of an item (0 when it has none).
 func derivedBytes(ctx context.Context, ps ProcessingStore, it *Item) (int64, error) {
 	if ps == nil {
 		return 0, nil
@@ -45,7 +54,17 @@ func derivedBytes(ctx context.Context, ps ProcessingStore, it *Item) (int64, err
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return 0, err
 	}
-	return contentBytes(c) + chunkBytes(chunks), nil
+	n := contentBytes(c) + chunkBytes(chunks)
+	if isAV(it) {
+		trs, err := ps.Transcripts(ctx, it.UserID, it.ID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return 0, err
+		}
+		for i := range trs {
+			n += transcriptBytes(&trs[i])
+		}
+	}
+	return n, nil
 }
 
 // estimateChunkBytes is what chunking a text of n bytes will store under o: every byte

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -68,6 +69,9 @@ type Chunk struct {
 	Text       string
 	Start, End int
 	Section    string // the chapter it belongs to (ebook_chapters), else ""
+	// StartTime and EndTime are where the chunk's words are spoken in the recording, for
+	// a transcript's chunks (from the segments its text overlaps); nil otherwise.
+	StartTime, EndTime *time.Duration
 }
 
 // Chunker cuts a text into chunks. Implementations return chunks in order, each with its

@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 )
 
 // Ephemeral is one input to process without storing anything (tldw's process-* endpoints).
 type Ephemeral struct {
 	Actor
 	Filename  string // the client's name; its extension decides among text types
-	MediaType string // one of Types(); audio and video are not processed ephemerally
+	MediaType string // one of Types(); audio and video are transcribed
 	Size      int64  // bytes, or -1 when unknown
 	// Open returns the bytes from the start; it may be called more than once.
 	Open    func() (io.ReadCloser, error)
@@ -23,25 +25,30 @@ type Processed struct {
 	Text        string
 	WordCount   int
 	Metadata    map[string]string
-	Chunks      []Chunk // nil with Process.NoChunking
+	Segments    []Segment // a transcript's timed segments (audio, video), unless Process.Transcribe.NoTimestamps
+	Chunks      []Chunk   // nil with Process.NoChunking
 	Warnings    []string
 }
 
-// ProcessEphemeral extracts and chunks one input in the caller's goroutine with the
-// Pipeline's Extractor and Chunker, storing nothing: no item, no blob, no quota (OCR pages
-// still count against the user's daily budget). Errors: ErrUnsupported without a Pipeline,
-// for audio and video, or an input no extractor reads; ErrInvalid for an empty input, an
-// invalid media type or options; the Extractor's and Chunker's errors.
+// ProcessEphemeral extracts (or, for audio and video, transcribes with the Pipeline's AV
+// and Transcriber) and chunks one input in the caller's goroutine, storing nothing: no
+// item, no blob, no quota; temporary files are removed before it returns (OCR pages and
+// transcription minutes still count against the user's daily budgets). Errors:
+// ErrUnsupported without a Pipeline, its Extractor (documents) or its AV and Transcriber
+// (audio, video), or for an input no extractor reads; ErrInvalid for an empty input, an
+// invalid media type or options; a *BudgetError past the transcription minutes; the
+// Extractor's, AV's, Transcriber's and Chunker's errors.
 func (s *Service) ProcessEphemeral(ctx context.Context, in Ephemeral) (*Processed, error) {
 	p := s.Pipeline
-	if p == nil || p.Extractor == nil {
-		return nil, errNoProcessing
-	}
 	if err := ValidType(in.MediaType); err != nil {
 		return nil, err
 	}
-	if in.MediaType == TypeAudio || in.MediaType == TypeVideo {
-		return nil, Detailf(ErrUnsupported, "audio and video are not processed without storing them; use /media/add")
+	av := in.MediaType == TypeAudio || in.MediaType == TypeVideo
+	switch {
+	case p == nil || (!av && p.Extractor == nil):
+		return nil, errNoProcessing
+	case av && (p.AV == nil || p.Transcriber == nil):
+		return nil, Detailf(ErrUnsupported, "audio and video transcription is not available on this server")
 	}
 	if !in.Process.NoChunking {
 		if _, err := in.Process.Chunk.Normalized(); err != nil {
@@ -54,6 +61,9 @@ func (s *Service) ProcessEphemeral(ctx context.Context, in Ephemeral) (*Processe
 	}
 	it := &Item{UserID: in.UserID, Filename: SanitizeFilename(in.Filename), MediaType: in.MediaType,
 		ContentType: ctype, Size: in.Size}
+	if av {
+		return s.hearEphemeral(ctx, in, it)
+	}
 	opts, _, err := p.ocrOptions(ctx, it, in.Process.Extract)
 	if err != nil {
 		return nil, err
@@ -107,4 +117,35 @@ func (s *Service) sniffOpen(in Ephemeral) (string, error) {
 		return t, nil
 	}
 	return "application/octet-stream", nil
+}
+
+// hearEphemeral transcribes and chunks an audio or video input in a temporary directory of
+// its own.
+func (s *Service) hearEphemeral(ctx context.Context, in Ephemeral, it *Item) (*Processed, error) {
+	p := s.Pipeline
+	if err := in.Process.Transcribe.Check(); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(p.TempDir, TempPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("media: temporary directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "original")
+	if err := copyTo(ctx, path, Source{Open: in.Open}); err != nil {
+		return nil, fmt.Errorf("media: copy input: %w", err)
+	}
+	h, err := p.hear(ctx, it.UserID, path, dir, in.Process.Transcribe, it.Filename, it.ContentType, false)
+	if err != nil {
+		return nil, err
+	}
+	out := &Processed{ContentType: it.ContentType, Text: h.text, WordCount: WordCount(h.text), Metadata: h.meta,
+		Segments: h.segments, Warnings: h.warnings}
+	if !in.Process.NoChunking && p.Chunker != nil {
+		if out.Chunks, err = p.Chunker.Chunk(ctx, h.text, nil, in.Process.Chunk); err != nil {
+			return nil, err
+		}
+		TimeChunks(h.text, h.segments, out.Chunks)
+	}
+	return out, nil
 }

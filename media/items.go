@@ -94,7 +94,7 @@ func (s *Service) Restore(ctx context.Context, a Actor, id int64) error {
 }
 
 // DeletePermanent removes the actor's item, trashed or not, and its file, and frees its
-// bytes (the file's, its text's and its chunks') from the quota. ErrNotFound when it is not the actor's. The row and the usage change
+// bytes (the file's, its text's, thumbnail's, transcripts' and chunks') from the quota. ErrNotFound when it is not the actor's. The row and the usage change
 // together (one Ledger.Locked step, so a recalculation never sees one without the other);
 // once they are done the call succeeds, and a file that fails to go is logged.
 func (s *Service) DeletePermanent(ctx context.Context, a Actor, id int64) error {
@@ -127,6 +127,9 @@ func (s *Service) deletePermanent(ctx context.Context, a Actor, it *Item) error 
 	// The row is gone: finish even if the caller gives up now.
 	ctx = context.WithoutCancel(ctx)
 	s.deleteBlob(ctx, it.BlobKey)
+	if isAV(it) {
+		s.deleteBlob(ctx, ThumbnailKey(it.BlobKey))
+	}
 	s.audit(ctx, a, audit.Event{Action: audit.MediaDeleted, TargetType: "media",
 		TargetID: strconv.FormatInt(it.ID, 10), Success: true,
 		Details: map[string]any{"permanent": true, "size_bytes": it.Size, "derived_bytes": derived}})

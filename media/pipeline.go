@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -54,6 +53,10 @@ type Pipeline struct {
 	OCRPagesPerDay int64
 	// Audit receives quota_exceeded events of the quota and budget checks; nil drops them.
 	Audit audit.Sink
+	// AudioBudget, when set, charges the decoded duration of every transcription to the
+	// owner's daily transcription minutes (reserved before transcribing, committed after);
+	// nil is unlimited.
+	AudioBudget *AudioBudget
 }
 
 // errGone marks a job whose item was deleted.
@@ -249,52 +252,6 @@ func (p *Pipeline) extract(ctx context.Context, r *run) ([]string, string, error
 	return x.Warnings, "", nil
 }
 
-func (p *Pipeline) transcribe(ctx context.Context, r *run) ([]string, string, error) {
-	if p.Transcriber == nil || p.AV == nil {
-		return nil, "", fmt.Errorf("%w: audio and video transcription is not available on this server", ErrUnsupported)
-	}
-	dir, err := os.MkdirTemp(p.TempDir, TempPrefix)
-	if err != nil {
-		return nil, "", fmt.Errorf("media: temporary directory: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	orig := filepath.Join(dir, "original")
-	if err := p.copyOriginal(ctx, r, orig); err != nil {
-		return nil, "", err
-	}
-	info, err := p.AV.Probe(ctx, orig)
-	if err != nil {
-		return nil, "", err
-	}
-	if !info.HasAudio {
-		return []string{"the file has no audio stream: nothing to transcribe"}, "", nil
-	}
-	wav := filepath.Join(dir, "audio.wav")
-	if err := p.AV.Decode(ctx, orig, wav, DecodeOptions{}); err != nil {
-		return nil, "", err
-	}
-	o := r.o.Transcribe
-	tr, err := p.Transcriber.Transcribe(ctx, Audio{Path: wav, Duration: info.Duration}, TranscribeOptions{Name: r.it.Filename,
-		ContentType: r.it.ContentType, Model: o.Model, Language: o.Language, Diarize: o.Diarize})
-	if err != nil {
-		return nil, "", err
-	}
-	md := map[string]string{}
-	if tr.Language != "" {
-		md["language"] = tr.Language
-	}
-	if tr.Model != "" {
-		md["transcription_model"] = tr.Model
-	}
-	c := &Content{ItemID: r.it.ID, UserID: r.it.UserID, Text: tr.Text, WordCount: WordCount(tr.Text),
-		Metadata: md, Segments: tr.Segments, UpdatedAt: p.now()}
-	if err := p.setContent(ctx, r, c); err != nil {
-		return nil, "", err
-	}
-	r.content = c
-	return tr.Warnings, "", nil
-}
-
 // copyOriginal copies the item's original from Blobs to the local file dst (ffmpeg needs a
 // seekable file).
 func (p *Pipeline) copyOriginal(ctx context.Context, r *run, dst string) error {
@@ -362,6 +319,7 @@ func (p *Pipeline) chunk(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
+	TimeChunks(r.content.Text, r.content.Segments, chunks)
 	var old []Chunk
 	if p.Ledger != nil {
 		if old, err = p.Processing.Chunks(ctx, r.it.UserID, r.it.ID, 0, -1); err != nil {

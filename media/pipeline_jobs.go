@@ -11,17 +11,13 @@ import (
 // ProcessOptions say how to process an item; they travel with its job. Zero values take the
 // defaults (all stages, tldw's chunking defaults, no analysis).
 type ProcessOptions struct {
-	From       Stage            `json:"from,omitempty"` // first stage to run; "" = StageProbe
-	Extract    ExtractOptions   `json:"extract"`
-	Chunk      ChunkOptions     `json:"chunk"`
-	NoChunking bool             `json:"no_chunking,omitempty"` // perform_chunking=false
-	Analyze    bool             `json:"analyze,omitempty"`     // perform_analysis, when a Summarizer exists
-	Summarize  SummarizeOptions `json:"summarize"`
-	Transcribe struct {
-		Model    string `json:"model,omitempty"`
-		Language string `json:"language,omitempty"`
-		Diarize  bool   `json:"diarize,omitempty"`
-	} `json:"transcribe"`
+	From       Stage             `json:"from,omitempty"` // first stage to run; "" = StageProbe
+	Extract    ExtractOptions    `json:"extract"`
+	Chunk      ChunkOptions      `json:"chunk"`
+	NoChunking bool              `json:"no_chunking,omitempty"` // perform_chunking=false
+	Analyze    bool              `json:"analyze,omitempty"`     // perform_analysis, when a Summarizer exists
+	Summarize  SummarizeOptions  `json:"summarize"`
+	Transcribe TranscribeChoices `json:"transcribe"`
 }
 
 // JobState is where a processing job is.

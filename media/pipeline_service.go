@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
+
+	"github.com/tldw-go/tldw/storage"
 )
 
 // create records a new item, enqueueing its processing when s.Jobs is set.
@@ -178,4 +181,49 @@ func (s *Service) Reprocess(ctx context.Context, a Actor, id int64, o ProcessOpt
 		}
 	}
 	return s.Jobs.Enqueue(ctx, a.UserID, id, o)
+}
+
+// Thumbnail opens the thumbnail (a JPEG frame, ThumbnailKey) of a video the actor may read;
+// the caller closes it. ErrNotFound when the item is absent or has no thumbnail;
+// ErrUnsupported without a ProcessingStore.
+func (s *Service) Thumbnail(ctx context.Context, a Actor, id int64) (io.ReadCloser, storage.Info, error) {
+	if s.Processing == nil {
+		return nil, storage.Info{}, errNoProcessing
+	}
+	uid, err := s.owner(ctx, a, id)
+	if err != nil {
+		return nil, storage.Info{}, err
+	}
+	c, err := s.Processing.Content(ctx, uid, id)
+	if err != nil {
+		return nil, storage.Info{}, err
+	}
+	if c.Metadata[MetaThumbnailBytes] == "" {
+		return nil, storage.Info{}, fmt.Errorf("%w: item %d has no thumbnail", ErrNotFound, id)
+	}
+	it, err := s.Store.ByID(ctx, uid, id)
+	if err != nil {
+		return nil, storage.Info{}, err
+	}
+	rc, info, err := s.Blobs.Get(ctx, ThumbnailKey(it.BlobKey))
+	if errors.Is(err, storage.ErrNotExist) {
+		return nil, storage.Info{}, fmt.Errorf("%w: the thumbnail of item %d is missing", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, storage.Info{}, fmt.Errorf("media: open thumbnail: %w", err)
+	}
+	return rc, info, nil
+}
+
+// TranscriptsOf returns the stored transcripts of an item the actor may read, newest first.
+// ErrNotFound; ErrUnsupported without a ProcessingStore.
+func (s *Service) TranscriptsOf(ctx context.Context, a Actor, id int64) ([]StoredTranscript, error) {
+	if s.Processing == nil {
+		return nil, errNoProcessing
+	}
+	uid, err := s.owner(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.Processing.Transcripts(ctx, uid, id)
 }

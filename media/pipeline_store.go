@@ -138,6 +138,23 @@ type ProcessingStore interface {
 	// Chunks returns n chunks (n < 0: all) from index first, in order. ErrNotFound for
 	// an absent item; an item without chunks gives none.
 	Chunks(ctx context.Context, userID, itemID int64, first, n int) ([]Chunk, error)
+	// SetTranscript stores t (t.ItemID, t.UserID) in place of the item's transcript by the
+	// same model. ErrNotFound.
+	SetTranscript(ctx context.Context, t *StoredTranscript) error
+	// Transcripts returns the item's transcripts, newest first. ErrNotFound for an absent
+	// item; an item without transcripts gives none.
+	Transcripts(ctx context.Context, userID, itemID int64) ([]StoredTranscript, error)
+}
+
+// StoredTranscript is one transcript of an item by one model, as stored (tldw's
+// Transcripts row: whisper_model, transcription, created_at, plus the segments).
+type StoredTranscript struct {
+	ItemID, UserID int64
+	Model          string // the transcriber's model (whisper_model); never ""
+	Language       string
+	Text           string
+	Segments       []Segment
+	CreatedAt      time.Time
 }
 
 // WordCount counts the white-space separated words of s.

@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tldw-go/tldw/quota"
 	"github.com/tldw-go/tldw/storage"
@@ -82,6 +83,8 @@ func (s *Service) Reconcile(ctx context.Context, userID int64, fix bool) (Drift,
 			}
 			if _, ok := sizes[info.Key]; ok {
 				seen++
+			} else if base, thumb := strings.CutSuffix(info.Key, ThumbnailKey("")); thumb && hasKey(sizes, base) {
+				// an item's thumbnail, charged with its text (Derived)
 			} else {
 				d.Orphans++
 				d.OrphanBytes += info.Size
@@ -118,4 +121,9 @@ func (s *Service) derivedOf(ctx context.Context, userID int64) (int64, error) {
 		}
 	}
 	return n, nil
+}
+
+func hasKey(m map[string]int64, k string) bool {
+	_, ok := m[k]
+	return ok
 }

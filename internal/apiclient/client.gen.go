@@ -668,23 +668,27 @@ type MediaAddForm struct {
 	ApiProvider *string `json:"api_provider,omitempty"`
 
 	// Async Answer 202 at once with each item's job_id instead of waiting for processing
-	Async                    *bool                         `json:"async,omitempty"`
-	Author                   *string                       `json:"author,omitempty"`
-	ChunkLanguage            *string                       `json:"chunk_language,omitempty"`
-	ChunkMethod              *MediaAddFormChunkMethod      `json:"chunk_method,omitempty"`
-	ChunkOverlap             *int                          `json:"chunk_overlap,omitempty"`
-	ChunkSize                *int                          `json:"chunk_size,omitempty"`
-	ChunkingTemplateName     *string                       `json:"chunking_template_name,omitempty"`
-	Cookies                  *string                       `json:"cookies,omitempty"`
-	CustomChapterPattern     *string                       `json:"custom_chapter_pattern,omitempty"`
-	CustomPrompt             *string                       `json:"custom_prompt,omitempty"`
-	Diarize                  *bool                         `json:"diarize,omitempty"`
-	EmbeddingModel           *string                       `json:"embedding_model,omitempty"`
-	EmbeddingProvider        *string                       `json:"embedding_provider,omitempty"`
-	EnableContextualChunking *bool                         `json:"enable_contextual_chunking,omitempty"`
-	EnableOcr                *bool                         `json:"enable_ocr,omitempty"`
-	EndTime                  *string                       `json:"end_time,omitempty"`
-	ExtractionMethod         *MediaAddFormExtractionMethod `json:"extraction_method,omitempty"`
+	Async                *bool                    `json:"async,omitempty"`
+	Author               *string                  `json:"author,omitempty"`
+	ChunkLanguage        *string                  `json:"chunk_language,omitempty"`
+	ChunkMethod          *MediaAddFormChunkMethod `json:"chunk_method,omitempty"`
+	ChunkOverlap         *int                     `json:"chunk_overlap,omitempty"`
+	ChunkSize            *int                     `json:"chunk_size,omitempty"`
+	ChunkingTemplateName *string                  `json:"chunking_template_name,omitempty"`
+	Cookies              *string                  `json:"cookies,omitempty"`
+	CustomChapterPattern *string                  `json:"custom_chapter_pattern,omitempty"`
+	CustomPrompt         *string                  `json:"custom_prompt,omitempty"`
+
+	// Diarize Label speakers; answered with a warning when the transcriber cannot
+	Diarize                  *bool   `json:"diarize,omitempty"`
+	EmbeddingModel           *string `json:"embedding_model,omitempty"`
+	EmbeddingProvider        *string `json:"embedding_provider,omitempty"`
+	EnableContextualChunking *bool   `json:"enable_contextual_chunking,omitempty"`
+	EnableOcr                *bool   `json:"enable_ocr,omitempty"`
+
+	// EndTime Transcribe up to this time (HH:MM:SS, MM:SS or seconds)
+	EndTime          *string                       `json:"end_time,omitempty"`
+	ExtractionMethod *MediaAddFormExtractionMethod `json:"extraction_method,omitempty"`
 
 	// File Another name for files; one upload sent as both is stored once
 	File *[]openapi_types.File `json:"file,omitempty"`
@@ -715,20 +719,30 @@ type MediaAddForm struct {
 	PerformChunking                     *bool                         `json:"perform_chunking,omitempty"`
 	PerformConfabulationCheckOfAnalysis *bool                         `json:"perform_confabulation_check_of_analysis,omitempty"`
 	PerformRollingSummarization         *bool                         `json:"perform_rolling_summarization,omitempty"`
-	StartTime                           *string                       `json:"start_time,omitempty"`
-	SummarizeRecursively                *bool                         `json:"summarize_recursively,omitempty"`
-	SystemPrompt                        *string                       `json:"system_prompt,omitempty"`
-	TimestampOption                     *bool                         `json:"timestamp_option,omitempty"`
-	Title                               *string                       `json:"title,omitempty"`
-	TranscriptionLanguage               *string                       `json:"transcription_language,omitempty"`
-	TranscriptionModel                  *string                       `json:"transcription_model,omitempty"`
+
+	// StartTime Transcribe from this time (HH:MM:SS, MM:SS or seconds)
+	StartTime            *string `json:"start_time,omitempty"`
+	SummarizeRecursively *bool   `json:"summarize_recursively,omitempty"`
+	SystemPrompt         *string `json:"system_prompt,omitempty"`
+
+	// TimestampOption Keep the transcript's timed segments (default true)
+	TimestampOption *bool   `json:"timestamp_option,omitempty"`
+	Title           *string `json:"title,omitempty"`
+
+	// TranscriptionLanguage Language code of the speech, or auto to detect
+	TranscriptionLanguage *string `json:"transcription_language,omitempty"`
+
+	// TranscriptionModel The transcriber's model (default: the server's)
+	TranscriptionModel *string `json:"transcription_model,omitempty"`
 
 	// Urls URLs to fetch and ingest (http and https; private and loopback addresses only when MEDIA_URL_ALLOWLIST allows them)
 	Urls                  *[]string `json:"urls,omitempty"`
 	UseAdaptiveChunking   *bool     `json:"use_adaptive_chunking,omitempty"`
 	UseCookies            *bool     `json:"use_cookies,omitempty"`
 	UseMultiLevelChunking *bool     `json:"use_multi_level_chunking,omitempty"`
-	VadUse                *bool     `json:"vad_use,omitempty"`
+
+	// VadUse Drop the segments the transcriber reports inside long silences (2 s or more)
+	VadUse *bool `json:"vad_use,omitempty"`
 }
 
 // MediaAddFormChunkMethod defines model for MediaAddForm.ChunkMethod.
@@ -777,18 +791,21 @@ type MediaDetail struct {
 	MediaType       string          `json:"media_type"`
 	OriginalFileUrl string          `json:"original_file_url"`
 	Processing      MediaProcessing `json:"processing"`
-	SizeBytes       int64           `json:"size_bytes"`
-	Source          MediaSource     `json:"source"`
-	Status          string          `json:"status"`
-	Timestamps      []string        `json:"timestamps"`
-	Title           string          `json:"title"`
-	TrashDate       *string         `json:"trash_date"`
-	Type            string          `json:"type"`
-	UpdatedAt       string          `json:"updated_at"`
-	Url             *string         `json:"url"`
-	UserId          int64           `json:"user_id"`
-	Uuid            string          `json:"uuid"`
-	Versions        []interface{}   `json:"versions"`
+
+	// Segments The transcript's timed segments (audio and video; empty otherwise or with timestamp_option=false)
+	Segments   []Segment     `json:"segments"`
+	SizeBytes  int64         `json:"size_bytes"`
+	Source     MediaSource   `json:"source"`
+	Status     string        `json:"status"`
+	Timestamps []string      `json:"timestamps"`
+	Title      string        `json:"title"`
+	TrashDate  *string       `json:"trash_date"`
+	Type       string        `json:"type"`
+	UpdatedAt  string        `json:"updated_at"`
+	Url        *string       `json:"url"`
+	UserId     int64         `json:"user_id"`
+	Uuid       string        `json:"uuid"`
+	Versions   []interface{} `json:"versions"`
 }
 
 // MediaItemProcessResult defines model for MediaItemProcessResult.
@@ -1073,6 +1090,14 @@ type ResetPasswordRequest struct {
 	NewPassword         *string `json:"new_password,omitempty"`
 	Reason              *string `json:"reason,omitempty"`
 	TemporaryPassword   *string `json:"temporary_password,omitempty"`
+}
+
+// Segment defines model for Segment.
+type Segment struct {
+	EndSeconds   float64 `json:"end_seconds"`
+	Speaker      *string `json:"speaker,omitempty"`
+	StartSeconds float64 `json:"start_seconds"`
+	Text         string  `json:"text"`
 }
 
 // Session defines model for Session.
@@ -1489,6 +1514,9 @@ type RegisterUserJSONRequestBody = RegisterRequest
 // AddMediaMultipartRequestBody defines body for AddMedia for multipart/form-data ContentType.
 type AddMediaMultipartRequestBody = MediaAddForm
 
+// ProcessAudiosMultipartRequestBody defines body for ProcessAudios for multipart/form-data ContentType.
+type ProcessAudiosMultipartRequestBody = MediaAddForm
+
 // ProcessCodeMultipartRequestBody defines body for ProcessCode for multipart/form-data ContentType.
 type ProcessCodeMultipartRequestBody = MediaAddForm
 
@@ -1503,6 +1531,9 @@ type ProcessEmailsMultipartRequestBody = MediaAddForm
 
 // ProcessPdfsMultipartRequestBody defines body for ProcessPdfs for multipart/form-data ContentType.
 type ProcessPdfsMultipartRequestBody = MediaAddForm
+
+// ProcessVideosMultipartRequestBody defines body for ProcessVideos for multipart/form-data ContentType.
+type ProcessVideosMultipartRequestBody = MediaAddForm
 
 // ReprocessMediaJSONRequestBody defines body for ReprocessMedia for application/json ContentType.
 type ReprocessMediaJSONRequestBody = ReprocessRequest
@@ -2276,6 +2307,15 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/media/ingest/jobs/{id}/retry (the `RetryIngestJob` operationId).
 	RetryIngestJob(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ProcessAudiosWithBody Transcribe (counting against the daily transcription minutes) and chunk audio files without storing them (the /media/add form; media_type is audio); temporary files are removed
+	//
+	// Requires the permission `media.write`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/media/process-audios (the `ProcessAudios` operationId).
+	ProcessAudiosWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ProcessCodeWithBody Extract and chunk code files without storing them (the /media/add form; media_type is code); temporary files are removed
 	//
 	// Requires the permission `media.write`.
@@ -2320,6 +2360,15 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/media/process-pdfs (the `ProcessPdfs` operationId).
 	ProcessPdfsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ProcessVideosWithBody Transcribe (counting against the daily transcription minutes) and chunk video files without storing them (the /media/add form; media_type is video); temporary files are removed
+	//
+	// Requires the permission `media.write`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/media/process-videos (the `ProcessVideos` operationId).
+	ProcessVideosWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTrash List your trashed media items
 	//
@@ -2387,6 +2436,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/media/{id}/restore (the `RestoreMediaItem` operationId).
 	RestoreMediaItem(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMediaThumbnail Get a video's thumbnail: a JPEG frame taken at 10 % of its duration while it was processed
+	//
+	// Requires the permission `media.read`.
+	//
+	// Corresponds with GET /api/v1/media/{id}/thumbnail (the `GetMediaThumbnail` operationId).
+	GetMediaThumbnail(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAPIKeys The caller's API keys (no secrets)
 	//
@@ -3702,6 +3758,25 @@ func (c *Client) RetryIngestJob(ctx context.Context, id int64, reqEditors ...Req
 	return c.Client.Do(req)
 }
 
+// ProcessAudiosWithBody Transcribe (counting against the daily transcription minutes) and chunk audio files without storing them (the /media/add form; media_type is audio); temporary files are removed
+//
+// Requires the permission `media.write`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/media/process-audios (the `ProcessAudios` operationId).
+func (c *Client) ProcessAudiosWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewProcessAudiosRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ProcessCodeWithBody Extract and chunk code files without storing them (the /media/add form; media_type is code); temporary files are removed
 //
 // Requires the permission `media.write`.
@@ -3787,6 +3862,25 @@ func (c *Client) ProcessEmailsWithBody(ctx context.Context, contentType string, 
 // Corresponds with POST /api/v1/media/process-pdfs (the `ProcessPdfs` operationId).
 func (c *Client) ProcessPdfsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewProcessPdfsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ProcessVideosWithBody Transcribe (counting against the daily transcription minutes) and chunk video files without storing them (the /media/add form; media_type is video); temporary files are removed
+//
+// Requires the permission `media.write`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/media/process-videos (the `ProcessVideos` operationId).
+func (c *Client) ProcessVideosWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewProcessVideosRequestWithBody(c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3944,6 +4038,23 @@ func (c *Client) ReprocessMedia(ctx context.Context, id int64, body ReprocessMed
 // Corresponds with POST /api/v1/media/{id}/restore (the `RestoreMediaItem` operationId).
 func (c *Client) RestoreMediaItem(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRestoreMediaItemRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMediaThumbnail Get a video's thumbnail: a JPEG frame taken at 10 % of its duration while it was processed
+//
+// Requires the permission `media.read`.
+//
+// Corresponds with GET /api/v1/media/{id}/thumbnail (the `GetMediaThumbnail` operationId).
+func (c *Client) GetMediaThumbnail(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMediaThumbnailRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -6826,6 +6937,35 @@ func NewRetryIngestJobRequest(server string, id int64) (*http.Request, error) {
 	return req, nil
 }
 
+// NewProcessAudiosRequestWithBody constructs an http.Request for the ProcessAudios method, with any body, and a specified content type
+func NewProcessAudiosRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/media/process-audios")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewProcessCodeRequestWithBody constructs an http.Request for the ProcessCode method, with any body, and a specified content type
 func NewProcessCodeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
@@ -6952,6 +7092,35 @@ func NewProcessPdfsRequestWithBody(server string, contentType string, body io.Re
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/media/process-pdfs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewProcessVideosRequestWithBody constructs an http.Request for the ProcessVideos method, with any body, and a specified content type
+func NewProcessVideosRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/media/process-videos")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -7301,6 +7470,40 @@ func NewRestoreMediaItemRequest(server string, id int64) (*http.Request, error) 
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetMediaThumbnailRequest constructs an http.Request for the GetMediaThumbnail method
+func NewGetMediaThumbnailRequest(server string, id int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/media/%s/thumbnail", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -8535,6 +8738,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/media/ingest/jobs/{id}/retry (the `RetryIngestJob` operationId).
 	RetryIngestJobWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*RetryIngestJobResponse, error)
 
+	// ProcessAudiosWithBodyWithResponse Transcribe (counting against the daily transcription minutes) and chunk audio files without storing them (the /media/add form; media_type is audio); temporary files are removed
+	//
+	// Requires the permission `media.write`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/media/process-audios (the `ProcessAudios` operationId).
+	ProcessAudiosWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ProcessAudiosResponse, error)
+
 	// ProcessCodeWithBodyWithResponse Extract and chunk code files without storing them (the /media/add form; media_type is code); temporary files are removed
 	//
 	// Requires the permission `media.write`.
@@ -8579,6 +8791,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/media/process-pdfs (the `ProcessPdfs` operationId).
 	ProcessPdfsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ProcessPdfsResponse, error)
+
+	// ProcessVideosWithBodyWithResponse Transcribe (counting against the daily transcription minutes) and chunk video files without storing them (the /media/add form; media_type is video); temporary files are removed
+	//
+	// Requires the permission `media.write`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/media/process-videos (the `ProcessVideos` operationId).
+	ProcessVideosWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ProcessVideosResponse, error)
 
 	// ListTrashWithResponse List your trashed media items
 	//
@@ -8660,6 +8881,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/media/{id}/restore (the `RestoreMediaItem` operationId).
 	RestoreMediaItemWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*RestoreMediaItemResponse, error)
+
+	// GetMediaThumbnailWithResponse Get a video's thumbnail: a JPEG frame taken at 10 % of its duration while it was processed
+	//
+	// Requires the permission `media.read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/media/{id}/thumbnail (the `GetMediaThumbnail` operationId).
+	GetMediaThumbnailWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*GetMediaThumbnailResponse, error)
 
 	// ListAPIKeysWithResponse The caller's API keys (no secrets)
 	//
@@ -14033,6 +14263,152 @@ func (r RetryIngestJobResponse) ContentType() string {
 	return ""
 }
 
+// ProcessAudiosResponse200Headers the declared response headers of an HTTP 200 response for ProcessAudios
+type ProcessAudiosResponse200Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+// ProcessAudiosResponse207Headers the declared response headers of an HTTP 207 response for ProcessAudios
+type ProcessAudiosResponse207Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+// ProcessAudiosResponse401Headers the declared response headers of an HTTP 401 response for ProcessAudios
+type ProcessAudiosResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ProcessAudiosResponse429Headers the declared response headers of an HTTP 429 response for ProcessAudios
+type ProcessAudiosResponse429Headers struct {
+	RetryAfter          *int
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+type ProcessAudiosResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MediaAddResponse
+	// JSON207 the response for an HTTP 207 `application/json` response
+	JSON207 *MediaAddResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ProcessAudiosResponse200Headers
+	// Headers207 the parsed response headers for an HTTP 207 response
+	Headers207 *ProcessAudiosResponse207Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ProcessAudiosResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ProcessAudiosResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ProcessAudiosResponse) GetJSON200() *MediaAddResponse {
+	return r.JSON200
+}
+
+// GetJSON207 returns the response for an HTTP 207 `application/json` response
+func (r ProcessAudiosResponse) GetJSON207() *MediaAddResponse {
+	return r.JSON207
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ProcessAudiosResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ProcessAudiosResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ProcessAudiosResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ProcessAudiosResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ProcessAudiosResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ProcessAudiosResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ProcessAudiosResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ProcessAudiosResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ProcessAudiosResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ProcessAudiosResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ProcessAudiosResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ProcessAudiosResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ProcessAudiosResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ProcessCodeResponse200Headers the declared response headers of an HTTP 200 response for ProcessCode
 type ProcessCodeResponse200Headers struct {
 	XRateLimitLimit     *int
@@ -14757,6 +15133,152 @@ func (r ProcessPdfsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ProcessPdfsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ProcessVideosResponse200Headers the declared response headers of an HTTP 200 response for ProcessVideos
+type ProcessVideosResponse200Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+// ProcessVideosResponse207Headers the declared response headers of an HTTP 207 response for ProcessVideos
+type ProcessVideosResponse207Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+// ProcessVideosResponse401Headers the declared response headers of an HTTP 401 response for ProcessVideos
+type ProcessVideosResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ProcessVideosResponse429Headers the declared response headers of an HTTP 429 response for ProcessVideos
+type ProcessVideosResponse429Headers struct {
+	RetryAfter          *int
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+type ProcessVideosResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MediaAddResponse
+	// JSON207 the response for an HTTP 207 `application/json` response
+	JSON207 *MediaAddResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ProcessVideosResponse200Headers
+	// Headers207 the parsed response headers for an HTTP 207 response
+	Headers207 *ProcessVideosResponse207Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ProcessVideosResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ProcessVideosResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ProcessVideosResponse) GetJSON200() *MediaAddResponse {
+	return r.JSON200
+}
+
+// GetJSON207 returns the response for an HTTP 207 `application/json` response
+func (r ProcessVideosResponse) GetJSON207() *MediaAddResponse {
+	return r.JSON207
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ProcessVideosResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ProcessVideosResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ProcessVideosResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ProcessVideosResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ProcessVideosResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ProcessVideosResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ProcessVideosResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ProcessVideosResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ProcessVideosResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ProcessVideosResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ProcessVideosResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ProcessVideosResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ProcessVideosResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15671,6 +16193,108 @@ func (r RestoreMediaItemResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RestoreMediaItemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetMediaThumbnailResponse200Headers the declared response headers of an HTTP 200 response for GetMediaThumbnail
+type GetMediaThumbnailResponse200Headers struct {
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+// GetMediaThumbnailResponse401Headers the declared response headers of an HTTP 401 response for GetMediaThumbnail
+type GetMediaThumbnailResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetMediaThumbnailResponse429Headers the declared response headers of an HTTP 429 response for GetMediaThumbnail
+type GetMediaThumbnailResponse429Headers struct {
+	RetryAfter          *int
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+}
+
+type GetMediaThumbnailResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetMediaThumbnailResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetMediaThumbnailResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetMediaThumbnailResponse429Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMediaThumbnailResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetMediaThumbnailResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetMediaThumbnailResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetMediaThumbnailResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetMediaThumbnailResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetMediaThumbnailResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMediaThumbnailResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMediaThumbnailResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMediaThumbnailResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMediaThumbnailResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18203,6 +18827,21 @@ func (c *ClientWithResponses) RetryIngestJobWithResponse(ctx context.Context, id
 	return ParseRetryIngestJobResponse(rsp)
 }
 
+// ProcessAudiosWithBodyWithResponse Transcribe (counting against the daily transcription minutes) and chunk audio files without storing them (the /media/add form; media_type is audio); temporary files are removed
+//
+// Requires the permission `media.write`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/media/process-audios (the `ProcessAudios` operationId).
+func (c *ClientWithResponses) ProcessAudiosWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ProcessAudiosResponse, error) {
+	rsp, err := c.ProcessAudiosWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseProcessAudiosResponse(rsp)
+}
+
 // ProcessCodeWithBodyWithResponse Extract and chunk code files without storing them (the /media/add form; media_type is code); temporary files are removed
 //
 // Requires the permission `media.write`.
@@ -18276,6 +18915,21 @@ func (c *ClientWithResponses) ProcessPdfsWithBodyWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseProcessPdfsResponse(rsp)
+}
+
+// ProcessVideosWithBodyWithResponse Transcribe (counting against the daily transcription minutes) and chunk video files without storing them (the /media/add form; media_type is video); temporary files are removed
+//
+// Requires the permission `media.write`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/media/process-videos (the `ProcessVideos` operationId).
+func (c *ClientWithResponses) ProcessVideosWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ProcessVideosResponse, error) {
+	rsp, err := c.ProcessVideosWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseProcessVideosResponse(rsp)
 }
 
 // ListTrashWithResponse List your trashed media items
@@ -18411,6 +19065,21 @@ func (c *ClientWithResponses) RestoreMediaItemWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseRestoreMediaItemResponse(rsp)
+}
+
+// GetMediaThumbnailWithResponse Get a video's thumbnail: a JPEG frame taken at 10 % of its duration while it was processed
+//
+// Requires the permission `media.read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/media/{id}/thumbnail (the `GetMediaThumbnail` operationId).
+func (c *ClientWithResponses) GetMediaThumbnailWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*GetMediaThumbnailResponse, error) {
+	rsp, err := c.GetMediaThumbnail(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMediaThumbnailResponse(rsp)
 }
 
 // ListAPIKeysWithResponse The caller's API keys (no secrets)
@@ -25155,6 +25824,194 @@ func ParseRetryIngestJobResponse(rsp *http.Response) (*RetryIngestJobResponse, e
 	return response, nil
 }
 
+// ParseProcessAudiosResponse parses an HTTP response from a ProcessAudiosWithResponse call
+func ParseProcessAudiosResponse(rsp *http.Response) (*ProcessAudiosResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ProcessAudiosResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MediaAddResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 207:
+		var dest MediaAddResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON207 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ProcessAudiosResponse200Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 207:
+		var headers ProcessAudiosResponse207Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers207 = &headers
+	case rsp.StatusCode == 401:
+		var headers ProcessAudiosResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ProcessAudiosResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseProcessCodeResponse parses an HTTP response from a ProcessCodeWithResponse call
 func ParseProcessCodeResponse(rsp *http.Response) (*ProcessCodeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -26061,6 +26918,194 @@ func ParseProcessPdfsResponse(rsp *http.Response) (*ProcessPdfsResponse, error) 
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers ProcessPdfsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseProcessVideosResponse parses an HTTP response from a ProcessVideosWithResponse call
+func ParseProcessVideosResponse(rsp *http.Response) (*ProcessVideosResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ProcessVideosResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MediaAddResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 207:
+		var dest MediaAddResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON207 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ProcessVideosResponse200Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 207:
+		var headers ProcessVideosResponse207Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers207 = &headers
+	case rsp.StatusCode == 401:
+		var headers ProcessVideosResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ProcessVideosResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -27299,6 +28344,135 @@ func ParseRestoreMediaItemResponse(rsp *http.Response) (*RestoreMediaItemRespons
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers RestoreMediaItemResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetMediaThumbnailResponse parses an HTTP response from a GetMediaThumbnailWithResponse call
+func ParseGetMediaThumbnailResponse(rsp *http.Response) (*GetMediaThumbnailResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMediaThumbnailResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetMediaThumbnailResponse200Headers
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetMediaThumbnailResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetMediaThumbnailResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

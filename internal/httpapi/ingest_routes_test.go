@@ -210,13 +210,13 @@ func TestMediaAddWaitsForProcessing(t *testing.T) {
 	ms, _, _ := newProcessingServer(t, false)
 	rec := ms.add(t, callerUser, formFile("files", "notes.txt", words300), formField("media_type", "document"),
 		formField("title", "Late title"), formField("chunk_size", "100"), formField("chunk_overlap", "0"),
-		formField("diarize", "true"))
+		formField("hotwords", "alpha"))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("add = %d\n%s", rec.Code, rec.Body)
 	}
 	r0 := decodeProcessed(t, rec.Body.Bytes())[0]
 	if r0.Status != "Success" || r0.Content == nil || *r0.Content != words300 || r0.Chunks != 3 || r0.JobID == nil ||
-		!slices.Contains(r0.Warnings, "Not applied by this server: diarize") {
+		!slices.Contains(r0.Warnings, "Not applied by this server: hotwords") {
 		t.Fatalf("result = %s", rec.Body)
 	}
 	path := fmt.Sprintf("/api/v1/media/%d", *r0.DBID)

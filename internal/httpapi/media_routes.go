@@ -68,6 +68,8 @@ func (s *mediaAPI) routes() []route {
 		s.processRoute("process-ebooks", "processEbooks", media.TypeEbook),
 		s.processRoute("process-emails", "processEmails", media.TypeEmail),
 		s.processRoute("process-code", "processCode", media.TypeCode),
+		s.processRoute("process-videos", "processVideos", media.TypeVideo),
+		s.processRoute("process-audios", "processAudios", media.TypeAudio),
 		{Method: http.MethodGet, Path: "/api/v1/media", Tag: "media", Perm: auth.PermMediaRead, TrailingSlash: true,
 			ID: "listMedia", Response: mediaList{}, Headers: map[int][]string{200: {"ETag"}, 304: {"ETag"}},
 			Summary: "List your media items, newest first", Query: list,
@@ -102,6 +104,12 @@ func (s *mediaAPI) routes() []route {
 				401: "Not authenticated", 403: "Not allowed", 404: "No such item of yours",
 				416: "Range not satisfiable", 503: unavailable},
 			Handler: s.handleMediaFile},
+		{Method: http.MethodGet, Path: "/api/v1/media/{id:[0-9]+}/thumbnail", Tag: "media", Perm: auth.PermMediaRead,
+			ID: "getMediaThumbnail", Produces: "image/jpeg",
+			Summary: "Get a video's thumbnail: a JPEG frame taken at 10 % of its duration while it was processed",
+			Responses: map[int]string{200: "The thumbnail", 401: "Not authenticated", 403: "Not allowed",
+				404: "No such item of yours, or it has no thumbnail", 503: unavailable},
+			Handler: s.handleMediaThumbnail},
 		{Method: http.MethodDelete, Path: "/api/v1/media/{id:[0-9]+}", Tag: "media", Perm: auth.PermMediaWrite,
 			ID:      "trashMediaItem",
 			Summary: "Move a media item to the trash (it still counts against the quota)",
@@ -126,9 +134,13 @@ func (s *mediaAPI) routes() []route {
 
 // processRoute is POST /api/v1/media/<name>: ephemeral processing of one media type.
 func (s *mediaAPI) processRoute(name, id, mediaType string) route {
+	verb := "Extract and chunk "
+	if mediaType == media.TypeAudio || mediaType == media.TypeVideo {
+		verb = "Transcribe (counting against the daily transcription minutes) and chunk "
+	}
 	return route{Method: http.MethodPost, Path: "/api/v1/media/" + name, Tag: "media", Perm: auth.PermMediaWrite,
 		ID: id, Request: mediaAddForm{}, Response: mediaAddResponse{}, Body: "multipart/form-data",
-		Summary: "Extract and chunk " + mediaType + " files without storing them (the /media/add form; media_type is " +
+		Summary: verb + mediaType + " files without storing them (the /media/add form; media_type is " +
 			mediaType + "); temporary files are removed",
 		Responses: map[int]string{200: "Every input processed", 207: "Some inputs failed", 400: "No valid input",
 			401: "Not authenticated", 403: "Not allowed", 413: "Upload too large", 415: "Not a multipart form",
@@ -199,9 +211,28 @@ type mediaJSON struct {
 	Processing      mediaProcessing `json:"processing"`
 	Content         mediaContent    `json:"content"`
 	Timestamps      []string        `json:"timestamps"`
+	Segments        []segmentJSON   `json:"segments" doc:"The transcript's timed segments (audio and video; empty otherwise or with timestamp_option=false)"`
 	Versions        []any           `json:"versions"`
 	HasOriginalFile bool            `json:"has_original_file"`
 	OriginalFileURL string          `json:"original_file_url"`
+}
+
+// segmentJSON is one timed segment of a transcript.
+type segmentJSON struct {
+	StartSeconds float64 `json:"start_seconds"`
+	EndSeconds   float64 `json:"end_seconds"`
+	Text         string  `json:"text"`
+	Speaker      string  `json:"speaker,omitempty"`
+}
+
+// segmentsJSON is segs as the API shows them (an empty list for none).
+func segmentsJSON(segs []media.Segment) []segmentJSON {
+	out := make([]segmentJSON, 0, len(segs))
+	for _, sg := range segs {
+		out = append(out, segmentJSON{StartSeconds: sg.Start.Seconds(), EndSeconds: sg.End.Seconds(),
+			Text: strings.TrimSpace(sg.Text), Speaker: sg.Speaker})
+	}
+	return out
 }
 
 // mediaSource is MediaDetailResponse's source (keys in alphabetical order).
@@ -245,6 +276,7 @@ func newMediaJSON(it *media.Item) mediaJSON {
 		Processing:      mediaProcessing{ChunkingStatus: "pending", Status: string(it.Status)},
 		Content:         mediaContent{Metadata: map[string]any{}, Text: new(string)},
 		Timestamps:      []string{},
+		Segments:        []segmentJSON{},
 		Versions:        []any{},
 		HasOriginalFile: true,
 		OriginalFileURL: fmt.Sprintf("/api/v1/media/%d/file", it.ID),
@@ -441,6 +473,45 @@ func (s *mediaAPI) addProcessing(r *http.Request, svc *media.Service, a media.Ac
 		meta[k] = v
 	}
 	j.Content.Text, j.Content.Metadata, j.Content.WordCount = &c.Text, meta, c.WordCount
+	addTranscription(j, c)
+	return nil
+}
+
+// addTranscription fills a transcript's facts into j: its segments, the model, the
+// duration and whether timestamps were kept.
+func addTranscription(j *mediaJSON, c *media.Content) {
+	j.Segments = segmentsJSON(c.Segments)
+	if m := c.Metadata[media.MetaTranscriptionModel]; m != "" {
+		j.Processing.Model = &m
+		ts := len(c.Segments) > 0
+		j.Processing.TimestampOption = &ts
+	}
+	if d, err := strconv.ParseFloat(c.Metadata["duration_seconds"], 64); err == nil {
+		j.Source.Duration = &d
+	}
+}
+
+// handleMediaThumbnail serves GET /api/v1/media/{id}/thumbnail: the JPEG frame stored for
+// a video the caller may read.
+func (s *mediaAPI) handleMediaThumbnail(w http.ResponseWriter, r *http.Request) error {
+	svc, id, err := s.mediaTarget(r)
+	if err != nil {
+		return err
+	}
+	rc, info, err := svc.Thumbnail(r.Context(), s.mediaActor(r), id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "private, no-cache")
+	if info.Size > 0 {
+		w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
+	}
+	if _, err := io.Copy(w, rc); err != nil {
+		s.logger(r).WarnContext(r.Context(), "media thumbnail interrupted", "id", id, "error", err)
+	}
 	return nil
 }
 
@@ -674,7 +745,16 @@ func (f *mediaForm) cleanup() {
 
 // mediaHonoured are the /media/add fields this server applies.
 var mediaHonoured = []string{"media_type", "title", "author", "keywords", "keywords_str", "overwrite_existing", "urls",
-	"chunk_method", "chunk_size", "chunk_overlap", "perform_chunking", "ocr_mode", "ocr_lang", "async"}
+	"chunk_method", "chunk_size", "chunk_overlap", "perform_chunking", "ocr_mode", "ocr_lang", "async",
+	"transcription_model", "transcription_language", "start_time", "end_time", "timestamp_option", "vad_use", "diarize"}
+
+// transcriptionModelRE is what transcription_model may be (a provider's model name, such
+// as deepdml/faster-distil-whisper-large-v3.5 or whisper-1).
+var transcriptionModelRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$`)
+
+// languageRE is what transcription_language may be: an ISO 639 code, optionally with a
+// region (en, eng, pt-BR).
+var languageRE = regexp.MustCompile(`^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$`)
 
 // mediaFieldNameRE matches field names worth echoing in a warning.
 var mediaFieldNameRE = regexp.MustCompile(`^[A-Za-z0-9_.\-\[\]]{1,64}$`)
@@ -1008,6 +1088,39 @@ func (f *mediaForm) option(name, val string) error {
 		f.proc.Extract.OCRMode = strings.ToLower(trimmed)
 	case "ocr_lang":
 		f.proc.Extract.OCRLang = trimmed
+	case "transcription_model":
+		if trimmed != "" && !transcriptionModelRE.MatchString(trimmed) {
+			return mediaFieldError(name, "transcription_model must be a model name (letters, digits and ._:/@+-, at most 200)")
+		}
+		f.proc.Transcribe.Model = trimmed
+	case "transcription_language":
+		if strings.EqualFold(trimmed, "auto") {
+			trimmed = ""
+		}
+		if trimmed != "" && !languageRE.MatchString(trimmed) {
+			return mediaFieldError(name, "transcription_language must be a language code such as en, or auto")
+		}
+		f.proc.Transcribe.Language = trimmed
+	case "start_time", "end_time":
+		dst := &f.proc.Transcribe.Start
+		if name == "end_time" {
+			dst = &f.proc.Transcribe.End
+		}
+		if trimmed == "" {
+			*dst = 0
+			return nil
+		}
+		d, err := media.ParseClock(trimmed)
+		if err != nil {
+			return mediaFieldError(name, name+" must be HH:MM:SS, MM:SS or seconds")
+		}
+		*dst = d
+	case "timestamp_option":
+		return boolean(&f.proc.Transcribe.NoTimestamps, true)
+	case "vad_use":
+		return boolean(&f.proc.Transcribe.VAD, false)
+	case "diarize":
+		return boolean(&f.proc.Transcribe.Diarize, false)
 	}
 	return nil
 }
@@ -1036,6 +1149,9 @@ func checkProcessOptions(o media.ProcessOptions) error {
 	}
 	if l := o.Extract.OCRLang; l != "" && !ocrLangRE.MatchString(l) {
 		return mediaFieldError("ocr_lang", "ocr_lang must be tesseract language codes joined by '+' (such as eng or eng+deu)")
+	}
+	if err := o.Transcribe.Check(); err != nil {
+		return mediaFieldError("end_time", detailFor(err, media.ErrInvalid, "end_time must be after start_time"))
 	}
 	if o.NoChunking {
 		return nil
@@ -1203,9 +1319,16 @@ func (s *mediaAPI) processFiles(r *http.Request, svc *media.Service, f *mediaFor
 			}
 		}
 		text := out.Text
-		f.results = append(f.results, mediaResult{Status: "Success", InputRef: sf.ref, ProcessingSource: sf.ref,
+		res := mediaResult{Status: "Success", InputRef: sf.ref, ProcessingSource: sf.ref,
 			MediaType: f.mediaType, Metadata: meta, Content: &text, Chunks: len(out.Chunks),
-			AnalysisDetails: map[string]any{}, Warnings: append([]string{}, out.Warnings...)})
+			AnalysisDetails: map[string]any{}, Warnings: append([]string{}, out.Warnings...)}
+		if f.mediaType == media.TypeAudio || f.mediaType == media.TypeVideo {
+			res.Transcript = &text
+			for _, sg := range segmentsJSON(out.Segments) {
+				res.Segments = append(res.Segments, sg)
+			}
+		}
+		f.results = append(f.results, res)
 	}
 	for _, u := range f.urls {
 		f.results = append(f.results, mediaFailure(truncateUTF8(strings.ToValidUTF8(u, ""), mediaMaxURLBytes), f.mediaType,
@@ -1293,6 +1416,12 @@ func (s *mediaAPI) applyProcessing(r *http.Request, svc *media.Service, res *med
 		c, err := svc.ContentOf(r.Context(), s.mediaActor(r), *res.DBID)
 		if err == nil {
 			res.Content = &c.Text
+			if c.Metadata[media.MetaTranscriptionModel] != "" {
+				res.Transcript = &c.Text
+				for _, sg := range segmentsJSON(c.Segments) {
+					res.Segments = append(res.Segments, sg)
+				}
+			}
 		} else if !errors.Is(err, media.ErrNotFound) {
 			s.logger(r).WarnContext(r.Context(), "media add: read content", "id", *res.DBID, "error", err)
 		}

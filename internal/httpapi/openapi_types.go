@@ -6,8 +6,8 @@ package httpapi
 // mediaAddForm is the multipart form of POST /api/v1/media/add: tldw_server's AddMediaForm.
 // List fields are repeated parts, in any order (fields after the files apply to them too).
 // The server applies media_type, title, author, keywords, overwrite_existing, urls, the
-// files, the chunking and OCR options and async; it accepts the others and lists them in
-// each result's warnings as not applied.
+// files, the chunking, OCR and transcription options and async; it accepts the others and
+// lists them in each result's warnings as not applied.
 type mediaAddForm struct {
 	MediaType      string   `json:"media_type" oapi:"required,enum=video|audio|document|pdf|ebook|email|code"`
 	Files          []string `json:"files,omitempty" oapi:"binary" doc:"Files to store (repeat the part for several)"`
@@ -30,8 +30,8 @@ type mediaAddForm struct {
 	Confabulation  bool     `json:"perform_confabulation_check_of_analysis,omitempty"`
 	UseCookies     bool     `json:"use_cookies,omitempty"`
 	Cookies        string   `json:"cookies,omitempty"`
-	StartTime      string   `json:"start_time,omitempty"`
-	EndTime        string   `json:"end_time,omitempty"`
+	StartTime      string   `json:"start_time,omitempty" doc:"Transcribe from this time (HH:MM:SS, MM:SS or seconds)"`
+	EndTime        string   `json:"end_time,omitempty" doc:"Transcribe up to this time (HH:MM:SS, MM:SS or seconds)"`
 	Chunking       bool     `json:"perform_chunking,omitempty"`
 	ChunkMethod    string   `json:"chunk_method,omitempty" oapi:"enum=semantic|tokens|paragraphs|sentences|words|ebook_chapters|json|propositions"`
 	ChunkSize      int      `json:"chunk_size,omitempty" oapi:"min=1"`
@@ -43,11 +43,11 @@ type mediaAddForm struct {
 	Contextual     bool     `json:"enable_contextual_chunking,omitempty"`
 	Template       string   `json:"chunking_template_name,omitempty"`
 	Hierarchical   bool     `json:"hierarchical_chunking,omitempty"`
-	Transcription  string   `json:"transcription_model,omitempty"`
-	TranscribeLang string   `json:"transcription_language,omitempty"`
-	Diarize        bool     `json:"diarize,omitempty"`
-	Timestamps     bool     `json:"timestamp_option,omitempty"`
-	VAD            bool     `json:"vad_use,omitempty"`
+	Transcription  string   `json:"transcription_model,omitempty" doc:"The transcriber's model (default: the server's)"`
+	TranscribeLang string   `json:"transcription_language,omitempty" doc:"Language code of the speech, or auto to detect"`
+	Diarize        bool     `json:"diarize,omitempty" doc:"Label speakers; answered with a warning when the transcriber cannot"`
+	Timestamps     bool     `json:"timestamp_option,omitempty" doc:"Keep the transcript's timed segments (default true)"`
+	VAD            bool     `json:"vad_use,omitempty" doc:"Drop the segments the transcriber reports inside long silences (2 s or more)"`
 	Hotwords       string   `json:"hotwords,omitempty"`
 	PDFEngine      string   `json:"pdf_parsing_engine,omitempty" oapi:"enum=pymupdf4llm|pymupdf|docling"`
 	EnableOCR      bool     `json:"enable_ocr,omitempty"`

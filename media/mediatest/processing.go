@@ -24,6 +24,7 @@ type procState struct {
 	stages    map[media.Stage]media.StageState
 	content   *media.Content
 	chunks    []media.Chunk
+	trans     []media.StoredTranscript // newest first
 	updatedAt time.Time
 }
 
@@ -232,4 +233,38 @@ func (p *Processing) Chunks(_ context.Context, userID, itemID int64, first, n in
 		end = min(end, first+n)
 	}
 	return slices.Clone(st.chunks[first:end]), nil
+}
+
+// SetTranscript implements media.ProcessingStore.
+func (p *Processing) SetTranscript(_ context.Context, t *media.StoredTranscript) error {
+	if t.Model == "" {
+		return fmt.Errorf("%w: a transcript needs its model", media.ErrInvalid)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st, err := p.item(t.UserID, t.ItemID)
+	if err != nil {
+		return err
+	}
+	c := *t
+	c.Segments, c.CreatedAt = slices.Clone(t.Segments), utc(t.CreatedAt)
+	st.trans = slices.DeleteFunc(st.trans, func(o media.StoredTranscript) bool { return o.Model == t.Model })
+	st.trans = append([]media.StoredTranscript{c}, st.trans...)
+	slices.SortStableFunc(st.trans, func(a, b media.StoredTranscript) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return nil
+}
+
+// Transcripts implements media.ProcessingStore.
+func (p *Processing) Transcripts(_ context.Context, userID, itemID int64) ([]media.StoredTranscript, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st, err := p.item(userID, itemID)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(st.trans)
+	for i := range out {
+		out[i].Segments = slices.Clone(out[i].Segments)
+	}
+	return out, nil
 }

@@ -29,6 +29,8 @@ func TestProcessingStore(t *testing.T, open func(t *testing.T) ProcessingFixture
 		{"StagesAndStatus", testStagesAndStatus},
 		{"Content", testContent},
 		{"Chunks", testChunks},
+		{"ChunkTimes", testChunkTimes},
+		{"Transcripts", testTranscripts},
 		{"Isolation", testProcessingIsolation},
 	}
 	for _, tt := range tests {
@@ -195,13 +197,15 @@ func testProcessingIsolation(t *testing.T, f ProcessingFixture) {
 	}
 	bob, id := f.Bob, it.ID
 	checks := map[string]error{
-		"Reset":      p.Reset(ctx, bob, id, "", base),
-		"SetStatus":  p.SetStatus(ctx, bob, id, media.StatusFailed, "x", base),
-		"SetStage":   p.SetStage(ctx, bob, id, media.StageState{Stage: media.StageProbe, Status: media.StageDone}),
-		"SetContent": p.SetContent(ctx, &media.Content{ItemID: id, UserID: bob, Text: "mine"}),
-		"SetChunks":  p.SetChunks(ctx, bob, id, []media.Chunk{{Text: "x", End: 1}}),
-		"Analysis":   p.SetAnalysis(ctx, bob, id, "x", base),
+		"Reset":         p.Reset(ctx, bob, id, "", base),
+		"SetStatus":     p.SetStatus(ctx, bob, id, media.StatusFailed, "x", base),
+		"SetStage":      p.SetStage(ctx, bob, id, media.StageState{Stage: media.StageProbe, Status: media.StageDone}),
+		"SetContent":    p.SetContent(ctx, &media.Content{ItemID: id, UserID: bob, Text: "mine"}),
+		"SetChunks":     p.SetChunks(ctx, bob, id, []media.Chunk{{Text: "x", End: 1}}),
+		"Analysis":      p.SetAnalysis(ctx, bob, id, "x", base),
+		"SetTranscript": p.SetTranscript(ctx, &media.StoredTranscript{ItemID: id, UserID: bob, Model: "m", Text: "x"}),
 	}
+	_, checks["Transcripts"] = p.Transcripts(ctx, bob, id)
 	_, checks["Processing"] = p.Processing(ctx, bob, id)
 	_, checks["Content"] = p.Content(ctx, bob, id)
 	_, checks["Chunks"] = p.Chunks(ctx, bob, id, 0, -1)
@@ -214,5 +218,62 @@ func testProcessingIsolation(t *testing.T, f ProcessingFixture) {
 	}
 	if got, _ := f.Store.ByID(ctx, f.Alice, id); got.Status != media.StatusStored {
 		t.Errorf("Alice's item status after Bob's attempts: %s", got.Status)
+	}
+}
+
+func testChunkTimes(t *testing.T, f ProcessingFixture) {
+	ctx := context.Background()
+	it := create(t, f.Store, item(f.Alice, 5))
+	at := func(d time.Duration) *time.Duration { return &d }
+	chunks := []media.Chunk{
+		{Index: 0, Text: "hello there", Start: 0, End: 11, StartTime: at(0), EndTime: at(1500 * time.Millisecond)},
+		{Index: 1, Text: "general", Start: 12, End: 19, StartTime: at(1500 * time.Millisecond), EndTime: at(2 * time.Hour)},
+		{Index: 2, Text: "untimed", Start: 20, End: 27},
+	}
+	if err := f.Processing.SetChunks(ctx, f.Alice, it.ID, chunks); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.Processing.Chunks(ctx, f.Alice, it.ID, 0, -1)
+	if err != nil || !reflect.DeepEqual(got, chunks) {
+		t.Errorf("Chunks = %+v, %v\nwant %+v", got, err, chunks)
+	}
+}
+
+func testTranscripts(t *testing.T, f ProcessingFixture) {
+	ctx := context.Background()
+	it := create(t, f.Store, item(f.Alice, 6))
+	p := f.Processing
+	if got, err := p.Transcripts(ctx, f.Alice, it.ID); err != nil || len(got) != 0 {
+		t.Errorf("Transcripts before any = %v, %v", got, err)
+	}
+	if _, err := p.Transcripts(ctx, f.Alice, it.ID+1_000_000); !errors.Is(err, media.ErrNotFound) {
+		t.Errorf("Transcripts of a missing item: %v, want ErrNotFound", err)
+	}
+	tiny := &media.StoredTranscript{ItemID: it.ID, UserID: f.Alice, Model: "tiny", Language: "en", Text: "Hello wörld.",
+		Segments: []media.Segment{{Start: 0, End: 900 * time.Millisecond, Text: "Hello"},
+			{Start: time.Second, End: 2 * time.Second, Text: "wörld.", Speaker: "S1"}}, CreatedAt: base}
+	large := &media.StoredTranscript{ItemID: it.ID, UserID: f.Alice, Model: "large", Text: "Hello, world.",
+		CreatedAt: base.Add(time.Minute)}
+	for _, tr := range []*media.StoredTranscript{tiny, large} {
+		if err := p.SetTranscript(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := p.Transcripts(ctx, f.Alice, it.ID)
+	if err != nil || len(got) != 2 || !reflect.DeepEqual(got[0], *large) || !reflect.DeepEqual(got[1], *tiny) {
+		t.Fatalf("Transcripts = %+v, %v\nwant large then tiny", got, err)
+	}
+	if err := p.SetTranscript(ctx, &media.StoredTranscript{ItemID: it.ID, UserID: f.Alice, Text: "x"}); !errors.Is(err, media.ErrInvalid) {
+		t.Errorf("SetTranscript without a model: %v, want ErrInvalid", err)
+	}
+	// The same model again replaces its transcript.
+	again := &media.StoredTranscript{ItemID: it.ID, UserID: f.Alice, Model: "tiny", Text: "Hello world again.",
+		CreatedAt: base.Add(2 * time.Minute)}
+	if err := p.SetTranscript(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = p.Transcripts(ctx, f.Alice, it.ID)
+	if len(got) != 2 || !reflect.DeepEqual(got[0], *again) || got[1].Model != "large" {
+		t.Errorf("after replacing tiny: %+v", got)
 	}
 }

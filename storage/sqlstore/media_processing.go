@@ -260,12 +260,12 @@ func (p *Processing) SetChunks(ctx context.Context, userID, itemID int64, chunks
 		for len(chunks) > 0 {
 			batch := chunks[:min(len(chunks), chunkBatch)]
 			chunks = chunks[len(batch):]
-			args := make([]any, 0, 7*len(batch))
+			args := make([]any, 0, 9*len(batch))
 			for _, c := range batch {
-				args = append(args, itemID, userID, c.Index, c.Text, c.Start, c.End, c.Section)
+				args = append(args, itemID, userID, c.Index, c.Text, c.Start, c.End, c.Section, msArg(c.StartTime), msArg(c.EndTime))
 			}
-			q := `INSERT INTO media_chunks (media_id, user_id, chunk_index, chunk_text, start_char, end_char, section) VALUES ` +
-				strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(batch)-1) + "(?, ?, ?, ?, ?, ?, ?)"
+			q := `INSERT INTO media_chunks (media_id, user_id, chunk_index, chunk_text, start_char, end_char, section, start_ms, end_ms) VALUES ` +
+				strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(batch)-1) + "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
@@ -280,7 +280,7 @@ func (p *Processing) Chunks(ctx context.Context, userID, itemID int64, first, n 
 	if n == 0 {
 		return nil, nil
 	}
-	q := `SELECT chunk_index, chunk_text, start_char, end_char, section FROM media_chunks
+	q := `SELECT chunk_index, chunk_text, start_char, end_char, section, start_ms, end_ms FROM media_chunks
 		WHERE media_id = ? AND user_id = ? AND chunk_index >= ? ORDER BY chunk_index`
 	args := []any{itemID, userID, max(first, 0)}
 	if n > 0 {
@@ -293,6 +293,8 @@ func (p *Processing) Chunks(ctx context.Context, userID, itemID int64, first, n 
 		Start   int    `bun:"start_char"`
 		End     int    `bun:"end_char"`
 		Section string `bun:"section"`
+		StartMS *int64 `bun:"start_ms"`
+		EndMS   *int64 `bun:"end_ms"`
 	}
 	db := p.db.idb(ctx)
 	if err := db.NewRaw(q, args...).Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -305,7 +307,8 @@ func (p *Processing) Chunks(ctx context.Context, userID, itemID int64, first, n 
 	}
 	out := make([]media.Chunk, len(rows))
 	for i, r := range rows {
-		out[i] = media.Chunk{Index: r.Index, Text: r.Text, Start: r.Start, End: r.End, Section: r.Section}
+		out[i] = media.Chunk{Index: r.Index, Text: r.Text, Start: r.Start, End: r.End, Section: r.Section,
+			StartTime: msDuration(r.StartMS), EndTime: msDuration(r.EndMS)}
 	}
 	return out, nil
 }
