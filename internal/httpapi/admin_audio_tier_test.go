@@ -40,6 +40,10 @@ func TestAdminAudioTier(t *testing.T) {
 			body: `{"audio_tier":"gold"}`, status: 403},
 		{name: "back to the default", caller: callerAdmin, method: "PUT", path: "/api/v1/admin/users/{user}",
 			body: `{"audio_tier":""}`, status: 200, contains: []string{`"audio_tier":null`}},
+		{name: "set again", caller: callerAdmin, method: "PUT", path: "/api/v1/admin/users/{user}",
+			body: `{"audio_tier":"standard"}`, status: 200, contains: []string{`"audio_tier":"standard"`}},
+		{name: "null is the default too", caller: callerAdmin, method: "PUT", path: "/api/v1/admin/users/{user}",
+			body: `{"audio_tier":null}`, status: 200, contains: []string{`"audio_tier":null`}},
 		{name: "create with a tier", caller: callerAdmin, method: "POST", path: "/api/v1/admin/users",
 			body:   `{"username":"gina","email":"gina@example.com","password":"Brave-Otter-9471!","audio_tier":"standard"}`,
 			status: 201, contains: []string{`"username":"gina"`, `"audio_tier":"standard"`}},
@@ -56,8 +60,8 @@ func TestAdminAudioTier(t *testing.T) {
 			changes = append(changes, e)
 		}
 	}
-	if len(changes) != 2 {
-		t.Fatalf("audio tier quota_changed events = %+v, want 2", changes)
+	if len(changes) != 4 {
+		t.Fatalf("audio tier quota_changed events = %+v, want 4", changes)
 	}
 	if e := changes[0]; e.TargetID != ts.id(callerUser) || e.Details["old_audio_tier"] != "" ||
 		e.Details["new_audio_tier"] != "gold" || e.Details["reason"] != "paid plan" || e.Username != "root" {

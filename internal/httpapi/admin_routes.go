@@ -232,6 +232,27 @@ func (n *nullableInt64) schemaType() (typ, format string, nullable bool) {
 	return "integer", "int64", true
 }
 
+// nullableString is an optional JSON string that tells an absent field (Set false) from an
+// explicit null (Set true, V "") or a string.
+type nullableString struct {
+	Set bool
+	V   string
+}
+
+// UnmarshalJSON records that the field was present and decodes null (as "") or a string.
+func (n *nullableString) UnmarshalJSON(b []byte) error {
+	n.Set, n.V = true, ""
+	if string(b) == "null" {
+		return nil
+	}
+	return json.Unmarshal(b, &n.V)
+}
+
+// schemaType describes the field in the OpenAPI document: a nullable string.
+func (n *nullableString) schemaType() (typ, format string, nullable bool) {
+	return "string", "", true
+}
+
 // parseRoleField validates a role given in a body field.
 func parseRoleField(field, v string) (auth.Role, *FieldError) {
 	role, err := auth.ParseRole(v)
@@ -450,16 +471,17 @@ func (s *adminAPI) handleCreateUser(w http.ResponseWriter, r *http.Request) erro
 // null means unlimited; is_locked accepts only false (it clears the login lockout). Fields
 // need: email, is_verified users.write; role users.roles; is_active, is_locked
 // users.deactivate; storage_quota_mb and audio_tier quotas.write. audio_tier is one of the
-// configured tiers (AUDIO_TIER_LIMITS_JSON's), or "" for the default tier (DEFAULT_AUDIO_TIER).
+// configured tiers (AUDIO_TIER_LIMITS_JSON's), or "" or null for the default tier
+// (DEFAULT_AUDIO_TIER), which the responses show as null.
 type updateUserBody struct {
-	Email          *string       `json:"email"`
-	Role           *string       `json:"role"`
-	IsActive       *bool         `json:"is_active"`
-	IsVerified     *bool         `json:"is_verified"`
-	IsLocked       *bool         `json:"is_locked"`
-	StorageQuotaMB nullableInt64 `json:"storage_quota_mb"`
-	AudioTier      *string       `json:"audio_tier"`
-	Reason         *string       `json:"reason"`
+	Email          *string        `json:"email"`
+	Role           *string        `json:"role"`
+	IsActive       *bool          `json:"is_active"`
+	IsVerified     *bool          `json:"is_verified"`
+	IsLocked       *bool          `json:"is_locked"`
+	StorageQuotaMB nullableInt64  `json:"storage_quota_mb"`
+	AudioTier      nullableString `json:"audio_tier"`
+	Reason         *string        `json:"reason"`
 }
 
 // updatedUser is the response of PUT /admin/users/{id}.
@@ -503,8 +525,9 @@ func (s *adminAPI) handleUpdateUser(w http.ResponseWriter, r *http.Request) erro
 		up.StorageQuotaMB = &q
 		need = append(need, auth.PermQuotasWrite)
 	}
-	if b.AudioTier != nil {
-		up.AudioTier = b.AudioTier
+	if b.AudioTier.Set {
+		tier := b.AudioTier.V
+		up.AudioTier = &tier
 		need = append(need, auth.PermQuotasWrite)
 	}
 	unlock := false
