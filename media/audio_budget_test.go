@@ -117,6 +117,10 @@ func TestAudioBudgetTiers(t *testing.T) {
 		})
 	}
 
+	// The root plugs the accounts service in as TierOf.
+	var accounts *auth.Service
+	_ = media.AudioBudget{TierOf: accounts.AudioTier}
+
 	broken := errors.New("users table gone")
 	b := &media.AudioBudget{Ledger: quotatest.NewMemory(), TierOf: func(context.Context, int64) (string, error) { return "", broken }}
 	if _, _, err := b.Tier(ctx, userFree); !errors.Is(err, broken) {
