@@ -69,7 +69,8 @@ func (s *Service) User(ctx context.Context, p *Principal, id int64) (*User, erro
 }
 
 // CreateUser creates an account (users.write). Role "" means DefaultRole; the password must
-// satisfy the policy; StorageQuotaMB nil means DefaultQuotaMB. Errors: ErrInvalid,
+// satisfy the policy; StorageQuotaMB nil means DefaultQuotaMB; AudioTier "" or one of
+// AudioTiers (CheckAudioTier), which needs quotas.write unless "". Errors: ErrInvalid,
 // *PolicyError, ErrConflict, ErrForbidden, ErrBusy, store errors.
 func (s *Service) CreateUser(ctx context.Context, p *Principal, n NewUser, m Meta) (_ *User, err error) {
 	if err := require(p, PermUsersWrite); err != nil {
@@ -100,13 +101,21 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, n NewUser, m Met
 	if err := CheckQuota(quota); err != nil {
 		return nil, err
 	}
+	if err := s.CheckAudioTier(n.AudioTier); err != nil {
+		return nil, err
+	}
+	if n.AudioTier != "" {
+		if err := require(p, PermQuotasWrite); err != nil {
+			return nil, err
+		}
+	}
 	hash, err := s.o.Hasher.Hash(ctx, n.Password)
 	if err != nil {
 		return nil, err
 	}
 	u := &User{Username: username, Email: email, PasswordHash: hash, Role: role, IsActive: true,
 		IsVerified: n.IsVerified, MustChangePassword: n.MustChangePassword, StorageQuotaMB: cloneQuota(quota),
-		UpdatedAt: s.now()}
+		AudioTier: n.AudioTier, UpdatedAt: s.now()}
 	if p.UserID > 0 {
 		by := p.UserID
 		u.CreatedBy = &by
@@ -127,15 +136,18 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, n NewUser, m Met
 // changes take effect on the next request. Refusals beyond the caller's role are audited
 // as access_denied.
 //
-// Email and IsVerified need users.write, StorageQuotaMB quotas.write (CheckQuota's range).
+// Email and IsVerified need users.write, StorageQuotaMB quotas.write (CheckQuota's range),
+// AudioTier quotas.write ("" or one of AudioTiers, CheckAudioTier).
 // Deactivation also revokes all the user's sessions, in the same store transaction; nobody deactivates their own account (ErrInvalid). An
 // update with no fields is ErrInvalid. Each change is audited (role_changed,
-// user_deactivated/user_activated, quota_changed, user_updated) with u.Reason.
+// user_deactivated/user_activated, quota_changed for the storage quota and for the audio
+// tier, user_updated) with u.Reason.
 func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u UserUpdate, m Meta) (_ *User, err error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w: not authenticated", ErrUnauthenticated)
 	}
-	if u.Email == nil && u.Role == nil && u.IsActive == nil && u.IsVerified == nil && u.StorageQuotaMB == nil {
+	if u.Email == nil && u.Role == nil && u.IsActive == nil && u.IsVerified == nil && u.StorageQuotaMB == nil &&
+		u.AudioTier == nil {
 		return nil, Detailf(ErrInvalid, "no fields to update")
 	}
 	defer s.auditDenial(ctx, m, p, "update_user", "user", id, &err)
@@ -174,6 +186,15 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 		}
 		q := cloneQuota(*u.StorageQuotaMB)
 		patch.StorageQuotaMB = &q
+	}
+	if u.AudioTier != nil {
+		if err := requireOn(p, old, PermQuotasWrite); err != nil {
+			return nil, err
+		}
+		if err := s.CheckAudioTier(*u.AudioTier); err != nil {
+			return nil, err
+		}
+		patch.AudioTier = u.AudioTier
 	}
 	if u.Role != nil {
 		role, err := ParseRole(string(*u.Role))
@@ -236,6 +257,10 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, u User
 		s.audit(ctx, m, actor(p, audit.Event{Action: audit.QuotaChanged, TargetType: "user", TargetID: target, Success: true,
 			Details: details(map[string]any{"old_storage_quota_mb": quotaValue(old.StorageQuotaMB),
 				"new_storage_quota_mb": quotaValue(next.StorageQuotaMB)})}))
+	}
+	if u.AudioTier != nil && old.AudioTier != next.AudioTier {
+		s.audit(ctx, m, actor(p, audit.Event{Action: audit.QuotaChanged, TargetType: "user", TargetID: target, Success: true,
+			Details: details(map[string]any{"old_audio_tier": old.AudioTier, "new_audio_tier": next.AudioTier})}))
 	}
 	if len(changed) > 0 {
 		s.audit(ctx, m, actor(p, audit.Event{Action: audit.UserUpdated, TargetType: "user", TargetID: target, Success: true,

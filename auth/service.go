@@ -45,9 +45,12 @@ type Options struct {
 	RequireRegistrationCode bool   // REQUIRE_REGISTRATION_CODE
 	DefaultRole             Role   // DEFAULT_USER_ROLE
 	DefaultQuotaMB          *int64 // DEFAULT_STORAGE_QUOTA_MB; nil = unlimited
-	CodeDefaultExpiry       time.Duration
-	CodeDefaultMaxUses      int
-	MaxBatchCodes           int
+	// AudioTiers are the audio tier names an admin may give a user (the keys of
+	// AUDIO_TIER_LIMITS_JSON's tiers, media.ParseAudioTiers); nil means DefaultAudioTiers.
+	AudioTiers         []string
+	CodeDefaultExpiry  time.Duration
+	CodeDefaultMaxUses int
+	MaxBatchCodes      int
 
 	SingleUser       bool   // AUTH_MODE=single_user
 	SingleUserAPIKey string // SINGLE_USER_API_KEY
@@ -133,6 +136,7 @@ type NewUser struct {
 	IsVerified                bool
 	MustChangePassword        bool
 	StorageQuotaMB            *int64
+	AudioTier                 string // "" = the default tier; else one of Options.AudioTiers
 }
 
 // UserUpdate is an admin's change to an account; nil fields stay as they are.
@@ -142,6 +146,7 @@ type UserUpdate struct {
 	IsActive       *bool
 	IsVerified     *bool
 	StorageQuotaMB **int64 // set to a nil *int64 for unlimited
+	AudioTier      *string // "" = back to the default tier; else one of Options.AudioTiers
 	Reason         string  // audited when given
 }
 
@@ -240,6 +245,12 @@ func NewService(o Options) (*Service, error) {
 	}
 	if o.DefaultQuotaMB != nil && *o.DefaultQuotaMB < 0 {
 		problems = append(problems, "DefaultQuotaMB must not be negative")
+	}
+	for _, name := range o.AudioTiers {
+		if name == "" {
+			problems = append(problems, "AudioTiers must not contain an empty name")
+			break
+		}
 	}
 	if o.DefaultRole != "" {
 		if _, err := ParseRole(string(o.DefaultRole)); err != nil {

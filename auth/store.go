@@ -23,6 +23,7 @@ type User struct {
 	CreatedBy          *int64
 	StorageQuotaMB     *int64 // nil = unlimited
 	StorageUsedBytes   int64  // maintained by the quota ledger (storage issue); read-only here
+	AudioTier          string // the user's audio tier (transcription budget); "" = the default tier
 }
 
 // UserFilter selects users for ListUsers. Zero fields do not filter.
@@ -79,6 +80,7 @@ type UserPatch struct {
 	MustChangePassword *bool
 	LastLogin          *time.Time
 	StorageQuotaMB     **int64   // set to a nil *int64 for unlimited
+	AudioTier          *string   // "" = the default tier; not validated here (Service does)
 	UpdatedAt          time.Time // zero leaves it unchanged (e.g. recording a login)
 	// IfPasswordHash, when not empty, applies the patch only while the stored hash is still
 	// this one (else ErrConflict), so a rehash never undoes a concurrent password change.

@@ -2,9 +2,16 @@ package media
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tldw-go/tldw/audit"
@@ -151,12 +158,12 @@ func (b *AudioBudget) Reserve(ctx context.Context, userID int64, d time.Duration
 	return res, nil
 }
 
-// Commit charges d (whole seconds, rounded up) for res.
+// Commit charges d (whole seconds, rounded up; 0 charges nothing) for res.
 func (b *AudioBudget) Commit(ctx context.Context, res quota.Reservation, d time.Duration) error {
 	if b.unlimited() {
 		return nil
 	}
-	if err := (quota.Budget{Ledger: b.Ledger}).Commit(ctx, res, seconds(d)); err != nil {
+	if err := (quota.Budget{Ledger: b.Ledger}).Commit(ctx, res, ceilSeconds(d)); err != nil {
 		return fmt.Errorf("media: charge transcription budget: %w", err)
 	}
 	return nil
@@ -226,7 +233,126 @@ func (b *AudioBudget) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// seconds is d in whole seconds, rounded up (at least 1).
-func seconds(d time.Duration) int64 {
-	return max(1, int64((d+time.Second-1)/time.Second))
+// seconds is d in whole seconds, rounded up (at least 1): a reservation of nothing would
+// fit in a used-up budget.
+func seconds(d time.Duration) int64 { return max(1, ceilSeconds(d)) }
+
+// ceilSeconds is d in whole seconds, rounded up (0 for d ≤ 0).
+func ceilSeconds(d time.Duration) int64 { return max(0, int64((d+time.Second-1)/time.Second)) }
+
+// maxTierStreams bounds a tier's concurrent streams in AUDIO_TIER_LIMITS_JSON.
+const maxTierStreams = 1_000_000
+
+// tierName is what a tier may be called: it is stored on users and typed by admins.
+var tierName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// ParseAudioTiers reads AUDIO_TIER_LIMITS_JSON, tldw's format: an object of tier name →
+// {"daily_minutes": N, "concurrent_streams": N}, which overrides the fields it gives of
+// DefaultAudioTiers' tiers and adds new tiers (which must give both). daily_minutes is a
+// whole number ≥ 0, or -1 or null for unlimited; concurrent_streams a whole number ≥ 0.
+// It returns the tiers in effect: DefaultAudioTiers with the overrides; an empty s gives
+// DefaultAudioTiers. Bad JSON, unknown fields (also tldw's concurrent_jobs and
+// max_file_size_mb, which tldw-go has no per-tier limit for), bad names and out-of-range
+// values are ErrInvalid errors naming the tier and field.
+func ParseAudioTiers(s string) (map[string]AudioTier, error) {
+	tiers := DefaultAudioTiers()
+	if strings.TrimSpace(s) == "" {
+		return tiers, nil
+	}
+	var raw map[string]json.RawMessage
+	if err := strictJSON(s, &raw); err != nil {
+		return nil, fmt.Errorf("%w: AUDIO_TIER_LIMITS_JSON: want a JSON object of tier name → limits: %v", ErrInvalid, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("%w: AUDIO_TIER_LIMITS_JSON: want a JSON object, not null", ErrInvalid)
+	}
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
+		t, err := parseTier(name, raw[name], tiers)
+		if err != nil {
+			return nil, fmt.Errorf("%w: AUDIO_TIER_LIMITS_JSON: tier %q: %v", ErrInvalid, name, err)
+		}
+		tiers[name] = t
+	}
+	return tiers, nil
+}
+
+// parseTier reads one tier's limits over its defaults (in tiers, when it has them).
+func parseTier(name string, b json.RawMessage, tiers map[string]AudioTier) (AudioTier, error) {
+	if !tierName.MatchString(name) {
+		return AudioTier{}, errors.New("a tier name is 1-64 letters, digits, '_', '.' or '-'")
+	}
+	var v struct {
+		DailyMinutes      tierField `json:"daily_minutes"`
+		ConcurrentStreams tierField `json:"concurrent_streams"`
+	}
+	if err := strictJSON(string(b), &v); err != nil {
+		for _, f := range []string{"concurrent_jobs", "max_file_size_mb"} {
+			if strings.Contains(err.Error(), `"`+f+`"`) {
+				return AudioTier{}, fmt.Errorf("%s is tldw's, but tldw-go has no such per-tier limit; remove it", f)
+			}
+		}
+		return AudioTier{}, err
+	}
+	t, known := tiers[name]
+	if !known && (!v.DailyMinutes.set || !v.ConcurrentStreams.set) {
+		return AudioTier{}, errors.New("a new tier needs daily_minutes and concurrent_streams")
+	}
+	if f := v.DailyMinutes; f.set {
+		m, ok := f.whole()
+		if f.null {
+			m, ok = -1, true
+		}
+		if !ok || m < -1 {
+			return AudioTier{}, fmt.Errorf("daily_minutes %s: want a whole number ≥ 0, or -1 or null for unlimited", f.raw)
+		}
+		t.MinutesPerDay = m
+	}
+	if f := v.ConcurrentStreams; f.set {
+		n, ok := f.whole()
+		if !ok || n < 0 || n > maxTierStreams {
+			return AudioTier{}, fmt.Errorf("concurrent_streams %s: want a whole number from 0 to %d", f.raw, maxTierStreams)
+		}
+		t.Streams = int(n)
+	}
+	return t, nil
+}
+
+// strictJSON decodes exactly one JSON value from s into v, refusing unknown fields.
+func strictJSON(s string, v any) error {
+	d := json.NewDecoder(strings.NewReader(s))
+	d.DisallowUnknownFields()
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// tierField is one limit of a tier as given: absent, null or a JSON value.
+type tierField struct {
+	set, null bool
+	raw       string
+}
+
+// UnmarshalJSON records the value (also null, which it is called for too).
+func (f *tierField) UnmarshalJSON(b []byte) error {
+	f.set, f.null, f.raw = true, string(b) == "null", string(b)
+	return nil
+}
+
+// whole returns the value as an int64 when it is a JSON number that is a whole number
+// ("30", or "30.0" as tldw writes minutes) within ±2^53.
+func (f tierField) whole() (int64, bool) {
+	n := json.Number(f.raw)
+	if i, err := n.Int64(); err == nil {
+		return i, true
+	}
+	v, err := n.Float64()
+	if err != nil || v != math.Trunc(v) || math.Abs(v) > 1<<53 {
+		return 0, false
+	}
+	return int64(v), true
 }

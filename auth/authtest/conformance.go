@@ -128,7 +128,8 @@ func checkUser(t *testing.T, got, want *auth.User) {
 	if got.ID != want.ID || got.UUID != want.UUID || got.Username != want.Username ||
 		got.Email != want.Email || got.PasswordHash != want.PasswordHash || got.Role != want.Role ||
 		got.IsActive != want.IsActive || got.IsVerified != want.IsVerified ||
-		got.MustChangePassword != want.MustChangePassword || got.StorageUsedBytes != want.StorageUsedBytes {
+		got.MustChangePassword != want.MustChangePassword || got.StorageUsedBytes != want.StorageUsedBytes ||
+		got.AudioTier != want.AudioTier {
 		t.Errorf("user = %+v\nwant   %+v", *got, *want)
 	}
 	sameTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)
@@ -145,7 +146,7 @@ func testUserCreateAndGet(t *testing.T, s Stores) {
 		Username: "Alice", Email: "Alice@Example.com", PasswordHash: "hash-1",
 		Role: auth.RoleModerator, IsActive: true, IsVerified: true, MustChangePassword: true,
 		CreatedAt: at(0), UpdatedAt: at(time.Minute), LastLogin: ptr(at(time.Hour)),
-		CreatedBy: &creator.ID, StorageQuotaMB: ptr(int64(512)),
+		CreatedBy: &creator.ID, StorageQuotaMB: ptr(int64(512)), AudioTier: "premium",
 	}
 	createUser(t, s, u)
 	if u.ID == 0 || u.ID == creator.ID || u.UUID == "" || u.UUID == creator.UUID {
@@ -235,7 +236,7 @@ func testUserUpdate(t *testing.T, s Stores) {
 	res, err := s.Users.UpdateUser(ctx, orig.ID, auth.UserPatch{
 		Username: ptr("Caroline"), Email: ptr("caroline@example.org"), PasswordHash: ptr("hash-2"),
 		Role: ptr(auth.RoleAdmin), IsActive: ptr(false), IsVerified: ptr(true), MustChangePassword: ptr(true),
-		LastLogin: ptr(at(time.Hour)), StorageQuotaMB: &quota, UpdatedAt: at(2 * time.Hour),
+		LastLogin: ptr(at(time.Hour)), StorageQuotaMB: &quota, AudioTier: ptr("standard"), UpdatedAt: at(2 * time.Hour),
 	})
 	if err != nil {
 		t.Fatalf("UpdateUser: %v", err)
@@ -244,6 +245,7 @@ func testUserUpdate(t *testing.T, s Stores) {
 	want.Username, want.Email, want.PasswordHash = "Caroline", "caroline@example.org", "hash-2"
 	want.Role, want.IsActive, want.IsVerified, want.MustChangePassword = auth.RoleAdmin, false, true, true
 	want.UpdatedAt, want.LastLogin, want.StorageQuotaMB = at(2*time.Hour), ptr(at(time.Hour)), quota
+	want.AudioTier = "standard"
 	checkUser(t, res.User, &want)
 	got, err := s.Users.UserByID(ctx, orig.ID)
 	if err != nil {
@@ -265,6 +267,16 @@ func testUserUpdate(t *testing.T, s Stores) {
 	}
 	want.StorageQuotaMB = nil
 	checkUser(t, res.User, &want)
+	// An empty audio tier is the default tier again.
+	if res, err = s.Users.UpdateUser(ctx, orig.ID, auth.UserPatch{AudioTier: ptr("")}); err != nil {
+		t.Fatal(err)
+	}
+	want.AudioTier = ""
+	checkUser(t, res.User, &want)
+	if got, err = s.Users.UserByID(ctx, orig.ID); err != nil {
+		t.Fatal(err)
+	}
+	checkUser(t, got, &want)
 
 	// IfPasswordHash guards a rehash against a concurrent password change.
 	_, err = s.Users.UpdateUser(ctx, orig.ID, auth.UserPatch{PasswordHash: ptr("rehash"), IfPasswordHash: "hash-1"})
@@ -299,11 +311,12 @@ func testUserLostUpdate(t *testing.T, s Stores) {
 
 	const n = 25
 	var wg sync.WaitGroup
-	errs := make(chan error, 3*n)
+	errs := make(chan error, 4*n)
 	for _, patch := range []func(i int) auth.UserPatch{
 		func(i int) auth.UserPatch { return auth.UserPatch{PasswordHash: ptr(fmt.Sprintf("hash-%d", i))} },
 		func(i int) auth.UserPatch { return auth.UserPatch{IsVerified: ptr(i%2 == 0)} },
 		func(i int) auth.UserPatch { q := ptr(int64(i)); return auth.UserPatch{StorageQuotaMB: &q} },
+		func(i int) auth.UserPatch { return auth.UserPatch{AudioTier: ptr(fmt.Sprintf("tier-%d", i))} },
 	} {
 		wg.Go(func() {
 			for i := range n {
@@ -322,9 +335,10 @@ func testUserLostUpdate(t *testing.T, s Stores) {
 		t.Fatal(err)
 	}
 	if got.PasswordHash != fmt.Sprintf("hash-%d", n-1) || got.IsVerified != ((n-1)%2 == 0) ||
-		got.StorageQuotaMB == nil || *got.StorageQuotaMB != n-1 || got.IsActive || got.Role != auth.RoleUser {
-		t.Errorf("after concurrent patches: hash %q, verified %v, quota %s, active %v, role %s",
-			got.PasswordHash, got.IsVerified, fmtPtr(got.StorageQuotaMB), got.IsActive, got.Role)
+		got.StorageQuotaMB == nil || *got.StorageQuotaMB != n-1 || got.IsActive || got.Role != auth.RoleUser ||
+		got.AudioTier != fmt.Sprintf("tier-%d", n-1) {
+		t.Errorf("after concurrent patches: hash %q, verified %v, quota %s, active %v, role %s, audio tier %q",
+			got.PasswordHash, got.IsVerified, fmtPtr(got.StorageQuotaMB), got.IsActive, got.Role, got.AudioTier)
 	}
 }
 

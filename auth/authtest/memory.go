@@ -254,6 +254,7 @@ func (m *MemUsers) UpdateUser(ctx context.Context, id int64, p auth.UserPatch) (
 	set(&n.IsActive, p.IsActive)
 	set(&n.IsVerified, p.IsVerified)
 	set(&n.MustChangePassword, p.MustChangePassword)
+	set(&n.AudioTier, p.AudioTier)
 	if p.LastLogin != nil {
 		n.LastLogin = clonePtr(p.LastLogin)
 	}

@@ -12,14 +12,15 @@ import (
 	"github.com/tldw-go/tldw/auth"
 )
 
-// userCmd runs `tldwd user create|list|set-role|set-password|deactivate|activate|unlock`
+// userCmd runs `tldwd user create|list|set-role|set-audio-tier|set-password|deactivate|activate|unlock`
 // against the configured database, without a running server.
 func userCmd(ctx context.Context, h host, o options, args []string) int {
 	usage := func() int {
 		fmt.Fprintln(h.stderr, `usage:
-  tldwd user create --username U --email E [--password P] [--role user|moderator|admin|service]
+  tldwd user create --username U --email E [--password P] [--role user|moderator|admin|service] [--audio-tier T]
   tldwd user list [--role R] [--search S]
   tldwd user set-role USERNAME ROLE
+  tldwd user set-audio-tier USERNAME [TIER]   (no TIER: back to DEFAULT_AUDIO_TIER)
   tldwd user set-password USERNAME [--password P]
   tldwd user deactivate|activate|unlock USERNAME`)
 		return 2
@@ -35,6 +36,7 @@ func userCmd(ctx context.Context, h host, o options, args []string) int {
 	password := fs.String("password", "", "password (empty: generate one and print it once)")
 	role := fs.String("role", "", "role")
 	search := fs.String("search", "", "substring of username or email")
+	audioTier := fs.String("audio-tier", "", "audio tier (AUDIO_TIER_LIMITS_JSON's names; empty: DEFAULT_AUDIO_TIER)")
 	pos, err := parseAfterPositional(fs, args)
 	if err != nil {
 		return 2
@@ -66,7 +68,8 @@ func userCmd(ctx context.Context, h host, o options, args []string) int {
 			}
 			generated = true
 		}
-		u, err := svc.CreateUser(ctx, sys, auth.NewUser{Username: *username, Email: *email, Password: pw, Role: r, IsVerified: true, MustChangePassword: generated}, m)
+		u, err := svc.CreateUser(ctx, sys, auth.NewUser{Username: *username, Email: *email, Password: pw, Role: r, IsVerified: true,
+			MustChangePassword: generated, AudioTier: *audioTier}, m)
 		if err != nil {
 			return fail(h, err)
 		}
@@ -78,7 +81,7 @@ func userCmd(ctx context.Context, h host, o options, args []string) int {
 	case "list":
 		f := auth.UserFilter{Role: auth.Role(*role), Search: *search, Limit: 100}
 		tw := tabwriter.NewWriter(h.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLE\tACTIVE\tLAST LOGIN")
+		fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tROLE\tACTIVE\tLAST LOGIN\tAUDIO TIER")
 		for {
 			users, total, err := svc.ListUsers(ctx, sys, f)
 			if err != nil {
@@ -89,7 +92,11 @@ func userCmd(ctx context.Context, h host, o options, args []string) int {
 				if u.LastLogin != nil {
 					last = u.LastLogin.UTC().Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%t\t%s\n", u.ID, u.Username, u.Email, u.Role, u.IsActive, last)
+				tier := u.AudioTier
+				if tier == "" {
+					tier = "-"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%t\t%s\t%s\n", u.ID, u.Username, u.Email, u.Role, u.IsActive, last, tier)
 			}
 			f.Offset += len(users)
 			if len(users) == 0 || f.Offset >= total {
@@ -119,6 +126,21 @@ func userCmd(ctx context.Context, h host, o options, args []string) int {
 			return fail(h, err)
 		}
 		fmt.Fprintf(h.stdout, "%s is now %s\n", u.Username, r)
+	case "set-audio-tier":
+		if len(pos) > 2 {
+			return usage()
+		}
+		tier := ""
+		if len(pos) == 2 {
+			tier = pos[1]
+		}
+		if _, err := svc.UpdateUser(ctx, sys, u.ID, auth.UserUpdate{AudioTier: &tier}, m); err != nil {
+			return fail(h, err)
+		}
+		if tier == "" {
+			tier = "the default tier"
+		}
+		fmt.Fprintf(h.stdout, "%s now has audio tier %s\n", u.Username, tier)
 	case "set-password":
 		pw, generated := *password, false
 		if pw == "" {

@@ -35,6 +35,30 @@ func TestAccountCommands(t *testing.T) {
 	if code, out, _ = run("user", "set-role", "alice", "admin"); code != 0 || !strings.Contains(out, "admin") {
 		t.Errorf("set-role = %d %q", code, out)
 	}
+	if code, out, errs = run("user", "set-audio-tier", "bob", "premium"); code != 0 || !strings.Contains(out, "bob now has audio tier premium") {
+		t.Errorf("set-audio-tier = %d %q %q", code, out, errs)
+	}
+	if code, out, _ = run("user", "list", "--search", "bob"); code != 0 || !strings.Contains(out, "premium") {
+		t.Errorf("user list lacks bob's tier: %q", out)
+	}
+	if code, _, errs = run("user", "set-audio-tier", "bob", "platinum"); code != 1 || !strings.Contains(errs, "free, premium, standard") {
+		t.Errorf("unknown audio tier = %d %q", code, errs)
+	}
+	if code, out, _ = run("user", "set-audio-tier", "bob"); code != 0 || !strings.Contains(out, "the default tier") {
+		t.Errorf("set-audio-tier to the default = %d %q", code, out)
+	}
+	if code, out, _ = run("user", "list", "--search", "bob"); code != 0 || strings.Contains(out, "premium") {
+		t.Errorf("bob kept his tier: %q", out)
+	}
+	if code, out, errs = run("user", "create", "--username", "carl", "--email", "carl@example.com", "--audio-tier", "standard"); code != 0 {
+		t.Errorf("create with --audio-tier = %d %q %q", code, out, errs)
+	}
+	if code, out, _ = run("user", "list", "--search", "carl"); code != 0 || !strings.Contains(out, "standard") {
+		t.Errorf("carl's tier: %q", out)
+	}
+	if code, _, _ = run("user", "create", "--username", "dora", "--email", "dora@example.com", "--audio-tier", "gold"); code != 1 {
+		t.Errorf("create with an unknown --audio-tier exit %d", code)
+	}
 	if code, _, _ = run("user", "set-role", "alice", "emperor"); code != 1 {
 		t.Errorf("unknown role exit %d", code)
 	}

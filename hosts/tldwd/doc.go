@@ -8,7 +8,7 @@
 //	tldwd healthcheck    exit 0 when /api/v1/health/ready answers 200 (Docker HEALTHCHECK)
 //	tldwd version        print the version
 //	tldwd audit verify   recompute the audit hash chain; tldwd audit export [--format csv|jsonl|json]
-//	tldwd user ...       create, list, set-role, set-password, deactivate, activate, unlock
+//	tldwd user ...       create, list, set-role, set-audio-tier, set-password, deactivate, activate, unlock
 //	tldwd code ...       create, list, revoke registration codes
 //	tldwd quota reconcile [--user N] [--fix]  recompute storage usage and report drift
 //	tldwd media ...      jobs, cancel, retry, reprocess processing jobs (--wait follows the item)

@@ -424,6 +424,7 @@ type AdminSession struct {
 
 // AdminUser defines model for AdminUser.
 type AdminUser struct {
+	AudioTier          *string `json:"audio_tier"`
 	CreatedAt          string  `json:"created_at"`
 	CreatedBy          *int64  `json:"created_by"`
 	Email              string  `json:"email"`
@@ -545,6 +546,7 @@ type CreateKeyRequestScopes string
 
 // CreateUserRequest defines model for CreateUserRequest.
 type CreateUserRequest struct {
+	AudioTier          *string                `json:"audio_tier,omitempty"`
 	Email              *string                `json:"email"`
 	IsActive           *bool                  `json:"is_active,omitempty"`
 	IsVerified         *bool                  `json:"is_verified,omitempty"`
@@ -1193,6 +1195,7 @@ type UpdateMeRequest struct {
 
 // UpdateUserRequest defines model for UpdateUserRequest.
 type UpdateUserRequest struct {
+	AudioTier      *string `json:"audio_tier,omitempty"`
 	Email          *string `json:"email,omitempty"`
 	IsActive       *bool   `json:"is_active,omitempty"`
 	IsLocked       *bool   `json:"is_locked,omitempty"`
@@ -1210,6 +1213,7 @@ type UpdatedUser struct {
 
 // User defines model for User.
 type User struct {
+	AudioTier          *string `json:"audio_tier"`
 	CreatedAt          string  `json:"created_at"`
 	Email              string  `json:"email"`
 	Id                 int64   `json:"id"`
@@ -2020,7 +2024,7 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/admin/users/{id} (the `GetUser` operationId).
 	GetUser(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateUserWithBody Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb)
+	// UpdateUserWithBody Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb, audio_tier)
 	//
 	// Requires the permission `users.deactivate`.
 	//
@@ -2029,7 +2033,7 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/v1/admin/users/{id} (the `UpdateUser` operationId).
 	UpdateUserWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateUser Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb)
+	// UpdateUser Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb, audio_tier)
 	//
 	// Requires the permission `users.deactivate`.
 	//
@@ -3101,7 +3105,7 @@ func (c *Client) GetUser(ctx context.Context, id int64, reqEditors ...RequestEdi
 	return c.Client.Do(req)
 }
 
-// UpdateUserWithBody Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb)
+// UpdateUserWithBody Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb, audio_tier)
 //
 // Requires the permission `users.deactivate`.
 //
@@ -3120,7 +3124,7 @@ func (c *Client) UpdateUserWithBody(ctx context.Context, id int64, contentType s
 	return c.Client.Do(req)
 }
 
-// UpdateUser Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb)
+// UpdateUser Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb, audio_tier)
 //
 // Requires the permission `users.deactivate`.
 //
@@ -8405,7 +8409,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/admin/users/{id} (the `GetUser` operationId).
 	GetUserWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*GetUserResponse, error)
 
-	// UpdateUserWithBodyWithResponse Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb)
+	// UpdateUserWithBodyWithResponse Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb, audio_tier)
 	//
 	// Requires the permission `users.deactivate`.
 	//
@@ -8414,7 +8418,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/v1/admin/users/{id} (the `UpdateUser` operationId).
 	UpdateUserWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateUserResponse, error)
 
-	// UpdateUserWithResponse Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb)
+	// UpdateUserWithResponse Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb, audio_tier)
 	//
 	// Requires the permission `users.deactivate`.
 	//
@@ -18272,7 +18276,7 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, id int64,
 	return ParseGetUserResponse(rsp)
 }
 
-// UpdateUserWithBodyWithResponse Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb)
+// UpdateUserWithBodyWithResponse Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb, audio_tier)
 //
 // Requires the permission `users.deactivate`.
 //
@@ -18287,7 +18291,7 @@ func (c *ClientWithResponses) UpdateUserWithBodyWithResponse(ctx context.Context
 	return ParseUpdateUserResponse(rsp)
 }
 
-// UpdateUserWithResponse Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb)
+// UpdateUserWithResponse Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb, audio_tier)
 //
 // Requires the permission `users.deactivate`.
 //

@@ -49,7 +49,7 @@ func (s *adminAPI) routes() []route {
 		{Method: http.MethodPost, Path: "/api/v1/admin/users", Tag: tag, Perm: auth.PermUsersWrite, TrailingSlash: true,
 			ID: "createUser", Request: createUserBody{}, Response: adminUserJSON{},
 			Summary: "Create a user", Body: "application/json",
-			Responses: map[int]string{201: "The new user", 400: "Invalid input or weak password",
+			Responses: map[int]string{201: "The new user", 400: "Invalid input or weak password (invalid_audio_tier: not a configured tier)",
 				403: "Not allowed", 409: "Username or email taken", 413: "Body too large", 422: "Validation error"},
 			Handler: s.handleCreateUser},
 		{Method: http.MethodGet, Path: userID, Tag: tag, Perm: auth.PermUsersRead,
@@ -61,9 +61,9 @@ func (s *adminAPI) routes() []route {
 		// permission before anything changes, and the Service the per-object rules.
 		{Method: http.MethodPut, Path: userID, Tag: tag, Perm: auth.PermUsersDeactivate,
 			ID: "updateUser", Request: updateUserBody{}, Response: updatedUser{},
-			Summary: "Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb)",
+			Summary: "Update a user (email, role, is_active, is_verified, is_locked=false, storage_quota_mb, audio_tier)",
 			Body:    "application/json",
-			Responses: map[int]string{200: "The updated user", 400: "No fields to update or invalid input",
+			Responses: map[int]string{200: "The updated user", 400: "No fields to update or invalid input (invalid_audio_tier: not a configured tier)",
 				403: "Not allowed", 404: "No such user", 409: "Would remove the last active admin",
 				413: "Body too large", 422: "Validation error"},
 			Handler: s.handleUpdateUser},
@@ -232,6 +232,27 @@ func (n *nullableInt64) schemaType() (typ, format string, nullable bool) {
 	return "integer", "int64", true
 }
 
+// nullableString is an optional JSON string that tells an absent field (Set false) from an
+// explicit null (Set true, V "") or a string.
+type nullableString struct {
+	Set bool
+	V   string
+}
+
+// UnmarshalJSON records that the field was present and decodes null (as "") or a string.
+func (n *nullableString) UnmarshalJSON(b []byte) error {
+	n.Set, n.V = true, ""
+	if string(b) == "null" {
+		return nil
+	}
+	return json.Unmarshal(b, &n.V)
+}
+
+// schemaType describes the field in the OpenAPI document: a nullable string.
+func (n *nullableString) schemaType() (typ, format string, nullable bool) {
+	return "string", "", true
+}
+
 // parseRoleField validates a role given in a body field.
 func parseRoleField(field, v string) (auth.Role, *FieldError) {
 	role, err := auth.ParseRole(v)
@@ -261,6 +282,26 @@ type adminUserJSON struct {
 	CreatedBy          *int64  `json:"created_by"`
 	StorageQuotaMB     *int64  `json:"storage_quota_mb"`
 	StorageUsedMB      float64 `json:"storage_used_mb"`
+	AudioTier          *string `json:"audio_tier"` // null: the default tier (DEFAULT_AUDIO_TIER)
+}
+
+// audioTierView is a user's audio tier as the API shows it: null for the default tier.
+func audioTierView(u *auth.User) *string {
+	if u.AudioTier == "" {
+		return nil
+	}
+	t := u.AudioTier
+	return &t
+}
+
+// checkAudioTier refuses a tier that is not configured (AUDIO_TIER_LIMITS_JSON's names)
+// with 400 invalid_audio_tier; "" (back to the default tier) is always valid.
+func checkAudioTier(svc *auth.Service, tier string) error {
+	if tier == "" || slices.Contains(svc.AudioTiers(), tier) {
+		return nil
+	}
+	return Errorf(http.StatusBadRequest, "invalid_audio_tier", "Unknown audio tier; use one of %s, or \"\" for the default tier",
+		strings.Join(svc.AudioTiers(), ", "))
 }
 
 func adminUserView(u *auth.User) adminUserJSON {
@@ -270,6 +311,7 @@ func adminUserView(u *auth.User) adminUserJSON {
 		CreatedAt: formatTime(u.CreatedAt), UpdatedAt: formatTime(u.UpdatedAt),
 		CreatedBy: u.CreatedBy, StorageQuotaMB: u.StorageQuotaMB,
 		StorageUsedMB: math.Round(float64(u.StorageUsedBytes)/(1<<20)*100) / 100,
+		AudioTier:     audioTierView(u),
 	}
 	if u.LastLogin != nil {
 		t := formatTime(*u.LastLogin)
@@ -343,7 +385,8 @@ func (s *adminAPI) handleGetUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// createUserBody is POST /admin/users. is_active=false creates the account deactivated.
+// createUserBody is POST /admin/users. is_active=false creates the account deactivated;
+// audio_tier (quotas.write) is one of the configured tiers, absent or "" the default.
 type createUserBody struct {
 	Username           *string `json:"username" oapi:"required"`
 	Email              *string `json:"email" oapi:"required"`
@@ -353,6 +396,7 @@ type createUserBody struct {
 	IsVerified         *bool   `json:"is_verified"`
 	MustChangePassword *bool   `json:"must_change_password"`
 	StorageQuotaMB     *int64  `json:"storage_quota_mb"`
+	AudioTier          *string `json:"audio_tier"`
 }
 
 func (s *adminAPI) handleCreateUser(w http.ResponseWriter, r *http.Request) error {
@@ -391,6 +435,16 @@ func (s *adminAPI) handleCreateUser(w http.ResponseWriter, r *http.Request) erro
 	if err := invalidFields(problems); err != nil {
 		return err
 	}
+	if b.AudioTier != nil && *b.AudioTier != "" {
+		if !p.Can(auth.PermQuotasWrite) {
+			s.auditDenied(r, p, r.Method+" /api/v1/admin/users", auth.PermQuotasWrite)
+			return fmt.Errorf("%w: %s required", auth.ErrForbidden, auth.PermQuotasWrite)
+		}
+		if err := checkAudioTier(svc, *b.AudioTier); err != nil {
+			return err
+		}
+		n.AudioTier = *b.AudioTier
+	}
 	n.Username, n.Email, n.Password = *b.Username, *b.Email, *b.Password
 	if b.IsVerified != nil {
 		n.IsVerified = *b.IsVerified
@@ -416,15 +470,18 @@ func (s *adminAPI) handleCreateUser(w http.ResponseWriter, r *http.Request) erro
 // updateUserBody is PUT /admin/users/{id}. Absent fields stay unchanged; storage_quota_mb
 // null means unlimited; is_locked accepts only false (it clears the login lockout). Fields
 // need: email, is_verified users.write; role users.roles; is_active, is_locked
-// users.deactivate; storage_quota_mb quotas.write.
+// users.deactivate; storage_quota_mb and audio_tier quotas.write. audio_tier is one of the
+// configured tiers (AUDIO_TIER_LIMITS_JSON's), or "" or null for the default tier
+// (DEFAULT_AUDIO_TIER), which the responses show as null.
 type updateUserBody struct {
-	Email          *string       `json:"email"`
-	Role           *string       `json:"role"`
-	IsActive       *bool         `json:"is_active"`
-	IsVerified     *bool         `json:"is_verified"`
-	IsLocked       *bool         `json:"is_locked"`
-	StorageQuotaMB nullableInt64 `json:"storage_quota_mb"`
-	Reason         *string       `json:"reason"`
+	Email          *string        `json:"email"`
+	Role           *string        `json:"role"`
+	IsActive       *bool          `json:"is_active"`
+	IsVerified     *bool          `json:"is_verified"`
+	IsLocked       *bool          `json:"is_locked"`
+	StorageQuotaMB nullableInt64  `json:"storage_quota_mb"`
+	AudioTier      nullableString `json:"audio_tier"`
+	Reason         *string        `json:"reason"`
 }
 
 // updatedUser is the response of PUT /admin/users/{id}.
@@ -468,6 +525,11 @@ func (s *adminAPI) handleUpdateUser(w http.ResponseWriter, r *http.Request) erro
 		up.StorageQuotaMB = &q
 		need = append(need, auth.PermQuotasWrite)
 	}
+	if b.AudioTier.Set {
+		tier := b.AudioTier.V
+		up.AudioTier = &tier
+		need = append(need, auth.PermQuotasWrite)
+	}
 	unlock := false
 	if b.IsLocked != nil {
 		if *b.IsLocked {
@@ -494,9 +556,14 @@ func (s *adminAPI) handleUpdateUser(w http.ResponseWriter, r *http.Request) erro
 			return fmt.Errorf("%w: %s required", auth.ErrForbidden, perm)
 		}
 	}
+	if up.AudioTier != nil {
+		if err := checkAudioTier(svc, *up.AudioTier); err != nil {
+			return err
+		}
+	}
 	m := s.meta(r)
 	var u *auth.User
-	if up.Email != nil || up.Role != nil || up.IsActive != nil || up.IsVerified != nil || up.StorageQuotaMB != nil {
+	if up.Email != nil || up.Role != nil || up.IsActive != nil || up.IsVerified != nil || up.StorageQuotaMB != nil || up.AudioTier != nil {
 		if u, err = svc.UpdateUser(r.Context(), p, id, up, m); err != nil {
 			return err
 		}

@@ -181,13 +181,14 @@ type userBody struct {
 	LastLogin          *string `json:"last_login"`
 	StorageQuotaMB     *int64  `json:"storage_quota_mb"`
 	StorageUsedMB      float64 `json:"storage_used_mb"`
+	AudioTier          *string `json:"audio_tier"` // null: the default tier (DEFAULT_AUDIO_TIER)
 }
 
 func newUserBody(u *auth.User) userBody {
 	return userBody{ID: u.ID, UUID: u.UUID, Username: u.Username, Email: u.Email, Role: string(u.Role),
 		IsActive: u.IsActive, IsVerified: u.IsVerified, MustChangePassword: u.MustChangePassword,
 		CreatedAt: formatTime(u.CreatedAt), LastLogin: formatTimePtr(u.LastLogin), StorageQuotaMB: u.StorageQuotaMB,
-		StorageUsedMB: float64(u.StorageUsedBytes) / (1 << 20)}
+		StorageUsedMB: float64(u.StorageUsedBytes) / (1 << 20), AudioTier: audioTierView(u)}
 }
 
 // sessionBody is tldw's SessionResponse plus is_current; it never carries token material.

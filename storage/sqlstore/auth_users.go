@@ -36,7 +36,7 @@ func (db *DB) Users() *Users { return &Users{db: db} }
 
 const userCols = `id, uuid, username, email, password_hash, role, is_active, is_verified,
 	must_change_password, created_at, updated_at, last_login, created_by, storage_quota_mb,
-	storage_used_bytes`
+	storage_used_bytes, audio_tier`
 
 type userRow struct {
 	ID                 int64      `bun:"id"`
@@ -54,6 +54,7 @@ type userRow struct {
 	CreatedBy          *int64     `bun:"created_by"`
 	StorageQuotaMB     *int64     `bun:"storage_quota_mb"`
 	StorageUsedBytes   int64      `bun:"storage_used_bytes"`
+	AudioTier          string     `bun:"audio_tier"`
 }
 
 func (r *userRow) user() auth.User {
@@ -63,6 +64,7 @@ func (r *userRow) user() auth.User {
 		IsVerified: r.IsVerified, MustChangePassword: r.MustChangePassword,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), LastLogin: timePtr(r.LastLogin),
 		CreatedBy: r.CreatedBy, StorageQuotaMB: r.StorageQuotaMB, StorageUsedBytes: r.StorageUsedBytes,
+		AudioTier: r.AudioTier,
 	}
 }
 
@@ -111,11 +113,11 @@ func (s *Users) create(ctx context.Context, db bun.IDB, u *auth.User) error {
 	var newID int64
 	err = db.NewRaw(`INSERT INTO users (uuid, username, username_canon, email, email_canon,
 		password_hash, role, is_active, is_verified, must_change_password, created_at, updated_at,
-		last_login, created_by, storage_quota_mb)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		last_login, created_by, storage_quota_mb, audio_tier)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		id, u.Username, uname, u.Email, email, u.PasswordHash, string(u.Role), u.IsActive,
 		u.IsVerified, u.MustChangePassword, s.db.timeArg(created), s.db.timeArg(updated), s.db.nullTimeArg(u.LastLogin),
-		u.CreatedBy, u.StorageQuotaMB).Scan(ctx, &newID)
+		u.CreatedBy, u.StorageQuotaMB, u.AudioTier).Scan(ctx, &newID)
 	if err != nil {
 		return authErr("create user", "user", err)
 	}
@@ -341,6 +343,9 @@ func (s *Users) patchSet(p auth.UserPatch) (string, []any, error) {
 	}
 	if p.StorageQuotaMB != nil {
 		add("storage_quota_mb", *p.StorageQuotaMB)
+	}
+	if p.AudioTier != nil {
+		add("audio_tier", *p.AudioTier)
 	}
 	return strings.Join(cols, ", "), args, nil
 }
