@@ -164,8 +164,8 @@ func TestClampFrame(t *testing.T) {
 func TestReason(t *testing.T) {
 	for in, want := range map[string]string{
 		"[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55] moov atom not found\nfile:/tmp/in.mp4: Invalid data found when processing input\n": "Invalid data found when processing input",
-		"[aac @ 0x55] Input buffer exhausted before END element found\n":                                                      "Input buffer exhausted before END element found",
-		"": "",
+		"[aac @ 0x55] Input buffer exhausted before END element found\n":                                                     "Input buffer exhausted before END element found",
+		"":                                "",
 		"error opening /tmp/in.mp4 again": "error opening the file again",
 	} {
 		if got := reason(in, "/tmp/in.mp4"); got != want {
