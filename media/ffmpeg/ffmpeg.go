@@ -302,8 +302,11 @@ func (a *AV) toolError(ctx context.Context, err error, stderr *tail, path, msg s
 }
 
 // reason returns the last line ffmpeg printed on stderr without the input's path and the
-// "[demuxer @ 0x...]" prefix, cut to 200 bytes.
+// "[demuxer @ 0x...]" prefix, cut to 200 bytes; or, for a format outside Demuxers, says so.
 func reason(stderr, path string) string {
+	if strings.Contains(stderr, "not on whitelist") { // a demuxer outside Demuxers
+		return "its format is not one of the audio and video containers this server opens"
+	}
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	line := strings.TrimSpace(lines[len(lines)-1])
 	if abs, err := filepath.Abs(path); err == nil {

@@ -271,7 +271,7 @@ func TestDecode(t *testing.T) {
 		{"text named .mp4", f.text, media.DecodeOptions{}, media.ErrInvalid, "not audio or video"},
 		{"truncated", f.truncated, media.DecodeOptions{}, media.ErrInvalid, "not audio or video"},
 		{"truncated with its index", f.cutShort, media.DecodeOptions{}, media.ErrInvalid, "truncated"},
-		{"HLS playlist", f.playlist, media.DecodeOptions{}, media.ErrInvalid, ""},
+		{"HLS playlist", f.playlist, media.DecodeOptions{}, media.ErrInvalid, "not one of the audio and video containers"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			os.WriteFile(dst, []byte("old"), 0o600)
