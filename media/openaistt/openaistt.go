@@ -3,6 +3,7 @@ package openaistt
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"context"
 	"errors"
 	"fmt"
@@ -31,8 +32,8 @@ const MinUploadBytes = wavHeaderSize + 2*media.SampleRate
 
 const (
 	wavHeaderSize = 44
-	maxResponse   = 32 << 20         // bytes of a response body read
-	maxRetryWait  = time.Minute      // a longer Retry-After ends the retries (a job retries later)
+	maxResponse   = 32 << 20    // bytes of a response body read
+	maxRetryWait  = time.Minute // a longer Retry-After ends the retries (a job retries later)
 	baseBackoff   = 500 * time.Millisecond
 	maxBackoff    = 30 * time.Second
 )
@@ -176,6 +177,10 @@ loop:
 		case <-ctx.Done():
 			break loop
 		}
+		if ctx.Err() != nil {
+			<-sem
+			break
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			r, err := c.send(ctx, f, pieces[i])
@@ -262,12 +267,28 @@ func seconds(s float64) time.Duration {
 	return time.Duration(s*1e6+0.5) * time.Microsecond
 }
 
-// encodeWAV returns p as a WAV file's bytes.
+// encodeWAV returns p as a canonical WAV file's bytes (what media.WriteWAV writes, in one
+// allocation and without its copies: this runs once per piece and attempt).
 func encodeWAV(p media.PCM) []byte {
-	var b bytes.Buffer
-	b.Grow(wavHeaderSize + 2*len(p))
-	media.WriteWAV(&b, p) // writes to memory cannot fail
-	return b.Bytes()
+	n := 2 * len(p)
+	b := make([]byte, wavHeaderSize+n)
+	le := binary.LittleEndian
+	copy(b[0:], "RIFF")
+	le.PutUint32(b[4:], uint32(36+n))
+	copy(b[8:], "WAVEfmt ")
+	le.PutUint32(b[16:], 16)
+	le.PutUint16(b[20:], 1) // PCM
+	le.PutUint16(b[22:], 1) // mono
+	le.PutUint32(b[24:], media.SampleRate)
+	le.PutUint32(b[28:], 2*media.SampleRate)
+	le.PutUint16(b[32:], 2)
+	le.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	le.PutUint32(b[40:], uint32(n))
+	for i, s := range p {
+		le.PutUint16(b[wavHeaderSize+2*i:], uint16(s))
+	}
+	return b
 }
 
 // open returns the piece's WAV bytes and their count.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -120,6 +121,9 @@ func (c *Client) attempt(ctx context.Context, f form, p piece) (_ *verbose, wait
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, noRetry, context.Cause(ctx)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, 0, fmt.Errorf("openaistt: %s did not answer within %v", c.cfg.Provider, c.cfg.Timeout)
 		}
 		return nil, 0, fmt.Errorf("openaistt: %s unreachable: %s", c.cfg.Provider, c.redact(err.Error()))
 	}
