@@ -116,6 +116,9 @@ func (c *Client) Transcribe(ctx context.Context, a media.Audio, o media.Transcri
 	if err != nil {
 		return nil, fmt.Errorf("openaistt: %w", err)
 	}
+	if err := checkWAV(a.Path); err != nil {
+		return nil, err
+	}
 	var pieces []piece
 	if info.Size() <= c.cfg.MaxUploadBytes {
 		pieces = []piece{{path: a.Path, length: a.Duration}}
@@ -318,4 +321,19 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
+}
+
+// checkWAV returns a media.ErrInvalid error unless path starts like a WAV file (the rest
+// is the provider's to judge).
+func checkWAV(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("openaistt: %w", err)
+	}
+	defer f.Close()
+	var b [12]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+		return media.Detailf(media.ErrInvalid, "the audio is not a WAV file")
+	}
+	return nil
 }

@@ -474,3 +474,33 @@ func TestRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestTranscribeNotAWAV(t *testing.T) {
+	srv := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, req *request, n int) { w.Write([]byte(verboseDoc)) })
+	c := newClient(t, srv, Config{})
+	path := t.TempDir() + "/a.wav"
+	os.WriteFile(path, []byte("This is a text file, not a WAV file.\n"), 0o600)
+	_, err := c.Transcribe(context.Background(), media.Audio{Path: path, Duration: time.Second}, media.TranscribeOptions{})
+	if !errors.Is(err, media.ErrInvalid) || srv.count() != 0 {
+		t.Errorf("err = %v after %d requests, want media.ErrInvalid and none sent", err, srv.count())
+	}
+}
+
+func TestTranscribeFollowsRedirectWithBody(t *testing.T) {
+	srv := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, req *request, n int) {
+		if n == 1 {
+			http.Redirect(w, r, "/v1/audio/transcriptions?moved=1", http.StatusTemporaryRedirect)
+			return
+		}
+		w.Write([]byte(verboseDoc))
+	})
+	c := newClient(t, srv, Config{})
+	a := writeWAV(t, tones(9))
+	if _, err := c.Transcribe(context.Background(), a, media.TranscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	file, _ := os.ReadFile(a.Path)
+	if srv.count() != 2 || string(srv.requests[1].wav) != string(file) {
+		t.Errorf("%d requests; the redirected one must carry the file again", srv.count())
+	}
+}

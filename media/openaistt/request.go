@@ -51,6 +51,18 @@ func newForm(model, lang, prompt string) form {
 	return f
 }
 
+// body returns the multipart body with p's audio, and its length.
+func (f form) body(p piece) (io.ReadCloser, int64, error) {
+	file, size, err := p.open()
+	if err != nil {
+		return nil, 0, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(f.prefix), file, bytes.NewReader(f.suffix)), file}, int64(len(f.prefix)) + size + int64(len(f.suffix)), nil
+}
+
 // verbose is the verbose_json response (the fields used; OpenAI also sends task, duration,
 // words, and per segment id, seek, tokens, temperature, avg_logprob, compression_ratio,
 // no_speech_prob).
@@ -96,22 +108,22 @@ const noRetry = -1
 // attempt makes one request. On failure wait says what to do: noRetry, 0 to retry after a
 // backoff, or a positive time the server asked to wait (Retry-After).
 func (c *Client) attempt(ctx context.Context, f form, p piece) (_ *verbose, wait time.Duration, _ error) {
-	file, size, err := p.open()
+	body, size, err := f.body(p)
 	if err != nil {
 		return nil, noRetry, err
 	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	body := struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(f.prefix), file, bytes.NewReader(f.suffix)), file}
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.endpoint, body)
 	if err != nil {
-		file.Close()
+		body.Close()
 		return nil, noRetry, fmt.Errorf("openaistt: %w", err)
 	}
-	req.ContentLength = int64(len(f.prefix)) + size + int64(len(f.suffix))
+	req.ContentLength = size
+	req.GetBody = func() (io.ReadCloser, error) { // a 307 or 308 redirect sends it again
+		body, _, err := f.body(p)
+		return body, err
+	}
 	req.Header.Set("Content-Type", f.contentType)
 	req.Header.Set("Accept", "application/json")
 	if c.cfg.APIKey != "" {

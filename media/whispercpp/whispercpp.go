@@ -124,6 +124,9 @@ func (t *Transcriber) Transcribe(ctx context.Context, a media.Audio, o media.Tra
 	if err != nil {
 		return nil, fmt.Errorf("whispercpp: %w", err)
 	}
+	if err := checkWAV(wav); err != nil {
+		return nil, err
+	}
 	out, err := os.MkdirTemp(t.cfg.TempRoot, media.TempPrefix+"whisper-")
 	if err != nil {
 		return nil, fmt.Errorf("whispercpp: temporary directory: %w", err)
@@ -261,6 +264,20 @@ func Parse(data []byte) (*media.Transcript, error) {
 	}
 	t.Text = strings.Join(texts, " ")
 	return t, nil
+}
+
+// checkWAV returns a media.ErrInvalid error unless path starts like a WAV file.
+func checkWAV(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("whispercpp: %w", err)
+	}
+	defer f.Close()
+	var b [12]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+		return media.Detailf(media.ErrInvalid, "the audio is not a WAV file")
+	}
+	return nil
 }
 
 // readCapped reads a file of at most max bytes.
