@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -94,12 +93,13 @@ func New(c Config) (*Client, error) {
 // Endpoint is the URL requests go to.
 func (c *Client) Endpoint() string { return c.endpoint }
 
-// piece is one request's audio: the whole file, or a stretch of its samples.
+// piece is one request's audio: the whole file, or n samples from byte data of it.
 type piece struct {
-	path   string    // the file as it is, or
-	pcm    media.PCM // samples cut from it
-	offset time.Duration
-	length time.Duration // 0 when unknown
+	path    string
+	whole   bool
+	data, n int64
+	offset  time.Duration // of its first sample in the file
+	length  time.Duration
 }
 
 // Transcribe sends a (a WAV file of media.SampleRate Hz mono s16le) to the server, split
@@ -112,22 +112,9 @@ type piece struct {
 // tries).
 func (c *Client) Transcribe(ctx context.Context, a media.Audio, o media.TranscribeOptions) (*media.Transcript, error) {
 	model := cmp.Or(o.Model, c.cfg.Model)
-	info, err := os.Stat(a.Path)
+	pieces, err := plan(a, c.cfg.MaxUploadBytes)
 	if err != nil {
-		return nil, fmt.Errorf("openaistt: %w", err)
-	}
-	if err := checkWAV(a.Path); err != nil {
 		return nil, err
-	}
-	var pieces []piece
-	if info.Size() <= c.cfg.MaxUploadBytes {
-		pieces = []piece{{path: a.Path, length: a.Duration}}
-	} else {
-		p, err := media.ReadWAVFile(a.Path, 0)
-		if err != nil {
-			return nil, err
-		}
-		pieces = splitPieces(p, int(c.cfg.MaxUploadBytes-wavHeaderSize)/2)
 	}
 	f := newForm(model, requestLanguage(o.Language), o.Prompt)
 	results, err := c.sendAll(ctx, f, pieces)
@@ -143,17 +130,6 @@ func (c *Client) Transcribe(ctx context.Context, a media.Audio, o media.Transcri
 		t.Warnings = append(t.Warnings, "diarization is not available from "+c.cfg.Provider)
 	}
 	return t, nil
-}
-
-// splitPieces cuts p into pieces of at most max samples (see cutPoints).
-func splitPieces(p media.PCM, max int) []piece {
-	bounds := cutPoints(p, max)
-	pieces := make([]piece, 0, len(bounds)-1)
-	for i := 1; i < len(bounds); i++ {
-		s := p[bounds[i-1]:bounds[i]]
-		pieces = append(pieces, piece{pcm: s, offset: p[:bounds[i-1]].Duration(), length: s.Duration()})
-	}
-	return pieces
 }
 
 // sendAll sends the pieces, at most Concurrency at once, and returns their responses in
@@ -270,39 +246,17 @@ func seconds(s float64) time.Duration {
 	return time.Duration(s*1e6+0.5) * time.Microsecond
 }
 
-// encodeWAV returns p as a canonical WAV file's bytes (what media.WriteWAV writes, in one
-// allocation and without its copies: this runs once per piece and attempt).
-func encodeWAV(p media.PCM) []byte {
-	n := 2 * len(p)
-	b := make([]byte, wavHeaderSize+n)
-	le := binary.LittleEndian
-	copy(b[0:], "RIFF")
-	le.PutUint32(b[4:], uint32(36+n))
-	copy(b[8:], "WAVEfmt ")
-	le.PutUint32(b[16:], 16)
-	le.PutUint16(b[20:], 1) // PCM
-	le.PutUint16(b[22:], 1) // mono
-	le.PutUint32(b[24:], media.SampleRate)
-	le.PutUint32(b[28:], 2*media.SampleRate)
-	le.PutUint16(b[32:], 2)
-	le.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	le.PutUint32(b[40:], uint32(n))
-	for i, s := range p {
-		le.PutUint16(b[wavHeaderSize+2*i:], uint16(s))
-	}
-	return b
-}
-
-// open returns the piece's WAV bytes and their count.
+// open returns the piece's WAV file, and its size.
 func (p piece) open() (io.ReadCloser, int64, error) {
-	if p.path == "" {
-		b := encodeWAV(p.pcm)
-		return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
-	}
 	f, err := os.Open(p.path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("openaistt: %w", err)
+	}
+	if !p.whole {
+		return struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(wavHeader(p.n)), io.NewSectionReader(f, p.data, 2*p.n)), f}, wavHeaderSize + 2*p.n, nil
 	}
 	info, err := f.Stat()
 	if err != nil {
@@ -321,19 +275,4 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
-}
-
-// checkWAV returns a media.ErrInvalid error unless path starts like a WAV file (the rest
-// is the provider's to judge).
-func checkWAV(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("openaistt: %w", err)
-	}
-	defer f.Close()
-	var b [12]byte
-	if _, err := io.ReadFull(f, b[:]); err != nil || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
-		return media.Detailf(media.ErrInvalid, "the audio is not a WAV file")
-	}
-	return nil
 }
