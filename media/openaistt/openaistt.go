@@ -185,8 +185,9 @@ loop:
 	return results, nil
 }
 
-// join re-times each piece's segments by its offset (clamped to the piece) and joins them
-// and their texts, in order, into one transcript.
+// join re-times each piece's segments by its offset (clamped to the piece, and to start
+// no earlier than the segment before ends) and joins them and their texts, in order, into
+// one transcript.
 func join(pieces []piece, results []*verbose) *media.Transcript {
 	t := &media.Transcript{}
 	var texts []string
@@ -209,9 +210,11 @@ func join(pieces []piece, results []*verbose) *media.Transcript {
 			if st == "" {
 				continue
 			}
-			start := clamp(s.Start)
-			end := max(start, clamp(s.End))
-			t.Segments = append(t.Segments, media.Segment{Start: p.offset + start, End: p.offset + end, Text: st, Speaker: s.Speaker})
+			start, end := p.offset+clamp(s.Start), p.offset+clamp(s.End)
+			if k := len(t.Segments); k > 0 { // no overlap, even when the provider's segments do
+				start = max(start, t.Segments[k-1].End)
+			}
+			t.Segments = append(t.Segments, media.Segment{Start: start, End: max(start, end), Text: st, Speaker: s.Speaker})
 			segTexts = append(segTexts, st)
 		}
 		if text == "" {

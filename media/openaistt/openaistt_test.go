@@ -504,3 +504,20 @@ func TestTranscribeFollowsRedirectWithBody(t *testing.T) {
 		t.Errorf("%d requests; the redirected one must carry the file again", srv.count())
 	}
 }
+
+func TestJoinRetimesAndClamps(t *testing.T) {
+	pieces := []piece{{offset: 0, length: 3 * time.Second}, {offset: 3 * time.Second, length: 2 * time.Second}}
+	results := []*verbose{
+		{Language: "English", Text: " one two ", Segments: []segment{{Start: 0, End: 1.5, Text: " one"}, {Start: 1.2, End: 3.4, Text: "two "}}},
+		{Language: "french", Text: "three", Segments: []segment{{Start: 0.25, End: 1, Text: "three"}, {Start: 1, End: 2, Text: "  "}}},
+	}
+	got := join(pieces, results)
+	want := &media.Transcript{Text: "one two three", Language: "en", Segments: []media.Segment{
+		{Start: 0, End: 1500 * time.Millisecond, Text: "one"},
+		{Start: 1500 * time.Millisecond, End: 3 * time.Second, Text: "two"}, // overlap and overrun clamped
+		{Start: 3250 * time.Millisecond, End: 4 * time.Second, Text: "three"},
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("join\n got %+v\nwant %+v", got, want)
+	}
+}
