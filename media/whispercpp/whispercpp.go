@@ -66,7 +66,7 @@ var _ media.Transcriber = (*Transcriber)(nil)
 // Transcribe.
 func New(c Config) *Transcriber { return &Transcriber{cfg: c} }
 
-// Check returns nil when the program and the model file are there, else an
+// Check returns nil when the program and the model file are there, else a
 // media.ErrUnsupported error saying what to install or set.
 func (t *Transcriber) Check() error {
 	_, _, err := t.setup()
