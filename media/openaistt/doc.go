@@ -8,6 +8,12 @@
 // so a cut falls in a pause rather than a word. Pieces are sent with bounded concurrency
 // and their segments re-timed into one transcript.
 //
+// Servers differ a little, and the client takes them as they are: whisper.cpp's server
+// answers at this path when started with --inference-path /v1/audio/transcriptions;
+// LocalAI sends segment times in nanoseconds (Go's time.Duration), recognised by their size;
+// a server that ignores verbose_json and answers {"text": ...} gives one segment per piece.
+// OpenAI names the language ("english"): Language maps names to ISO 639-1 codes.
+//
 // Provider errors are classified: 408, 429, 5xx, timeouts and broken connections are
 // retried with exponential backoff and jitter (honouring Retry-After), and after the last
 // attempt returned as transient errors; a rejected request is permanent (media.ErrInvalid,

@@ -197,8 +197,14 @@ func join(pieces []piece, results []*verbose) *media.Transcript {
 			t.Language = Language(r.Language)
 		}
 		text := strings.TrimSpace(r.Text)
+		unit := 1.0 // seconds, but LocalAI sends Go's time.Duration: nanoseconds
+		for _, s := range r.Segments {
+			if s.End > localAINanos {
+				unit = 1e-9
+			}
+		}
 		clamp := func(s float64) time.Duration {
-			d := seconds(s)
+			d := seconds(s * unit)
 			if p.length > 0 {
 				d = min(d, p.length)
 			}
@@ -231,6 +237,10 @@ func join(pieces []piece, results []*verbose) *media.Transcript {
 	t.Text = strings.Join(texts, " ")
 	return t
 }
+
+// localAINanos is a segment end no piece reaches in seconds (28 h, 3 GB of audio) but every
+// segment over 0.1 ms reaches in nanoseconds.
+const localAINanos = 1e5
 
 func hasSpeakers(segs []media.Segment) bool {
 	for _, s := range segs {

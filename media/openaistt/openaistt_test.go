@@ -511,11 +511,15 @@ func TestJoinRetimesAndClamps(t *testing.T) {
 		{Language: "English", Text: " one two ", Segments: []segment{{Start: 0, End: 1.5, Text: " one"}, {Start: 1.2, End: 3.4, Text: "two "}}},
 		{Language: "french", Text: "three", Segments: []segment{{Start: 0.25, End: 1, Text: "three"}, {Start: 1, End: 2, Text: "  "}}},
 	}
+	// LocalAI's segments: start and end in nanoseconds, no language.
+	results = append(results, &verbose{Text: " four", Segments: []segment{{Start: 0, End: 1.5e9, Text: " four"}}})
+	pieces = append(pieces, piece{offset: 5 * time.Second, length: 2 * time.Second})
 	got := join(pieces, results)
-	want := &media.Transcript{Text: "one two three", Language: "en", Segments: []media.Segment{
+	want := &media.Transcript{Text: "one two three four", Language: "en", Segments: []media.Segment{
 		{Start: 0, End: 1500 * time.Millisecond, Text: "one"},
 		{Start: 1500 * time.Millisecond, End: 3 * time.Second, Text: "two"}, // overlap and overrun clamped
 		{Start: 3250 * time.Millisecond, End: 4 * time.Second, Text: "three"},
+		{Start: 5 * time.Second, End: 6500 * time.Millisecond, Text: "four"},
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("join\n got %+v\nwant %+v", got, want)
