@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -174,13 +175,13 @@ func (p *Processing) SetContent(ctx context.Context, c *media.Content) error {
 		}
 		enc[i] = b
 	}
-	res, err := p.db.idb(ctx).ExecContext(ctx, `INSERT INTO media_content (media_id, user_id, content,
+	res, err := p.db.execBound(ctx, p.db.idb(ctx), `INSERT INTO media_content (media_id, user_id, content,
 		word_count, metadata, sections, segments, analysis, updated_at)
 		SELECT id, user_id, ?, ?, ?, ?, ?, '', ? FROM media_entries WHERE id = ? AND user_id = ?
 		ON CONFLICT (media_id) DO UPDATE SET content = excluded.content, word_count = excluded.word_count,
 		metadata = excluded.metadata, sections = excluded.sections, segments = excluded.segments,
 		analysis = '', updated_at = excluded.updated_at`,
-		c.Text, c.WordCount, string(enc[0]), string(enc[1]), string(enc[2]), p.db.timeArg(orNow(c.UpdatedAt)),
+		bound{c.Text}, c.WordCount, bound{string(enc[0])}, bound{string(enc[1])}, bound{string(enc[2])}, p.db.timeArg(orNow(c.UpdatedAt)),
 		c.ItemID, c.UserID)
 	if err != nil {
 		return mediaErr("set content", err)
@@ -262,11 +263,11 @@ func (p *Processing) SetChunks(ctx context.Context, userID, itemID int64, chunks
 			chunks = chunks[len(batch):]
 			args := make([]any, 0, 7*len(batch))
 			for _, c := range batch {
-				args = append(args, itemID, userID, c.Index, c.Text, c.Start, c.End, c.Section)
+				args = append(args, itemID, userID, c.Index, bound{c.Text}, c.Start, c.End, bound{c.Section})
 			}
 			q := `INSERT INTO media_chunks (media_id, user_id, chunk_index, chunk_text, start_char, end_char, section) VALUES ` +
 				strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(batch)-1) + "(?, ?, ?, ?, ?, ?, ?)"
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if _, err := p.db.execBound(ctx, tx, q, args...); err != nil {
 				return err
 			}
 		}
@@ -308,4 +309,39 @@ func (p *Processing) Chunks(ctx context.Context, userID, itemID int64, first, n 
 		out[i] = media.Chunk{Index: r.Index, Text: r.Text, Start: r.Start, End: r.End, Section: r.Section}
 	}
 	return out, nil
+}
+
+// bound marks an argument of execBound that goes to the driver as a bind parameter.
+type bound struct{ v any }
+
+// execBound runs query on idb like its ExecContext, except that arguments wrapped in bound
+// are passed to the driver as bind parameters instead of being interpolated into the SQL
+// text by bun. For an item's text and chunks this saves building (escaped, so copied) a
+// statement as large as the text and the database parsing it: bun interpolates all
+// arguments otherwise. Bound values must be text (on PostgreSQL an untyped parameter in a
+// select list is resolved as text).
+func (db *DB) execBound(ctx context.Context, idb bun.IDB, query string, args ...any) (sql.Result, error) {
+	var params []any
+	formatted := make([]any, len(args))
+	for i, a := range args {
+		b, ok := a.(bound)
+		if !ok {
+			formatted[i] = a
+			continue
+		}
+		params = append(params, b.v)
+		mark := "?"
+		if db.dialect == dialectPostgres {
+			mark = "$" + strconv.Itoa(len(params))
+		}
+		formatted[i] = bun.Safe(mark)
+	}
+	q := db.bun.QueryGen().FormatQuery(query, formatted...)
+	switch x := idb.(type) {
+	case bun.Tx:
+		return x.Tx.ExecContext(ctx, q, params...)
+	case *bun.DB:
+		return x.DB.ExecContext(ctx, q, params...)
+	}
+	return nil, fmt.Errorf("sqlstore: execBound on %T", idb)
 }
