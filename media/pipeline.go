@@ -54,6 +54,8 @@ type Pipeline struct {
 	OCRPagesPerDay int64
 	// Audit receives quota_exceeded events of the quota and budget checks; nil drops them.
 	Audit audit.Sink
+
+	waiters itemWaiters // WaitProcessed calls of this process, woken when a run ends
 }
 
 // errGone marks a job whose item was deleted.
@@ -75,6 +77,7 @@ type run struct {
 // one on the last attempt fails the item with the error's message; a transient one
 // otherwise leaves it queued for the retry. It returns the stage's error.
 func (p *Pipeline) Handle(ctx context.Context, jr JobRun) error {
+	defer p.waiters.wake(jr.ItemID) // after the outcome is recorded
 	err := p.handle(ctx, jr)
 	if err == nil {
 		return nil

@@ -303,3 +303,52 @@ func (copyAV) Thumbnail(context.Context, string, time.Duration) ([]byte, error) 
 func (copyAV) Silences(context.Context, string, media.SilenceOptions) ([]media.Interval, error) {
 	return nil, nil
 }
+
+// countingProcessing counts reads of the processing state.
+type countingProcessing struct {
+	media.ProcessingStore
+	reads atomic.Int32
+}
+
+func (c *countingProcessing) Processing(ctx context.Context, uid, id int64) (*media.Processing, error) {
+	c.reads.Add(1)
+	return c.ProcessingStore.Processing(ctx, uid, id)
+}
+
+// A run in this process wakes WaitProcessed as soon as it ends: the waiter does not sleep
+// out its poll interval (which is up to media.WaitFallbackPoll with a Pipeline).
+func TestWaitProcessedWokenByRun(t *testing.T) {
+	f := newPipeline(t, "notes.txt", "text/plain; charset=utf-8", media.TypeDocument, words)
+	cp := &countingProcessing{ProcessingStore: f.proc}
+	svc := &media.Service{Store: f.store, Processing: cp, Pipeline: f.p}
+	type result struct {
+		p   *media.Processing
+		err error
+		at  time.Time
+	}
+	got := make(chan result, 1)
+	go func() {
+		p, err := svc.WaitProcessed(t.Context(), f.it.UserID, f.it.ID)
+		got <- result{p, err, time.Now()}
+	}()
+	// Eight reads in, the waiter sleeps for at least 640 ms before its next one.
+	deadline := time.Now().Add(10 * time.Second)
+	for cp.reads.Load() < 8 {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter does not poll")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let it go to sleep after its read
+	if err := f.run(media.ProcessOptions{}, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	ended := time.Now()
+	r := <-got
+	if r.err != nil || r.p.Status != media.StatusProcessed {
+		t.Fatalf("WaitProcessed = %+v, %v", r.p, r.err)
+	}
+	if lag := r.at.Sub(ended); lag > 300*time.Millisecond {
+		t.Errorf("WaitProcessed returned %v after the run ended; want it woken at once", lag)
+	}
+}
