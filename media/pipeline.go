@@ -337,8 +337,12 @@ func (p *Pipeline) setContent(ctx context.Context, r *run, c *Content) error {
 		}
 	}
 	extra := max(0, p.estimateChunkBytes(r.o, contentBytes(c))-chunkBytes(oldChunks))
-	return p.charge(ctx, r.it, contentBytes(old), contentBytes(c), extra,
+	err = p.charge(ctx, r.it, contentBytes(old), contentBytes(c), extra,
 		func(ctx context.Context) error { return p.Processing.SetContent(ctx, c) })
+	if errors.Is(err, ErrQuotaExceeded) && (old != nil || len(oldChunks) > 0) {
+		return p.dropDerived(ctx, r.it, err) // a reprocessed item keeps no stale text either
+	}
+	return err
 }
 
 // loadContent reads the stored content unless this run made it.
@@ -374,6 +378,10 @@ func (p *Pipeline) chunk(ctx context.Context, r *run) error {
 	err = p.charge(ctx, r.it, chunkBytes(old), chunkBytes(chunks), 0, func(ctx context.Context) error {
 		return p.Processing.SetChunks(ctx, r.it.UserID, r.it.ID, chunks)
 	})
+	if errors.Is(err, ErrQuotaExceeded) {
+		r.content = nil
+		return p.dropDerived(ctx, r.it, err)
+	}
 	if err != nil {
 		return err
 	}

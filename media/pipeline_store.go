@@ -140,6 +140,10 @@ type ProcessingStore interface {
 	// Chunks returns n chunks (n < 0: all) from index first, in order. ErrNotFound for
 	// an absent item; an item without chunks gives none.
 	Chunks(ctx context.Context, userID, itemID int64, first, n int) ([]Chunk, error)
+	// DeleteContent removes the item's content and chunks (its chunk count becomes 0), as
+	// when processing fails over the storage quota; an item without them is left as it is.
+	// ErrNotFound for an absent item.
+	DeleteContent(ctx context.Context, userID, itemID int64) error
 }
 
 // WordCount counts the white-space separated words of s (the runs wordSpans finds),

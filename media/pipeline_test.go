@@ -12,6 +12,8 @@ import (
 
 	"github.com/tldw-go/tldw/media"
 	"github.com/tldw-go/tldw/media/mediatest"
+	"github.com/tldw-go/tldw/quota"
+	"github.com/tldw-go/tldw/quota/quotatest"
 	"github.com/tldw-go/tldw/storage"
 	"github.com/tldw-go/tldw/storage/storagetest"
 )
@@ -350,5 +352,58 @@ func TestWaitProcessedWokenByRun(t *testing.T) {
 	}
 	if lag := r.at.Sub(ended); lag > 300*time.Millisecond {
 		t.Errorf("WaitProcessed returned %v after the run ended; want it woken at once", lag)
+	}
+}
+
+// An item whose chunks do not fit in the owner's storage quota fails with nothing derived
+// left: no content, no chunks, and the quota charged for its original only.
+func TestPipelineChunkOverQuotaLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newPipeline(t, "notes.txt", "text/plain; charset=utf-8", media.TypeDocument, words)
+	l := quotatest.NewMemory()
+	f.p.Ledger = l
+	orig := int64(len(words))
+	if err := l.Add(ctx, "1", quota.ResourceStorage, orig); err != nil { // the upload's charge
+		t.Fatal(err)
+	}
+	if err := l.SetLimit(ctx, "1", quota.ResourceStorage, 4*orig); err != nil {
+		t.Fatal(err)
+	}
+	used := func() int64 {
+		u, err := l.Usage(ctx, "1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range u {
+			if x.Resource == quota.ResourceStorage {
+				return x.Used + x.Reserved
+			}
+		}
+		return 0
+	}
+	if err := f.run(media.ProcessOptions{}, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	if pr := f.state(t); pr.Status != media.StatusProcessed || used() <= 2*orig {
+		t.Fatalf("first run: %s, %d bytes used", pr.Status, used())
+	}
+	// Re-chunked by 10 words with an overlap of 9, the chunks hold each word ten times.
+	o := media.ProcessOptions{From: media.StageChunk, Chunk: media.ChunkOptions{Size: 10, Overlap: 9}}
+	if err := f.proc.Reset(ctx, 1, f.it.ID, media.StageChunk, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	err := f.run(o, 1, false)
+	if !errors.Is(err, media.ErrQuotaExceeded) {
+		t.Fatalf("re-chunk over the quota: %v, want ErrQuotaExceeded", err)
+	}
+	pr := f.state(t)
+	if pr.Status != media.StatusFailed || pr.ChunkCount != 0 || pr.WordCount != 0 {
+		t.Errorf("after the failure: %+v, want failed with no chunks and no words", pr)
+	}
+	if _, err := f.proc.Content(ctx, 1, f.it.ID); !errors.Is(err, media.ErrNotFound) {
+		t.Errorf("content after the failure: %v, want ErrNotFound", err)
+	}
+	if got := used(); got != orig {
+		t.Errorf("storage used after the failure = %d, want the original's %d", got, orig)
 	}
 }

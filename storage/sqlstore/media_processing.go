@@ -276,6 +276,27 @@ func (p *Processing) SetChunks(ctx context.Context, userID, itemID int64, chunks
 	return mediaErr("set chunks", err)
 }
 
+// DeleteContent implements media.ProcessingStore.
+func (p *Processing) DeleteContent(ctx context.Context, userID, itemID int64) error {
+	err := p.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE media_entries SET chunk_count = 0 WHERE id = ? AND user_id = ?`, itemID, userID)
+		if err != nil {
+			return err
+		}
+		if err := mediaAffected(res); err != nil {
+			return err
+		}
+		for _, q := range []string{`DELETE FROM media_chunks WHERE media_id = ? AND user_id = ?`,
+			`DELETE FROM media_content WHERE media_id = ? AND user_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, itemID, userID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return mediaErr("delete content", err)
+}
+
 // Chunks implements media.ProcessingStore.
 func (p *Processing) Chunks(ctx context.Context, userID, itemID int64, first, n int) ([]media.Chunk, error) {
 	if n == 0 {
