@@ -129,10 +129,8 @@ func (p *Processing) Processing(ctx context.Context, userID, itemID int64) (*med
 		UpdatedAt  *time.Time `bun:"processing_updated_at"`
 	}
 	db := p.db.idb(ctx)
-	err := db.NewRaw(`SELECT e.status, e.processing_error, e.chunk_count, e.processing_updated_at,
-		coalesce(c.word_count, 0) AS word_count
-		FROM media_entries e LEFT JOIN media_content c ON c.media_id = e.id AND c.user_id = e.user_id
-		WHERE e.id = ? AND e.user_id = ?`, itemID, userID).Scan(ctx, &row)
+	err := db.NewRaw(`SELECT status, processing_error, chunk_count, processing_updated_at, word_count
+		FROM media_entries WHERE id = ? AND user_id = ?`, itemID, userID).Scan(ctx, &row)
 	if err != nil {
 		return nil, mediaErr("get processing", err)
 	}
@@ -175,18 +173,26 @@ func (p *Processing) SetContent(ctx context.Context, c *media.Content) error {
 		}
 		enc[i] = b
 	}
-	res, err := p.db.execBound(ctx, p.db.idb(ctx), `INSERT INTO media_content (media_id, user_id, content,
-		word_count, metadata, sections, segments, analysis, updated_at)
-		SELECT id, user_id, ?, ?, ?, ?, ?, '', ? FROM media_entries WHERE id = ? AND user_id = ?
-		ON CONFLICT (media_id) DO UPDATE SET content = excluded.content, word_count = excluded.word_count,
-		metadata = excluded.metadata, sections = excluded.sections, segments = excluded.segments,
-		analysis = '', updated_at = excluded.updated_at`,
-		bound{c.Text}, c.WordCount, bound{string(enc[0])}, bound{string(enc[1])}, bound{string(enc[2])}, p.db.timeArg(orNow(c.UpdatedAt)),
-		c.ItemID, c.UserID)
-	if err != nil {
-		return mediaErr("set content", err)
-	}
-	return mediaErr("set content", mediaAffected(res))
+	err := p.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE media_entries SET word_count = ? WHERE id = ? AND user_id = ?`,
+			c.WordCount, c.ItemID, c.UserID)
+		if err != nil {
+			return err
+		}
+		if err := mediaAffected(res); err != nil {
+			return err
+		}
+		_, err = p.db.execBound(ctx, tx, `INSERT INTO media_content (media_id, user_id, content,
+			word_count, metadata, sections, segments, analysis, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, '', ?)
+			ON CONFLICT (media_id) DO UPDATE SET content = excluded.content, word_count = excluded.word_count,
+			metadata = excluded.metadata, sections = excluded.sections, segments = excluded.segments,
+			analysis = '', updated_at = excluded.updated_at`,
+			c.ItemID, c.UserID, bound{c.Text}, c.WordCount, bound{string(enc[0])}, bound{string(enc[1])},
+			bound{string(enc[2])}, p.db.timeArg(orNow(c.UpdatedAt)))
+		return err
+	})
+	return mediaErr("set content", err)
 }
 
 func orMap(m map[string]string) map[string]string {
@@ -279,7 +285,7 @@ func (p *Processing) SetChunks(ctx context.Context, userID, itemID int64, chunks
 // DeleteContent implements media.ProcessingStore.
 func (p *Processing) DeleteContent(ctx context.Context, userID, itemID int64) error {
 	err := p.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE media_entries SET chunk_count = 0 WHERE id = ? AND user_id = ?`, itemID, userID)
+		res, err := tx.ExecContext(ctx, `UPDATE media_entries SET chunk_count = 0, word_count = 0 WHERE id = ? AND user_id = ?`, itemID, userID)
 		if err != nil {
 			return err
 		}
