@@ -155,7 +155,18 @@ func (a *App) openProcessing() error {
 	a.media.Jobs, a.media.Processing, a.media.Pipeline = jobs, proc, p
 	a.sweepTemp(context.Background())
 	a.every(tempSweepInterval, a.sweepTemp)
+	a.every(tempSweepInterval, a.pruneMedia)
 	return nil
+}
+
+// pruneMedia deletes daily budget rows of past days and job links River's retention left
+// dangling (sqlstore.DB.PruneMedia). Every replica may run it; the deletes are idempotent.
+func (a *App) pruneMedia(ctx context.Context) {
+	if n, err := a.db.PruneMedia(ctx, a.Now()); err != nil && ctx.Err() == nil {
+		a.Logger.Error("media prune", "err", err)
+	} else if n > 0 {
+		a.Logger.Info("media prune removed stale rows", "count", n)
+	}
 }
 
 // tempSweepInterval is how often temporary directories left by crashed tool runs are removed.
