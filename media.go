@@ -50,6 +50,7 @@ func (a *App) openMedia(ctx context.Context) error {
 		AddWait:        cfg.MediaAddWait,
 
 		URLFetchBytesPerDay: cfg.MediaURLFetchBytesPerDay,
+		EphemeralPerUser:    cfg.MediaMaxActiveJobsPerUser,
 	}
 	fetcher, err := httpfetch.New(httpfetch.Options{Allow: cfg.MediaURLAllowlist,
 		MaxBytes: cfg.MaxUploadSizeMB << 20, UserAgent: "tldw"})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -405,5 +406,47 @@ func TestPipelineChunkOverQuotaLeavesNothing(t *testing.T) {
 	}
 	if got := used(); got != orig {
 		t.Errorf("storage used after the failure = %d, want the original's %d", got, orig)
+	}
+}
+
+// ProcessEphemeral runs at most EphemeralPerUser inputs of one user at once; one more is
+// ErrTooManyJobs at once, other users are not held up, and a finished call frees its slot.
+func TestProcessEphemeralPerUserBound(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	x := mediatest.ExtractorFunc(func(ctx context.Context, src media.Source) (*media.Extracted, error) {
+		if src.Name == "slow.txt" {
+			entered <- struct{}{}
+			<-release
+		}
+		return mediatest.PlainText(ctx, src)
+	})
+	svc := &media.Service{Pipeline: &media.Pipeline{Extractor: x}, Sniffer: sniffer{}, EphemeralPerUser: 2}
+	in := func(user int64, name string) media.Ephemeral {
+		return media.Ephemeral{Actor: media.Actor{UserID: user}, Filename: name, MediaType: media.TypeDocument, Size: 5,
+			Process: media.ProcessOptions{NoChunking: true},
+			Open:    func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("hello")), nil }}
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := svc.ProcessEphemeral(context.Background(), in(1, "slow.txt"))
+			errs <- err
+		}()
+		<-entered
+	}
+	if _, err := svc.ProcessEphemeral(context.Background(), in(1, "fast.txt")); !errors.Is(err, media.ErrTooManyJobs) {
+		t.Errorf("a third input of the same user: %v, want ErrTooManyJobs", err)
+	}
+	if out, err := svc.ProcessEphemeral(context.Background(), in(2, "fast.txt")); err != nil || out.Text != "hello" {
+		t.Errorf("another user's input: %+v, %v", out, err)
+	}
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := svc.ProcessEphemeral(context.Background(), in(1, "fast.txt")); err != nil {
+		t.Errorf("after the slow ones ended: %v", err)
 	}
 }
