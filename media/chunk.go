@@ -156,7 +156,7 @@ func chapterChunks(ctx context.Context, text string, sections []Section, o Chunk
 
 // wordSpans returns the byte spans of the runs of non-space characters in s, shifted by base.
 func wordSpans(s string, base int) [][2]int {
-	out := make([][2]int, 0, len(s)/6+1) // about one word per 6 bytes in English prose
+	out := make([][2]int, 0, WordCount(s)) // counting first is cheaper than growing the slice
 	start := -1
 	for i := 0; i < len(s); {
 		c, at := s[i], i
