@@ -50,6 +50,7 @@ func (a *App) openMedia(ctx context.Context) error {
 		AddWait:        cfg.MediaAddWait,
 
 		URLFetchBytesPerDay: cfg.MediaURLFetchBytesPerDay,
+		EphemeralPerUser:    cfg.MediaMaxActiveJobsPerUser,
 	}
 	fetcher, err := httpfetch.New(httpfetch.Options{Allow: cfg.MediaURLAllowlist,
 		MaxBytes: cfg.MaxUploadSizeMB << 20, UserAgent: "tldw"})
@@ -155,7 +156,18 @@ func (a *App) openProcessing() error {
 	a.media.Jobs, a.media.Processing, a.media.Pipeline = jobs, proc, p
 	a.sweepTemp(context.Background())
 	a.every(tempSweepInterval, a.sweepTemp)
+	a.every(tempSweepInterval, a.pruneMedia)
 	return nil
+}
+
+// pruneMedia deletes daily budget rows of past days and job links River's retention left
+// dangling (sqlstore.DB.PruneMedia). Every replica may run it; the deletes are idempotent.
+func (a *App) pruneMedia(ctx context.Context) {
+	if n, err := a.db.PruneMedia(ctx, a.Now()); err != nil && ctx.Err() == nil {
+		a.Logger.Error("media prune", "err", err)
+	} else if n > 0 {
+		a.Logger.Info("media prune removed stale rows", "count", n)
+	}
 }
 
 // tempSweepInterval is how often temporary directories left by crashed tool runs are removed.

@@ -125,6 +125,37 @@ func (p *Pipeline) charge(ctx context.Context, it *Item, oldN, newN, extra int64
 	})
 }
 
+// dropDerived removes the item's content and chunks after a stage failed with cause (over
+// the storage quota) and frees the bytes they were charged, so that the failed item holds
+// only its original: an item that does not fit leaves nothing derived behind. It returns
+// cause, joined with the error of a removal that failed.
+func (p *Pipeline) dropDerived(ctx context.Context, it *Item, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	drop := func(ctx context.Context) error {
+		n, err := derivedBytes(ctx, p.Processing, it)
+		if err != nil {
+			return err
+		}
+		if err := p.Processing.DeleteContent(ctx, it.UserID, it.ID); err != nil {
+			return err
+		}
+		if p.Ledger == nil || n == 0 {
+			return nil
+		}
+		return p.Ledger.Add(ctx, subject(it.UserID), quota.ResourceStorage, -n)
+	}
+	var err error
+	if p.Ledger == nil {
+		err = drop(ctx)
+	} else {
+		err = p.Ledger.Locked(ctx, subject(it.UserID), quota.ResourceStorage, drop)
+	}
+	if err != nil {
+		return errors.Join(cause, fmt.Errorf("media: remove the text of item %d: %w", it.ID, err))
+	}
+	return fmt.Errorf("%w (its text was removed)", cause)
+}
+
 // commitOrAdd commits res to n units; if the reservation expired meanwhile (swept), n is
 // added directly. n < 0 commits nothing and frees -n.
 func commitOrAdd(ctx context.Context, l quota.Ledger, res quota.Reservation, n int64) error {

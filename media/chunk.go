@@ -160,16 +160,23 @@ func chapterChunks(ctx context.Context, text string, sections []Section, o Chunk
 
 // wordSpans returns the byte spans of the runs of non-space characters in s, shifted by base.
 func wordSpans(s string, base int) [][2]int {
-	var out [][2]int
+	out := make([][2]int, 0, WordCount(s)) // counting first is cheaper than growing the slice
 	start := -1
-	for i, r := range s {
-		if unicode.IsSpace(r) {
-			if start >= 0 {
-				out = append(out, [2]int{base + start, base + i})
-				start = -1
-			}
-		} else if start < 0 {
-			start = i
+	for i := 0; i < len(s); {
+		c, at := s[i], i
+		var space bool
+		if c < utf8.RuneSelf {
+			space, i = asciiSpace[c], i+1
+		} else {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			space, i = unicode.IsSpace(r), i+size
+		}
+		switch {
+		case space && start >= 0:
+			out = append(out, [2]int{base + start, base + at})
+			start = -1
+		case !space && start < 0:
+			start = at
 		}
 	}
 	if start >= 0 {
@@ -177,6 +184,9 @@ func wordSpans(s string, base int) [][2]int {
 	}
 	return out
 }
+
+// asciiSpace marks the ASCII characters unicode.IsSpace accepts.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // sentenceSpans cuts s after sentence-ending punctuation (. ! ? … and their CJK forms, with
 // closing quotes or brackets) followed by white space, and at blank lines.

@@ -74,3 +74,27 @@ func TestChunkOptionsDefaults(t *testing.T) {
 		t.Errorf("tokens without a tokenizer: %v, want ErrUnsupported", err)
 	}
 }
+
+// WordCount counts what the words chunker cuts (runs of non-space, Unicode spaces
+// included) and allocates nothing, however long the text.
+func TestWordCount(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want int
+	}{
+		{"", 0}, {"   \n\t", 0}, {"one", 1}, {" one  two\nthree\t", 3},
+		{"naïve café\u00a0déjà\u2003vu", 4}, {"a\u0085b\u3000c", 3}, {"日本語 テキスト", 2},
+	} {
+		if got := media.WordCount(tc.text); got != tc.want {
+			t.Errorf("WordCount(%q) = %d, want %d", tc.text, got, tc.want)
+		}
+		chunks, err := media.TextChunker{}.Chunk(t.Context(), tc.text, nil, media.ChunkOptions{Size: 1, Overlap: 0})
+		if err != nil || len(chunks) != tc.want {
+			t.Errorf("%q: %d word chunks (%v), WordCount %d", tc.text, len(chunks), err, tc.want)
+		}
+	}
+	long := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 20000)
+	if n := testing.AllocsPerRun(5, func() { media.WordCount(long) }); n != 0 {
+		t.Errorf("WordCount allocates %v times", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // Ephemeral is one input to process without storing anything (tldw's process-* endpoints).
@@ -55,6 +56,11 @@ func (s *Service) ProcessEphemeral(ctx context.Context, in Ephemeral) (*Processe
 			return nil, err
 		}
 	}
+	release, err := s.ephemeral.take(in.UserID, s.EphemeralPerUser)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	ctype, err := s.sniffOpen(in)
 	if err != nil {
 		return nil, err
@@ -90,6 +96,37 @@ func (s *Service) ProcessEphemeral(ctx context.Context, in Ephemeral) (*Processe
 		}
 	}
 	return out, nil
+}
+
+// userSlots counts each user's running calls. The zero value is ready; safe for concurrent
+// use.
+type userSlots struct {
+	mu sync.Mutex
+	n  map[int64]int
+}
+
+// take claims one of the user's limit slots (limit ≤ 0: no bound), or fails with
+// ErrTooManyJobs when they are all held; release gives it back.
+func (u *userSlots) take(userID int64, limit int) (release func(), _ error) {
+	if limit <= 0 {
+		return func() {}, nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.n[userID] >= limit {
+		return nil, Detailf(ErrTooManyJobs, "you already have %d inputs processing, the most at once; retry when one is done", limit)
+	}
+	if u.n == nil {
+		u.n = map[int64]int{}
+	}
+	u.n[userID]++
+	return func() {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		if u.n[userID]--; u.n[userID] == 0 {
+			delete(u.n, userID)
+		}
+	}, nil
 }
 
 // sniffOpen names the input's content type from its first bytes.

@@ -44,6 +44,10 @@ var (
 	// quota.ErrExceeded and are a *BudgetError naming the budget's code (CodeOCRPagesPerDay,
 	// CodeURLFetchBytesPerDay). Maps to 429 with that code.
 	ErrBudgetExceeded = errors.New("media: daily budget exceeded")
+	// ErrTooManyJobs: the user already has as many inputs processing as they may at once
+	// (Service.EphemeralPerUser for the process-* endpoints). Maps to 429
+	// too_many_active_jobs; retrying later helps.
+	ErrTooManyJobs = errors.New("media: too many active jobs")
 )
 
 // The stable codes of the daily budgets (BudgetError.Code).

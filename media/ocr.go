@@ -54,6 +54,11 @@ func IsPDF(src Source) bool {
 // so Sections[i] is always page i+1.
 func JoinPages(pages []string) (string, []Section) {
 	var b strings.Builder
+	n := 0
+	for _, p := range pages {
+		n += len(p) + 2
+	}
+	b.Grow(n) // normalising rarely makes a page longer; growing a large text copies it
 	sections := make([]Section, len(pages))
 	for i, p := range pages {
 		p = strings.TrimSpace(NormalizeText(p))

@@ -57,6 +57,8 @@ type Pipeline struct {
 	// owner's daily transcription minutes (reserved before transcribing, committed after);
 	// nil is unlimited.
 	AudioBudget *AudioBudget
+
+	waiters itemWaiters // WaitProcessed calls of this process, woken when a run ends
 }
 
 // errGone marks a job whose item was deleted.
@@ -78,6 +80,7 @@ type run struct {
 // one on the last attempt fails the item with the error's message; a transient one
 // otherwise leaves it queued for the retry. It returns the stage's error.
 func (p *Pipeline) Handle(ctx context.Context, jr JobRun) error {
+	defer p.waiters.wake(jr.ItemID) // after the outcome is recorded
 	err := p.handle(ctx, jr)
 	if err == nil {
 		return nil
@@ -291,8 +294,12 @@ func (p *Pipeline) setContent(ctx context.Context, r *run, c *Content) error {
 		}
 	}
 	extra := max(0, p.estimateChunkBytes(r.o, contentBytes(c))-chunkBytes(oldChunks))
-	return p.charge(ctx, r.it, contentBytes(old), contentBytes(c), extra,
+	err = p.charge(ctx, r.it, contentBytes(old), contentBytes(c), extra,
 		func(ctx context.Context) error { return p.Processing.SetContent(ctx, c) })
+	if errors.Is(err, ErrQuotaExceeded) && (old != nil || len(oldChunks) > 0) {
+		return p.dropDerived(ctx, r.it, err) // a reprocessed item keeps no stale text either
+	}
+	return err
 }
 
 // loadContent reads the stored content unless this run made it.
@@ -329,6 +336,10 @@ func (p *Pipeline) chunk(ctx context.Context, r *run) error {
 	err = p.charge(ctx, r.it, chunkBytes(old), chunkBytes(chunks), 0, func(ctx context.Context) error {
 		return p.Processing.SetChunks(ctx, r.it.UserID, r.it.ID, chunks)
 	})
+	if errors.Is(err, ErrQuotaExceeded) {
+		r.content = nil
+		return p.dropDerived(ctx, r.it, err)
+	}
 	if err != nil {
 		return err
 	}

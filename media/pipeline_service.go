@@ -83,37 +83,59 @@ func (s *Service) ChunksOf(ctx context.Context, a Actor, id int64, first, n int)
 	return s.Processing.Chunks(ctx, uid, id, first, n)
 }
 
-// WaitPoll bounds how long WaitProcessed sleeps between two reads of the processing state.
+// WaitPoll bounds how long WaitProcessed sleeps between two reads of the processing state
+// when the item's runs are not heard of in this process (no Pipeline).
 const WaitPoll = 200 * time.Millisecond
 
+// WaitFallbackPoll bounds how long WaitProcessed sleeps between two reads of the processing
+// state when this process's Pipeline wakes it as soon as a run of the item ends here: the
+// reads only catch runs on other replicas (and cancellations of jobs that were not running).
+const WaitFallbackPoll = time.Second
+
 // WaitProcessed waits until the user's item has finished processing (processed, failed or
-// cancelled) and returns its state, reading the database at growing intervals (from 5 ms
-// up to WaitPoll), so any replica's progress is seen. When ctx ends first it returns the
-// latest state with ctx's error. ErrNotFound; ErrUnsupported without a ProcessingStore.
+// cancelled) and returns its state. A run in this process (Service.Pipeline) wakes it at
+// once; besides, it reads the database at growing intervals (from 5 ms up to WaitPoll, or
+// WaitFallbackPoll with a Pipeline), so any replica's progress is seen. When ctx ends first
+// it returns the latest state with ctx's error. ErrNotFound; ErrUnsupported without a
+// ProcessingStore.
 func (s *Service) WaitProcessed(ctx context.Context, userID, id int64) (*Processing, error) {
 	if s.Processing == nil {
 		return nil, errNoProcessing
 	}
-	wait := 5 * time.Millisecond
+	wait, poll := 5*time.Millisecond, WaitPoll
+	if s.Pipeline != nil {
+		poll = WaitFallbackPoll
+	}
 	for {
+		var woken <-chan struct{}
+		done := func() {}
+		if s.Pipeline != nil {
+			woken, done = s.Pipeline.waiters.wait(id) // before the read: a run ending after it wakes us
+		}
 		p, err := s.Processing.Processing(ctx, userID, id)
 		if err != nil {
+			done()
 			if ctx.Err() != nil && p == nil {
 				return nil, ctx.Err()
 			}
 			return nil, err
 		}
 		if p.Status.Terminal() {
+			done()
 			return p, nil
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			done()
 			return p, ctx.Err()
+		case <-woken:
 		case <-t.C:
 		}
-		wait = min(2*wait, WaitPoll)
+		t.Stop()
+		done()
+		wait = min(2*wait, poll)
 	}
 }
 

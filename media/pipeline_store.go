@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The processing states of an item (Item.Status after upload).
@@ -138,6 +140,10 @@ type ProcessingStore interface {
 	// Chunks returns n chunks (n < 0: all) from index first, in order. ErrNotFound for
 	// an absent item; an item without chunks gives none.
 	Chunks(ctx context.Context, userID, itemID int64, first, n int) ([]Chunk, error)
+	// DeleteContent removes the item's content and chunks (its chunk count becomes 0), as
+	// when processing fails over the storage quota; an item without them is left as it is.
+	// ErrNotFound for an absent item.
+	DeleteContent(ctx context.Context, userID, itemID int64) error
 	// SetTranscript stores t (t.ItemID, t.UserID) in place of the item's transcript by the
 	// same model. ErrNotFound.
 	SetTranscript(ctx context.Context, t *StoredTranscript) error
@@ -157,7 +163,23 @@ type StoredTranscript struct {
 	CreatedAt      time.Time
 }
 
-// WordCount counts the white-space separated words of s.
+// WordCount counts the white-space separated words of s (the runs wordSpans finds),
+// without allocating.
 func WordCount(s string) int {
-	return len(wordSpans(s, 0))
+	n, in := 0, false
+	for i := 0; i < len(s); {
+		c := s[i]
+		var space bool
+		if c < utf8.RuneSelf {
+			space, i = asciiSpace[c], i+1
+		} else {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			space, i = unicode.IsSpace(r), i+size
+		}
+		if !space && !in {
+			n++
+		}
+		in = !space
+	}
+	return n
 }

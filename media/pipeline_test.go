@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/tldw-go/tldw/media"
 	"github.com/tldw-go/tldw/media/mediatest"
+	"github.com/tldw-go/tldw/quota"
+	"github.com/tldw-go/tldw/quota/quotatest"
 	"github.com/tldw-go/tldw/storage"
 	"github.com/tldw-go/tldw/storage/storagetest"
 )
@@ -302,4 +305,148 @@ func (copyAV) Thumbnail(context.Context, string, time.Duration) ([]byte, error) 
 
 func (copyAV) Silences(context.Context, string, media.SilenceOptions) ([]media.Interval, error) {
 	return nil, nil
+}
+
+// countingProcessing counts reads of the processing state.
+type countingProcessing struct {
+	media.ProcessingStore
+	reads atomic.Int32
+}
+
+func (c *countingProcessing) Processing(ctx context.Context, uid, id int64) (*media.Processing, error) {
+	c.reads.Add(1)
+	return c.ProcessingStore.Processing(ctx, uid, id)
+}
+
+// A run in this process wakes WaitProcessed as soon as it ends: the waiter does not sleep
+// out its poll interval (which is up to media.WaitFallbackPoll with a Pipeline).
+func TestWaitProcessedWokenByRun(t *testing.T) {
+	f := newPipeline(t, "notes.txt", "text/plain; charset=utf-8", media.TypeDocument, words)
+	cp := &countingProcessing{ProcessingStore: f.proc}
+	svc := &media.Service{Store: f.store, Processing: cp, Pipeline: f.p}
+	type result struct {
+		p   *media.Processing
+		err error
+		at  time.Time
+	}
+	got := make(chan result, 1)
+	go func() {
+		p, err := svc.WaitProcessed(t.Context(), f.it.UserID, f.it.ID)
+		got <- result{p, err, time.Now()}
+	}()
+	// Eight reads in, the waiter sleeps for at least 640 ms before its next one.
+	deadline := time.Now().Add(10 * time.Second)
+	for cp.reads.Load() < 8 {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter does not poll")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let it go to sleep after its read
+	if err := f.run(media.ProcessOptions{}, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	ended := time.Now()
+	r := <-got
+	if r.err != nil || r.p.Status != media.StatusProcessed {
+		t.Fatalf("WaitProcessed = %+v, %v", r.p, r.err)
+	}
+	if lag := r.at.Sub(ended); lag > 300*time.Millisecond {
+		t.Errorf("WaitProcessed returned %v after the run ended; want it woken at once", lag)
+	}
+}
+
+// An item whose chunks do not fit in the owner's storage quota fails with nothing derived
+// left: no content, no chunks, and the quota charged for its original only.
+func TestPipelineChunkOverQuotaLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newPipeline(t, "notes.txt", "text/plain; charset=utf-8", media.TypeDocument, words)
+	l := quotatest.NewMemory()
+	f.p.Ledger = l
+	orig := int64(len(words))
+	if err := l.Add(ctx, "1", quota.ResourceStorage, orig); err != nil { // the upload's charge
+		t.Fatal(err)
+	}
+	if err := l.SetLimit(ctx, "1", quota.ResourceStorage, 4*orig); err != nil {
+		t.Fatal(err)
+	}
+	used := func() int64 {
+		u, err := l.Usage(ctx, "1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range u {
+			if x.Resource == quota.ResourceStorage {
+				return x.Used + x.Reserved
+			}
+		}
+		return 0
+	}
+	if err := f.run(media.ProcessOptions{}, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	if pr := f.state(t); pr.Status != media.StatusProcessed || used() <= 2*orig {
+		t.Fatalf("first run: %s, %d bytes used", pr.Status, used())
+	}
+	// Re-chunked by 10 words with an overlap of 9, the chunks hold each word ten times.
+	o := media.ProcessOptions{From: media.StageChunk, Chunk: media.ChunkOptions{Size: 10, Overlap: 9}}
+	if err := f.proc.Reset(ctx, 1, f.it.ID, media.StageChunk, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	err := f.run(o, 1, false)
+	if !errors.Is(err, media.ErrQuotaExceeded) {
+		t.Fatalf("re-chunk over the quota: %v, want ErrQuotaExceeded", err)
+	}
+	pr := f.state(t)
+	if pr.Status != media.StatusFailed || pr.ChunkCount != 0 || pr.WordCount != 0 {
+		t.Errorf("after the failure: %+v, want failed with no chunks and no words", pr)
+	}
+	if _, err := f.proc.Content(ctx, 1, f.it.ID); !errors.Is(err, media.ErrNotFound) {
+		t.Errorf("content after the failure: %v, want ErrNotFound", err)
+	}
+	if got := used(); got != orig {
+		t.Errorf("storage used after the failure = %d, want the original's %d", got, orig)
+	}
+}
+
+// ProcessEphemeral runs at most EphemeralPerUser inputs of one user at once; one more is
+// ErrTooManyJobs at once, other users are not held up, and a finished call frees its slot.
+func TestProcessEphemeralPerUserBound(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	x := mediatest.ExtractorFunc(func(ctx context.Context, src media.Source) (*media.Extracted, error) {
+		if src.Name == "slow.txt" {
+			entered <- struct{}{}
+			<-release
+		}
+		return mediatest.PlainText(ctx, src)
+	})
+	svc := &media.Service{Pipeline: &media.Pipeline{Extractor: x}, Sniffer: sniffer{}, EphemeralPerUser: 2}
+	in := func(user int64, name string) media.Ephemeral {
+		return media.Ephemeral{Actor: media.Actor{UserID: user}, Filename: name, MediaType: media.TypeDocument, Size: 5,
+			Process: media.ProcessOptions{NoChunking: true},
+			Open:    func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("hello")), nil }}
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := svc.ProcessEphemeral(context.Background(), in(1, "slow.txt"))
+			errs <- err
+		}()
+		<-entered
+	}
+	if _, err := svc.ProcessEphemeral(context.Background(), in(1, "fast.txt")); !errors.Is(err, media.ErrTooManyJobs) {
+		t.Errorf("a third input of the same user: %v, want ErrTooManyJobs", err)
+	}
+	if out, err := svc.ProcessEphemeral(context.Background(), in(2, "fast.txt")); err != nil || out.Text != "hello" {
+		t.Errorf("another user's input: %+v, %v", out, err)
+	}
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := svc.ProcessEphemeral(context.Background(), in(1, "fast.txt")); err != nil {
+		t.Errorf("after the slow ones ended: %v", err)
+	}
 }

@@ -66,6 +66,13 @@ type Service struct {
 	// URLFetchBytesPerDay is each user's daily allowance of bytes fetched by UploadURL
 	// (MEDIA_URL_FETCH_BYTES_PER_DAY); 0 means unlimited.
 	URLFetchBytesPerDay int64
+	// EphemeralPerUser bounds one user's ProcessEphemeral calls running at once in this
+	// process (MEDIA_MAX_ACTIVE_JOBS_PER_USER, like the durable jobs, but counted per
+	// process: with N replicas a user may run up to N times as many); one more is refused
+	// with ErrTooManyJobs. 0 means no bound.
+	EphemeralPerUser int
+
+	ephemeral userSlots // running ProcessEphemeral calls per user
 }
 
 // Actor is who makes a request, for authorisation and the audit trail.

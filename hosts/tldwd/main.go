@@ -10,6 +10,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	setMemoryLimit(os.LookupEnv)
 	os.Exit(run(ctx, os.Args[1:], host{
 		lookup: os.LookupEnv,
 		stdout: os.Stdout,

@@ -93,6 +93,10 @@ func errorTable() []errorRow {
 		{err: media.ErrIncomplete, render: fixed(http.StatusBadRequest, "upload_incomplete", "The upload ended early or could not be read")},
 		{err: media.ErrBlocked, render: reason(media.ErrBlocked, http.StatusBadRequest, "url_not_allowed", "The URL's address may not be fetched")},
 		{err: media.ErrBudgetExceeded, render: budgetError},
+		{err: media.ErrTooManyJobs, render: func(err error, _ time.Time) *Error {
+			return &Error{Status: http.StatusTooManyRequests, Code: "too_many_active_jobs",
+				Detail: detailFor(err, media.ErrTooManyJobs, "Too many inputs processing at once"), Header: http.Header{"Retry-After": {"1"}}}
+		}},
 		{err: media.ErrFetchFailed, render: fixed(http.StatusBadGateway, "url_fetch_failed", "The URL could not be fetched; try again later")},
 		{err: media.ErrInvalid, render: reason(media.ErrInvalid, http.StatusBadRequest, "invalid_request", "Invalid request")},
 		{err: media.ErrConflict, render: fixed(http.StatusConflict, "conflict", "Conflict")},

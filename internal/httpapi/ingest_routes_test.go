@@ -244,6 +244,18 @@ func TestMediaAddWaitsForProcessing(t *testing.T) {
 	if rec := ms.call(t, callerUser, http.MethodGet, path+"?include_content=maybe", "", nil); rec.Code != http.StatusBadRequest {
 		t.Errorf("include_content=maybe = %d", rec.Code)
 	}
+	// versions: the current text is version 1 (its text only with include_version_content).
+	if len(got.Versions) != 1 {
+		t.Fatalf("versions = %v, want the current version", got.Versions)
+	}
+	v := got.Versions[0].(map[string]any)
+	if v["version_number"] != float64(1) || v["media_id"] != float64(*r0.DBID) || v["created_at"] == "" || v["content"] != nil {
+		t.Errorf("version = %v", v)
+	}
+	rec = ms.call(t, callerUser, http.MethodGet, path+"?include_content=false&include_version_content=true", "", nil)
+	if m := decodeJSON(t, rec); len(m["versions"].([]any)) != 1 || m["versions"].([]any)[0].(map[string]any)["content"] != words300 {
+		t.Errorf("include_version_content=true: %s", rec.Body)
+	}
 	// Another user does not see the item.
 	if rec := ms.call(t, callerModerator, http.MethodGet, path, "", nil); rec.Code != http.StatusNotFound {
 		t.Errorf("other user's item = %d", rec.Code)

@@ -457,16 +457,17 @@ func (s *mediaAPI) addProcessing(r *http.Request, svc *media.Service, a media.Ac
 	j.Processing.Status, j.Processing.Error, j.Processing.ChunkCount = string(p.Status), p.Error, p.ChunkCount
 	j.Processing.ChunkingStatus = chunkingStatus[p.Stage(media.StageChunk).Status]
 	j.Content.WordCount = p.WordCount
-	if !include {
-		j.Content.Text = nil
-		return nil
-	}
 	c, err := svc.ContentOf(r.Context(), a, j.ID)
 	if errors.Is(err, media.ErrNotFound) {
 		return nil // no text yet
 	}
 	if err != nil {
 		return err
+	}
+	j.Versions = []any{currentVersion(j, c, r.URL.Query().Get("include_version_content") == "true")}
+	if !include {
+		j.Content.Text = nil
+		return nil
 	}
 	meta := map[string]any{}
 	for k, v := range c.Metadata {
@@ -513,6 +514,31 @@ func (s *mediaAPI) handleMediaThumbnail(w http.ResponseWriter, r *http.Request) 
 		s.logger(r).WarnContext(r.Context(), "media thumbnail interrupted", "id", id, "error", err)
 	}
 	return nil
+}
+
+// mediaVersion is tldw's VersionDetailResponse. This server keeps no version history: an
+// item with text has one version, number 1, the current text (replaced by reprocessing).
+type mediaVersion struct {
+	UUID            string  `json:"uuid"`
+	MediaID         int64   `json:"media_id"`
+	VersionNumber   int     `json:"version_number"`
+	CreatedAt       string  `json:"created_at"`
+	Prompt          *string `json:"prompt"`
+	AnalysisContent *string `json:"analysis_content"`
+	SafeMetadata    *string `json:"safe_metadata"`
+	Content         *string `json:"content,omitempty"`
+}
+
+// currentVersion is the one version of an item's text c (with its text when withText).
+func currentVersion(j *mediaJSON, c *media.Content, withText bool) mediaVersion {
+	v := mediaVersion{UUID: j.UUID, MediaID: j.ID, VersionNumber: 1, CreatedAt: formatTime(c.UpdatedAt)}
+	if c.Analysis != "" {
+		v.AnalysisContent = &c.Analysis
+	}
+	if withText {
+		v.Content = &c.Text
+	}
+	return v
 }
 
 // mediaActiveTypes are content types a browser could execute or render as a document; they

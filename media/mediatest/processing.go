@@ -216,6 +216,18 @@ func (p *Processing) SetChunks(_ context.Context, userID, itemID int64, chunks [
 	return nil
 }
 
+// DeleteContent implements media.ProcessingStore.
+func (p *Processing) DeleteContent(_ context.Context, userID, itemID int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st, err := p.item(userID, itemID)
+	if err != nil {
+		return err
+	}
+	st.content, st.chunks = nil, nil
+	return nil
+}
+
 // Chunks implements media.ProcessingStore.
 func (p *Processing) Chunks(_ context.Context, userID, itemID int64, first, n int) ([]media.Chunk, error) {
 	p.mu.Lock()

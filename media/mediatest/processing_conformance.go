@@ -186,6 +186,23 @@ func testChunks(t *testing.T, f ProcessingFixture) {
 	if pr, _ := p.Processing(ctx, f.Alice, it.ID); pr.ChunkCount != 2 {
 		t.Errorf("ChunkCount after replacing = %d, want 2", pr.ChunkCount)
 	}
+	if err := p.SetContent(ctx, &media.Content{ItemID: it.ID, UserID: f.Alice, Text: "chunk a chunk b", WordCount: 4}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second time there is nothing to delete
+		if err := p.DeleteContent(ctx, f.Alice, it.ID); err != nil {
+			t.Fatalf("DeleteContent: %v", err)
+		}
+	}
+	if _, err := p.Content(ctx, f.Alice, it.ID); !errors.Is(err, media.ErrNotFound) {
+		t.Errorf("Content after DeleteContent: %v, want ErrNotFound", err)
+	}
+	if got, err := p.Chunks(ctx, f.Alice, it.ID, 0, -1); err != nil || len(got) != 0 {
+		t.Errorf("Chunks after DeleteContent = %v, %v", got, err)
+	}
+	if pr, _ := p.Processing(ctx, f.Alice, it.ID); pr.ChunkCount != 0 || pr.WordCount != 0 {
+		t.Errorf("after DeleteContent: ChunkCount %d, WordCount %d, want 0", pr.ChunkCount, pr.WordCount)
+	}
 }
 
 func testProcessingIsolation(t *testing.T, f ProcessingFixture) {
@@ -204,6 +221,7 @@ func testProcessingIsolation(t *testing.T, f ProcessingFixture) {
 		"SetChunks":     p.SetChunks(ctx, bob, id, []media.Chunk{{Text: "x", End: 1}}),
 		"Analysis":      p.SetAnalysis(ctx, bob, id, "x", base),
 		"SetTranscript": p.SetTranscript(ctx, &media.StoredTranscript{ItemID: id, UserID: bob, Model: "m", Text: "x"}),
+		"Delete":        p.DeleteContent(ctx, bob, id),
 	}
 	_, checks["Transcripts"] = p.Transcripts(ctx, bob, id)
 	_, checks["Processing"] = p.Processing(ctx, bob, id)

@@ -119,3 +119,36 @@ func BenchmarkDocx5MB(b *testing.B) {
 		}
 	}
 }
+
+// The Word part's scanner reads what encoding/xml read: entities and character references,
+// CDATA, comments and processing instructions skipped, '>' inside attribute values,
+// self-closing elements, styles from attributes; and refuses what it refused.
+func TestDocxScanner(t *testing.T) {
+	part := func(body string) []byte {
+		return zipOf(t, map[string]string{"word/document.xml": `<?xml version="1.0" encoding="UTF-8"?>` +
+			`<!-- c --><w:document ` + wNS + `><w:body>` + body + `</w:body></w:document>`})
+	}
+	got, err := Extractor{}.Extract(t.Context(), mediatest.BytesSource("x.docx", docxType, part(
+		`<w:p><w:pPr><w:pStyle w:val='Heading1' w:x="a>b"/></w:pPr><w:r><w:t>A &amp; B &lt;&#233;&#x4E2D;&quot;</w:t></w:r></w:p>`+
+			`<w:p><w:r><w:t/><w:t xml:space="preserve"><![CDATA[x < y]]> z</w:t><w:br/><!-- skip <w:t>no</w:t> --><w:t>next</w:t></w:r></w:p>`+
+			`<w:p><w:r><w:t>  </w:t></w:r></w:p><w:p/><w:p><w:r><w:instrText>HYPERLINK</w:instrText><w:t>end</w:t></w:r></w:p>`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "A & B <é中\"\n\nx < y z\nnext\n\nend"; got.Text != want || got.Title != `A & B <é中"` {
+		t.Errorf("text %q title %q, want %q", got.Text, got.Title, want)
+	}
+	for name, body := range map[string]string{
+		"mismatched":     `<w:p><w:r></w:p></w:r>`,
+		"unclosed":       `<w:p><w:r><w:t>x`,
+		"bare ampersand": `<w:p><w:r><w:t>a & b</w:t></w:r></w:p>`,
+		"unknown entity": `<w:p><w:r><w:t>&nbsp;</w:t></w:r></w:p>`,
+		"bad reference":  `<w:p><w:r><w:t>&#xD800;</w:t></w:r></w:p>`,
+		"open comment":   `<w:p><!-- </w:p>`,
+		"not UTF-8":      "<w:p><w:r><w:t>\xff</w:t></w:r></w:p>",
+	} {
+		if _, err := (Extractor{}).Extract(t.Context(), mediatest.BytesSource("x.docx", docxType, part(body))); !errors.Is(err, media.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}

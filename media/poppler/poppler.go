@@ -65,22 +65,46 @@ func (x Extractor) Extract(ctx context.Context, src media.Source) (*media.Extrac
 	}
 	defer done()
 
-	meta, err := x.info(ctx, info, file, src.Name)
-	if err != nil {
-		return nil, err
+	// pdfinfo (the page count, the metadata) runs alongside pdftotext, which stops at the
+	// page cap: on a large file the text does not wait for the count. A file over the cap,
+	// or one pdfinfo refuses, stops pdftotext.
+	maxPages := src.Options.PageCap()
+	run, stop := context.WithCancel(ctx)
+	defer stop()
+	type infoResult struct {
+		meta  map[string]string
+		pages int
+		err   error
 	}
-	pages, _ := strconv.Atoi(meta["pages"])
-	if pages <= 0 {
-		return nil, fmt.Errorf("%w: %s has no pages", media.ErrInvalid, src.Name)
-	}
-	if max := src.Options.PageCap(); pages > max {
-		return nil, fmt.Errorf("%w: %s has %d pages, more than the %d this server reads", media.ErrTooLarge, src.Name, pages, max)
-	}
+	infoc := make(chan infoResult, 1)
+	go func() {
+		meta, err := x.info(run, info, file, src.Name)
+		pages, _ := strconv.Atoi(meta["pages"])
+		switch {
+		case err != nil:
+		case pages <= 0:
+			err = fmt.Errorf("%w: %s has no pages", media.ErrInvalid, src.Name)
+		case pages > maxPages:
+			err = fmt.Errorf("%w: %s has %d pages, more than the %d this server reads", media.ErrTooLarge, src.Name, pages, maxPages)
+		}
+		if err != nil {
+			stop()
+		}
+		infoc <- infoResult{meta, pages, err}
+	}()
 
 	// pdftotext's default mode (not -layout) follows the reading order: columns one after
 	// the other, where -layout interleaves their lines. Each page ends with a form feed.
-	out := &media.CappedBuffer{Max: 2*src.Limit() + int64(pages)}
-	err = media.Run(ctx, x.command(totext, out, "-enc", "UTF-8", "-eol", "unix", file, "-"))
+	out := &media.CappedBuffer{Max: 2*src.Limit() + int64(maxPages)}
+	err = media.Run(run, x.command(totext, out, "-enc", "UTF-8", "-eol", "unix", "-l", strconv.Itoa(maxPages), file, "-"))
+	ir := <-infoc
+	if ir.err != nil {
+		if errors.Is(ir.err, media.ErrInvalid) || errors.Is(ir.err, media.ErrTooLarge) {
+			return nil, ir.err
+		}
+		return nil, toolError(ir.err, src.Name)
+	}
+	meta, pages := ir.meta, ir.pages
 	if out.Over {
 		return nil, fmt.Errorf("%w: the text of %s is larger than this server keeps", media.ErrTooLarge, src.Name)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,10 +129,8 @@ func (p *Processing) Processing(ctx context.Context, userID, itemID int64) (*med
 		UpdatedAt  *time.Time `bun:"processing_updated_at"`
 	}
 	db := p.db.idb(ctx)
-	err := db.NewRaw(`SELECT e.status, e.processing_error, e.chunk_count, e.processing_updated_at,
-		coalesce(c.word_count, 0) AS word_count
-		FROM media_entries e LEFT JOIN media_content c ON c.media_id = e.id AND c.user_id = e.user_id
-		WHERE e.id = ? AND e.user_id = ?`, itemID, userID).Scan(ctx, &row)
+	err := db.NewRaw(`SELECT status, processing_error, chunk_count, processing_updated_at, word_count
+		FROM media_entries WHERE id = ? AND user_id = ?`, itemID, userID).Scan(ctx, &row)
 	if err != nil {
 		return nil, mediaErr("get processing", err)
 	}
@@ -174,18 +173,26 @@ func (p *Processing) SetContent(ctx context.Context, c *media.Content) error {
 		}
 		enc[i] = b
 	}
-	res, err := p.db.idb(ctx).ExecContext(ctx, `INSERT INTO media_content (media_id, user_id, content,
-		word_count, metadata, sections, segments, analysis, updated_at)
-		SELECT id, user_id, ?, ?, ?, ?, ?, '', ? FROM media_entries WHERE id = ? AND user_id = ?
-		ON CONFLICT (media_id) DO UPDATE SET content = excluded.content, word_count = excluded.word_count,
-		metadata = excluded.metadata, sections = excluded.sections, segments = excluded.segments,
-		analysis = '', updated_at = excluded.updated_at`,
-		c.Text, c.WordCount, string(enc[0]), string(enc[1]), string(enc[2]), p.db.timeArg(orNow(c.UpdatedAt)),
-		c.ItemID, c.UserID)
-	if err != nil {
-		return mediaErr("set content", err)
-	}
-	return mediaErr("set content", mediaAffected(res))
+	err := p.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE media_entries SET word_count = ? WHERE id = ? AND user_id = ?`,
+			c.WordCount, c.ItemID, c.UserID)
+		if err != nil {
+			return err
+		}
+		if err := mediaAffected(res); err != nil {
+			return err
+		}
+		_, err = p.db.execBound(ctx, tx, `INSERT INTO media_content (media_id, user_id, content,
+			word_count, metadata, sections, segments, analysis, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, '', ?)
+			ON CONFLICT (media_id) DO UPDATE SET content = excluded.content, word_count = excluded.word_count,
+			metadata = excluded.metadata, sections = excluded.sections, segments = excluded.segments,
+			analysis = '', updated_at = excluded.updated_at`,
+			c.ItemID, c.UserID, bound{c.Text}, c.WordCount, bound{string(enc[0])}, bound{string(enc[1])},
+			bound{string(enc[2])}, p.db.timeArg(orNow(c.UpdatedAt)))
+		return err
+	})
+	return mediaErr("set content", err)
 }
 
 func orMap(m map[string]string) map[string]string {
@@ -262,17 +269,38 @@ func (p *Processing) SetChunks(ctx context.Context, userID, itemID int64, chunks
 			chunks = chunks[len(batch):]
 			args := make([]any, 0, 9*len(batch))
 			for _, c := range batch {
-				args = append(args, itemID, userID, c.Index, c.Text, c.Start, c.End, c.Section, msArg(c.StartTime), msArg(c.EndTime))
+				args = append(args, itemID, userID, c.Index, bound{c.Text}, c.Start, c.End, bound{c.Section}, msArg(c.StartTime), msArg(c.EndTime))
 			}
 			q := `INSERT INTO media_chunks (media_id, user_id, chunk_index, chunk_text, start_char, end_char, section, start_ms, end_ms) VALUES ` +
 				strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(batch)-1) + "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if _, err := p.db.execBound(ctx, tx, q, args...); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	return mediaErr("set chunks", err)
+}
+
+// DeleteContent implements media.ProcessingStore.
+func (p *Processing) DeleteContent(ctx context.Context, userID, itemID int64) error {
+	err := p.db.runInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE media_entries SET chunk_count = 0, word_count = 0 WHERE id = ? AND user_id = ?`, itemID, userID)
+		if err != nil {
+			return err
+		}
+		if err := mediaAffected(res); err != nil {
+			return err
+		}
+		for _, q := range []string{`DELETE FROM media_chunks WHERE media_id = ? AND user_id = ?`,
+			`DELETE FROM media_content WHERE media_id = ? AND user_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, itemID, userID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return mediaErr("delete content", err)
 }
 
 // Chunks implements media.ProcessingStore.
@@ -311,4 +339,39 @@ func (p *Processing) Chunks(ctx context.Context, userID, itemID int64, first, n 
 			StartTime: msDuration(r.StartMS), EndTime: msDuration(r.EndMS)}
 	}
 	return out, nil
+}
+
+// bound marks an argument of execBound that goes to the driver as a bind parameter.
+type bound struct{ v any }
+
+// execBound runs query on idb like its ExecContext, except that arguments wrapped in bound
+// are passed to the driver as bind parameters instead of being interpolated into the SQL
+// text by bun. For an item's text and chunks this saves building (escaped, so copied) a
+// statement as large as the text and the database parsing it: bun interpolates all
+// arguments otherwise. Bound values must be text (on PostgreSQL an untyped parameter in a
+// select list is resolved as text).
+func (db *DB) execBound(ctx context.Context, idb bun.IDB, query string, args ...any) (sql.Result, error) {
+	var params []any
+	formatted := make([]any, len(args))
+	for i, a := range args {
+		b, ok := a.(bound)
+		if !ok {
+			formatted[i] = a
+			continue
+		}
+		params = append(params, b.v)
+		mark := "?"
+		if db.dialect == dialectPostgres {
+			mark = "$" + strconv.Itoa(len(params))
+		}
+		formatted[i] = bun.Safe(mark)
+	}
+	q := db.bun.QueryGen().FormatQuery(query, formatted...)
+	switch x := idb.(type) {
+	case bun.Tx:
+		return x.Tx.ExecContext(ctx, q, params...)
+	case *bun.DB:
+		return x.DB.ExecContext(ctx, q, params...)
+	}
+	return nil, fmt.Errorf("sqlstore: execBound on %T", idb)
 }
