@@ -3,6 +3,8 @@ package media
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -45,7 +47,8 @@ type LiveOptions struct {
 	// MaxSession bounds the audio of the whole session (0: DefaultLiveMaxSession). Past
 	// either, Write is ErrTooLarge.
 	MaxBuffered, MaxSession time.Duration
-	// KeepAudio keeps every sample received, for Audio (a session to be stored).
+	// KeepAudio keeps every sample received in the session's temporary directory, for
+	// SaveWAV (a session to be stored).
 	KeepAudio bool
 	TempDir   string // where the window files go; "" = os.TempDir()
 }
@@ -77,7 +80,7 @@ type LiveSession struct {
 	segID    int
 	segments []Segment
 	language string
-	kept     PCM
+	kept     *os.File // with KeepAudio: every sample received, s16le
 }
 
 // NewLiveSession starts a session; it checks and completes o. A chunk or overlap out of
@@ -110,14 +113,26 @@ func NewLiveSession(o LiveOptions) (*LiveSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &LiveSession{o: o, dir: dir}, nil
+	s := &LiveSession{o: o, dir: dir}
+	if o.KeepAudio {
+		if s.kept, err = os.Create(filepath.Join(dir, "session.pcm")); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Options returns the session's options with the defaults filled in.
 func (s *LiveSession) Options() LiveOptions { return s.o }
 
 // Close removes the session's temporary files.
-func (s *LiveSession) Close() error { return os.RemoveAll(s.dir) }
+func (s *LiveSession) Close() error {
+	if s.kept != nil {
+		_ = s.kept.Close()
+	}
+	return os.RemoveAll(s.dir)
+}
 
 // Received is the audio received so far.
 func (s *LiveSession) Received() time.Duration { return s.received }
@@ -133,11 +148,13 @@ func (s *LiveSession) Write(ctx context.Context, p PCM) ([]LiveResult, error) {
 	if s.pending.Duration()+p.Duration() > s.o.MaxBuffered {
 		return nil, Detailf(ErrTooLarge, "more than %s of audio waiting to be transcribed", s.o.MaxBuffered)
 	}
+	if s.kept != nil {
+		if err := binary.Write(s.kept, binary.LittleEndian, []int16(p)); err != nil {
+			return nil, fmt.Errorf("media: keep session audio: %w", err)
+		}
+	}
 	s.pending = append(s.pending, p...)
 	s.received += p.Duration()
-	if s.o.KeepAudio {
-		s.kept = append(s.kept, p...)
-	}
 	var out []LiveResult
 	chunk := samples(s.o.ChunkDuration)
 	for len(s.pending) >= chunk {
@@ -193,8 +210,29 @@ func (s *LiveSession) Transcript() *Transcript {
 	return t
 }
 
-// Audio is every sample received (with KeepAudio; else nil).
-func (s *LiveSession) Audio() PCM { return s.kept }
+// SaveWAV writes every sample received to a new WAV file at path (KeepAudio; without it
+// the file is ErrInvalid).
+func (s *LiveSession) SaveWAV(path string) error {
+	if s.kept == nil {
+		return Detailf(ErrInvalid, "the session's audio was not kept")
+	}
+	n := samples(s.received)
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := wavHeader{RIFF: [4]byte{'R', 'I', 'F', 'F'}, Size: uint32(36 + 2*n), WAVE: [4]byte{'W', 'A', 'V', 'E'},
+		Fmt: [4]byte{'f', 'm', 't', ' '}, FmtSize: 16, Format: 1, Channels: 1, SampleRate: SampleRate,
+		ByteRate: 2 * SampleRate, BlockAlign: 2, BitsPerSample: 16, Data: [4]byte{'d', 'a', 't', 'a'}, DataSize: uint32(2 * n)}
+	if err := binary.Write(f, binary.LittleEndian, h); err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, io.NewSectionReader(s.kept, 0, int64(2*n))); err != nil {
+		return err
+	}
+	return f.Close()
+}
 
 // final transcribes the first n pending samples as a final result, charged to the budget,
 // and moves the window on.

@@ -102,8 +102,13 @@ func TestLiveSessionWindows(t *testing.T) {
 	if tr.Text != tickWords(0, 24) || len(tr.Segments) != 3 || tr.Language != "en" {
 		t.Errorf("transcript = %+v", tr)
 	}
-	if s.Audio().Duration() != 2400*time.Millisecond || s.Received() != 2400*time.Millisecond {
-		t.Errorf("audio kept %s, received %s", s.Audio().Duration(), s.Received())
+	wav := t.TempDir() + "/s.wav"
+	if err := s.SaveWAV(wav); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := media.ReadWAVFile(wav, 0); err != nil || p.Duration() != 2400*time.Millisecond || p[len(p)-1] != 23 ||
+		s.Received() != 2400*time.Millisecond {
+		t.Errorf("audio kept %s (%v), received %s", p.Duration(), err, s.Received())
 	}
 	// Nothing buffered: a second commit transcribes nothing.
 	if rs, err := s.Commit(ctx); err != nil || len(rs) != 0 {
