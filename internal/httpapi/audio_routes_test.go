@@ -171,9 +171,10 @@ func TestAudioTranscriptionFormats(t *testing.T) {
 		Duration float64 `json:"duration"`
 		Text     string  `json:"text"`
 		Segments []struct {
-			ID         int     `json:"id"`
-			Start, End float64 `json:"start"`
-			Tokens     []int   `json:"tokens"`
+			ID     int     `json:"id"`
+			Start  float64 `json:"start"`
+			End    float64 `json:"end"`
+			Tokens []int   `json:"tokens"`
 		} `json:"segments"`
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || rec.Code != 200 {

@@ -183,9 +183,14 @@ func (s *audioAPI) handleStream(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	st := &wsStream{api: s, conn: conn, cancel: cancel, r: r, lim: lim, persist: persist,
 		model: q.Get("transcription_model")}
-	defer context.AfterFunc(s.streams, func() {
+	drain := func() {
 		st.fail(websocket.StatusTryAgainLater, "server_draining", "The server is shutting down; reconnect later", "")
-	})()
+	}
+	if s.streams.Err() != nil {
+		drain()
+		return nil
+	}
+	defer context.AfterFunc(s.streams, drain)()
 	p, ok := st.authenticate(ctx)
 	if !ok {
 		return nil
