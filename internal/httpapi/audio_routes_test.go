@@ -105,7 +105,7 @@ type audioServer struct {
 	hs     *httptest.Server
 }
 
-func newAudioServer(t *testing.T, opts ...func(*Options)) *audioServer {
+func newAudioServer(t testing.TB, opts ...func(*Options)) *audioServer {
 	t.Helper()
 	as := &audioServer{Ledger: quotatest.NewMemory(), Items: mediatest.NewMemory()}
 	as.Proc = mediatest.NewProcessing(as.Items)
