@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/tldw-go/tldw/media"
+	"github.com/tldw-go/tldw/media/mediatest"
 )
 
 // streamFinalLatencies streams audio through the socket of a test server transcribing with
@@ -140,4 +141,51 @@ func procStatusMiB(field string) float64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkStreamFinalLatencyPocketsphinx is BenchmarkStreamFinalLatency with
+// pocketsphinx_continuous (one run per window, as a one-shot CLI adapter would do) on
+// espeak-ng speech; it is skipped without the tools.
+func BenchmarkStreamFinalLatencyPocketsphinx(b *testing.B) {
+	ps, err1 := media.LookPath("", "pocketsphinx_continuous", "pocketsphinx")
+	espeak, err2 := media.LookPath("", "espeak-ng", "espeak-ng")
+	ffmpeg, err3 := media.LookPath("", "ffmpeg", "ffmpeg")
+	if err1 != nil || err2 != nil || err3 != nil {
+		b.Skip("needs pocketsphinx_continuous, espeak-ng and ffmpeg")
+	}
+	const model = "/usr/share/pocketsphinx/model/en-us/"
+	ctx := context.Background()
+	dir := b.TempDir()
+	run := func(path string, args ...string) {
+		if err := media.Run(ctx, media.Command{Path: path, Args: args, Timeout: time.Minute}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run(espeak, "-w", dir+"/raw.wav", "the quick brown fox jumps over the lazy dog while the band plays on through the night")
+	run(ffmpeg, "-loglevel", "error", "-y", "-i", dir+"/raw.wav", "-ar", "16000", "-ac", "1", dir+"/speech.wav")
+	speech, err := media.ReadWAVFile(dir+"/speech.wav", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := mediatest.TranscriberFunc(func(ctx context.Context, a media.Audio, _ media.TranscribeOptions) (*media.Transcript, error) {
+		out := media.CappedBuffer{Max: 1 << 20}
+		err := media.Run(ctx, media.Command{Path: ps, Stdout: &out, Timeout: time.Minute, Args: []string{"-infile", a.Path,
+			"-hmm", model + "en-us", "-lm", model + "en-us.lm.bin", "-dict", model + "cmudict-en-us.dict", "-logfn", "/dev/null"}})
+		return &media.Transcript{Text: strings.TrimSpace(out.Buf.String())}, err
+	})
+	var audio media.PCM
+	for len(audio) < b.N*2*media.SampleRate {
+		audio = append(audio, speech...)
+	}
+	b.ResetTimer()
+	lat := streamFinalLatencies(b, tr, audio[:b.N*2*media.SampleRate], 2*time.Second)
+	b.StopTimer()
+	var sum time.Duration
+	for _, d := range lat {
+		sum += d
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(sum.Milliseconds())/float64(len(lat)), "ms/op")
+	b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "max-ms")
+	b.ReportMetric(0, "ns/op")
 }
