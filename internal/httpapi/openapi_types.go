@@ -69,3 +69,18 @@ type mediaAddResponse struct {
 	ErrorsCount    int           `json:"errors_count"`
 	Errors         []string      `json:"errors"`
 }
+
+// Audio (audio_routes.go).
+
+// transcriptionForm is the multipart form of POST /api/v1/audio/transcriptions: OpenAI's
+// transcription request. temperature and timestamp_granularities are accepted and not
+// applied (segments always come with their times; word timings are not available).
+type transcriptionForm struct {
+	File           string   `json:"file" oapi:"required,binary" doc:"The audio or video file"`
+	Model          string   `json:"model,omitempty" doc:"Passed to the transcriber; empty = its default"`
+	Language       string   `json:"language,omitempty" doc:"ISO-639-1 code; empty = detect"`
+	Prompt         string   `json:"prompt,omitempty"`
+	ResponseFormat string   `json:"response_format,omitempty" oapi:"enum=json|text|srt|vtt|verbose_json" doc:"Default json"`
+	Temperature    float64  `json:"temperature,omitempty"`
+	Granularities  []string `json:"timestamp_granularities[],omitempty" doc:"segment or word (accepted, not applied)"`
+}

@@ -174,14 +174,28 @@ func (s *core) gate(rt route, label string) handlerFunc {
 			}
 		}
 		p, err := s.principal(r, c)
-		if err != nil {
-			return err
+		if err == nil {
+			err = s.admit(r, rt, label, p, c)
 		}
-		if err := s.admit(r, rt, label, p, c); err != nil {
+		var e *Error
+		if err != nil && rt.InBandAuth && errors.As(err, &e) && e.Status < 500 && headerHasToken(r.Header, "Upgrade", "websocket") {
+			return rt.Handler(w, r.WithContext(context.WithValue(r.Context(), authRefusalKey{}, err)))
+		}
+		if err != nil {
 			return err
 		}
 		return rt.Handler(w, r.WithContext(withPrincipal(r.Context(), p)))
 	}
+}
+
+type authRefusalKey struct{}
+
+// authRefusalFrom returns the gate's refusal (a 401 or 403 *Error) of the credential a
+// WebSocket upgrade presented on a route with InBandAuth, or nil: the handler answers it
+// after the upgrade, where browsers can read it.
+func authRefusalFrom(ctx context.Context) error {
+	err, _ := ctx.Value(authRefusalKey{}).(error)
+	return err
 }
 
 // admit applies rt's checks to the authenticated principal p: the pending password change,

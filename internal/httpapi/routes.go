@@ -29,6 +29,7 @@ type route struct {
 	AuthLimited   bool             // AUTH_RATE_LIMIT per client IP instead of API_RATE_LIMIT (ratelimit.go)
 	PendingOK     bool             // open to a principal that must change its password (principal.go)
 	Stream        streamKind       // streamSSE or streamWebSocket: a long-lived response (stream.go)
+	InBandAuth    bool             // WebSocket: a rejected credential reaches the handler (authRefusalFrom) to be refused after the upgrade
 	ID            string           // OpenAPI operationId: tldw_server's FastAPI name where one exists (loginForAccessToken)
 	Query         []param          // documented query parameters
 	Body          string           // request media types, comma-separated ("" = no body)
@@ -90,6 +91,7 @@ func (s *Server) routeTable() []route {
 		&auditAPI{s.core},
 		&mediaAPI{s.core},
 		&ingestAPI{s.core},
+		&audioAPI{core: s.core},
 	} {
 		rs = append(rs, a.routes()...)
 	}

@@ -18,5 +18,6 @@ func allRouteRules() []routeRule {
 	rs = append(rs, adminRouteRules()...)
 	rs = append(rs, auditRouteRules()...)
 	rs = append(rs, mediaRouteRules()...)
+	rs = append(rs, audioRouteRules()...)
 	return rs
 }

@@ -69,6 +69,20 @@ type Options struct {
 	// (MEDIA_ADD_MAX_ITEMS); more are a 400 too_many_inputs. 0 → DefaultMediaAddMaxItems.
 	MediaAddMaxItems int
 
+	// Audio (audio_routes.go, audio_ws.go): POST /audio/transcriptions and the streaming
+	// socket /audio/stream/transcribe. A nil Transcriber answers both 503
+	// transcription_unavailable; /audio/transcriptions also needs AV to decode uploads.
+	// Streams with persist=true store their audio through Media.
+	Transcriber      media.Transcriber
+	TranscriberName  string             // shown by /audio/stream/status ("pocketsphinx", "openai", ...)
+	TranscriberModel string             // the default model, shown by /audio/stream/status
+	AV               media.AV           // probes and decodes uploads to the WAV the Transcriber hears
+	AudioBudget      *media.AudioBudget // transcription minutes and concurrent streams by tier; nil → unlimited
+	// AudioUploadBytes caps one /audio/transcriptions upload; 0 → Media.MaxUploadBytes when
+	// set, else DefaultAudioUploadBytes (OpenAI's 25 MB).
+	AudioUploadBytes int64
+	AudioStream      AudioStreamLimits // bounds of streaming sessions; zero fields take the defaults
+
 	// Rate limits (ratelimit.go). A nil Limiter limits nothing.
 	Limiter    quota.Limiter
 	RateLimits RateLimits
