@@ -3,8 +3,10 @@ package tldw
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/tldw-go/tldw/auth"
@@ -50,13 +52,14 @@ func (a *App) openAccounts() error {
 		quota = &q
 	}
 	svc, err := auth.NewService(auth.Options{
-		Users:    a.Users,
-		Sessions: a.Sessions,
-		Codes:    a.Codes,
-		APIKeys:  a.APIKeys,
-		Lockout:  a.Lockout,
-		Settings: a.Settings,
-		Audit:    a.audit.sink,
+		Users:      a.Users,
+		Sessions:   a.Sessions,
+		Codes:      a.Codes,
+		APIKeys:    a.APIKeys,
+		Lockout:    a.Lockout,
+		Settings:   a.Settings,
+		Audit:      a.audit.sink,
+		AudioTiers: slices.Sorted(maps.Keys(a.audioTiers)),
 		Hasher: auth.NewHasher(auth.Argon2Params{
 			MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Parallelism,
 		}, runtime.GOMAXPROCS(0), 2*time.Second),

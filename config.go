@@ -132,6 +132,19 @@ const (
 //	AWS_ACCESS_KEY_ID               S3AccessKey                -           S3 access key id; empty = anonymous.
 //	AWS_SECRET_ACCESS_KEY           S3SecretKey                -           S3 secret access key.
 //
+//	# Audio and video
+//	STT_PROVIDER                STTProvider          -     Speech-to-text: pocketsphinx, whispercpp, openai (any OpenAI-compatible /v1/audio/transcriptions server), none; empty = pocketsphinx when installed.
+//	STT_BASE_URL                STTBaseURL           -     Base URL of the OpenAI-compatible speech-to-text server (STT_PROVIDER=openai); empty = https://api.openai.com.
+//	STT_API_KEY                 STTAPIKey            -     API key sent to the speech-to-text server as a Bearer token.
+//	STT_MODEL                   STTModel             -     Model asked of the speech-to-text server; empty = whisper-1.
+//	STT_MAX_UPLOAD_MB           STTMaxUploadMB       25    Largest audio piece sent to the speech-to-text server; longer audio is split on silence.
+//	WHISPER_CPP_PATH            WhisperCppPath       -     whisper.cpp's CLI (STT_PROVIDER=whispercpp); empty = whisper-cli on PATH.
+//	WHISPER_CPP_MODEL           WhisperCppModel      -     The ggml model file whisper.cpp loads; setting it selects whispercpp when STT_PROVIDER is empty.
+//	YTDLP_PATH                  YtDlpPath            -     yt-dlp for URLs of video sites; empty = yt-dlp on PATH when installed.
+//	MEDIA_MAX_DURATION_MINUTES  MediaMaxDuration     240   Longest audio or video processed, uploaded or downloaded, in minutes.
+//	AUDIO_TIER_LIMITS_JSON      AudioTierLimitsJSON  -     Audio tiers overriding or adding to free/standard/premium, as {"name":{"daily_minutes":N,"concurrent_streams":N}} (daily_minutes -1 = unlimited).
+//	DEFAULT_AUDIO_TIER          DefaultAudioTier     free  Audio tier of users an admin has not given one.
+//
 //	# Logging
 //	LOG_LEVEL                          LogLevel                 INFO  DEBUG, INFO, WARNING, ERROR (CRITICAL = ERROR).
 //	LOG_FORMAT                         LogFormat                text  text or json.
@@ -255,6 +268,19 @@ type Config struct {
 	MediaOCRPagesPerDay       int64
 	MediaURLFetchBytesPerDay  int64
 
+	// Audio and video: the speech-to-text adapter, yt-dlp, the audio tiers.
+	STTProvider         string
+	STTBaseURL          string
+	STTAPIKey           Secret
+	STTModel            string
+	STTMaxUploadMB      int64
+	WhisperCppPath      string
+	WhisperCppModel     string
+	YtDlpPath           string
+	MediaMaxDuration    time.Duration
+	AudioTierLimitsJSON string
+	DefaultAudioTier    string
+
 	LogLevel              slog.Level
 	LogFormat             string
 	LogFile               string
@@ -350,6 +376,10 @@ func DefaultConfig() Config {
 		MediaJobTimeout:           1800 * time.Second,
 		MediaOCRPagesPerDay:       500,
 		MediaURLFetchBytesPerDay:  1 << 30,
+
+		STTMaxUploadMB:   25,
+		MediaMaxDuration: 240 * time.Minute,
+		DefaultAudioTier: "free",
 
 		LogLevel:                slog.LevelInfo,
 		LogFormat:               "text",
@@ -588,6 +618,21 @@ func (c Config) Validate() error {
 	within("MEDIA_JOB_TIMEOUT_SECONDS", int64(c.MediaJobTimeout/time.Second), 1, 7*86_400)
 	within("MEDIA_OCR_PAGES_PER_DAY", c.MediaOCRPagesPerDay, 0, 100_000_000)
 	within("MEDIA_URL_FETCH_BYTES_PER_DAY", c.MediaURLFetchBytesPerDay, 0, 1<<50)
+	switch c.STTProvider {
+	case "", "pocketsphinx", "whispercpp", "openai", "none":
+	default:
+		bad("STT_PROVIDER: %q is not a provider (want pocketsphinx, whispercpp, openai or none)", c.STTProvider)
+	}
+	if c.STTBaseURL != "" {
+		if u, err := url.Parse(c.STTBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("STT_BASE_URL: %q is not an http(s) URL", redactURL(c.STTBaseURL))
+		}
+	}
+	within("STT_MAX_UPLOAD_MB", c.STTMaxUploadMB, 1, 1024)
+	within("MEDIA_MAX_DURATION_MINUTES", int64(c.MediaMaxDuration/time.Minute), 1, 7*24*60)
+	if c.STTProvider == "whispercpp" && c.WhisperCppModel == "" {
+		bad("STT_PROVIDER=whispercpp needs WHISPER_CPP_MODEL (the ggml model file)")
+	}
 	for _, e := range c.MediaURLAllowlist {
 		_, perr := netip.ParsePrefix(e)
 		_, aerr := netip.ParseAddr(e)

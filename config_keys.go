@@ -185,6 +185,19 @@ func configKeys() []entry {
 		strKey("AWS_ACCESS_KEY_ID", "S3AccessKey", "S3 access key id; empty = anonymous.", func(c *Config) *string { return &c.S3AccessKey }),
 		secretKey("AWS_SECRET_ACCESS_KEY", "S3SecretKey", "S3 secret access key.", func(c *Config) *Secret { return &c.S3SecretKey }),
 	)
+	group("Audio and video",
+		lowerKey("STT_PROVIDER", "STTProvider", "Speech-to-text: pocketsphinx, whispercpp, openai (any OpenAI-compatible /v1/audio/transcriptions server), none; empty = pocketsphinx when installed.", func(c *Config) *string { return &c.STTProvider }),
+		urlKey("STT_BASE_URL", "STTBaseURL", "Base URL of the OpenAI-compatible speech-to-text server (STT_PROVIDER=openai); empty = https://api.openai.com.", func(c *Config) *string { return &c.STTBaseURL }),
+		secretKey("STT_API_KEY", "STTAPIKey", "API key sent to the speech-to-text server as a Bearer token.", func(c *Config) *Secret { return &c.STTAPIKey }),
+		strKey("STT_MODEL", "STTModel", "Model asked of the speech-to-text server; empty = whisper-1.", func(c *Config) *string { return &c.STTModel }),
+		intKey("STT_MAX_UPLOAD_MB", "STTMaxUploadMB", "Largest audio piece sent to the speech-to-text server; longer audio is split on silence.", func(c *Config) *int64 { return &c.STTMaxUploadMB }),
+		strKey("WHISPER_CPP_PATH", "WhisperCppPath", "whisper.cpp's CLI (STT_PROVIDER=whispercpp); empty = whisper-cli on PATH.", func(c *Config) *string { return &c.WhisperCppPath }),
+		strKey("WHISPER_CPP_MODEL", "WhisperCppModel", "The ggml model file whisper.cpp loads; setting it selects whispercpp when STT_PROVIDER is empty.", func(c *Config) *string { return &c.WhisperCppModel }),
+		strKey("YTDLP_PATH", "YtDlpPath", "yt-dlp for URLs of video sites; empty = yt-dlp on PATH when installed.", func(c *Config) *string { return &c.YtDlpPath }),
+		durKey("MEDIA_MAX_DURATION_MINUTES", "MediaMaxDuration", "Longest audio or video processed, uploaded or downloaded, in minutes.", time.Minute, func(c *Config) *time.Duration { return &c.MediaMaxDuration }),
+		strKey("AUDIO_TIER_LIMITS_JSON", "AudioTierLimitsJSON", `Audio tiers overriding or adding to free/standard/premium, as {"name":{"daily_minutes":N,"concurrent_streams":N}} (daily_minutes -1 = unlimited).`, func(c *Config) *string { return &c.AudioTierLimitsJSON }),
+		lowerKey("DEFAULT_AUDIO_TIER", "DefaultAudioTier", "Audio tier of users an admin has not given one.", func(c *Config) *string { return &c.DefaultAudioTier }),
+	)
 	group("Logging",
 		entry{Key: "LOG_LEVEL", Field: "LogLevel", Meaning: "DEBUG, INFO, WARNING, ERROR (CRITICAL = ERROR).",
 			parse: func(c *Config, v string) error {

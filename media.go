@@ -9,6 +9,7 @@ import (
 	"github.com/tldw-go/tldw/media"
 	"github.com/tldw-go/tldw/media/httpfetch"
 	"github.com/tldw-go/tldw/media/mimesniff"
+	"github.com/tldw-go/tldw/media/ytdlp"
 	"github.com/tldw-go/tldw/storage"
 	"github.com/tldw-go/tldw/storage/fsblob"
 	"github.com/tldw-go/tldw/storage/s3blob"
@@ -58,6 +59,16 @@ func (a *App) openMedia(ctx context.Context) error {
 		return fmt.Errorf("tldw: MEDIA_URL_ALLOWLIST: %w", err)
 	}
 	a.media.Fetcher = fetcher
+	// Video-site pages (media_type video or audio) go through yt-dlp when installed, every
+	// address it fetches checked by the same guard.
+	yt, err := ytdlp.New(ytdlp.Config{Path: cfg.YtDlpPath, TempRoot: cfg.TempDir(),
+		MaxBytes: cfg.MaxUploadSizeMB << 20, MaxDuration: cfg.MediaMaxDuration, Guard: fetcher.DialContext})
+	if err != nil {
+		return fmt.Errorf("tldw: yt-dlp: %w", err)
+	}
+	if yt.Installed() == nil {
+		a.media.Fetcher = media.WithVideo(fetcher, yt)
+	}
 	if err := a.openProcessing(); err != nil {
 		return err
 	}
@@ -141,11 +152,15 @@ func (a *App) openProcessing() error {
 	if a.Chunker == nil {
 		a.Chunker = media.TextChunker{Tokens: a.tokens()}
 	}
+	if err := a.openAudio(); err != nil {
+		return err
+	}
 	proc := a.db.Processing()
 	p := &media.Pipeline{Store: a.MediaStore, Processing: proc, Blobs: a.Blobs,
 		Extractor: a.Extractor, Transcriber: a.Transcriber, Chunker: a.Chunker,
 		Indexer: a.Indexer, Summarizer: a.Summarizer, Now: a.Now, Logger: a.Logger,
-		Ledger: a.Ledger, OCRPagesPerDay: a.Config.MediaOCRPagesPerDay, Audit: a.audit.sink}
+		Ledger: a.Ledger, OCRPagesPerDay: a.Config.MediaOCRPagesPerDay, Audit: a.audit.sink,
+		AV: a.AV, AudioBudget: a.audioBudget, TempDir: a.Config.TempDir()}
 	cfg := &a.Config
 	jobs, err := a.db.Jobs(sqlstore.JobsOptions{Handler: p.Handle, Workers: cfg.MediaWorkers,
 		PerUser: cfg.MediaMaxActiveJobsPerUser, JobTimeout: cfg.MediaJobTimeout, Logger: a.Logger})

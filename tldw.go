@@ -61,8 +61,10 @@ type App struct {
 	Extractor   media.Extractor
 	Chunker     media.Chunker
 	Transcriber media.Transcriber
-	Indexer     media.Indexer
-	Summarizer  media.Summarizer
+	// AV probes and decodes audio and video; nil: media/ffmpeg when installed.
+	AV         media.AV
+	Indexer    media.Indexer
+	Summarizer media.Summarizer
 	// NoWorkers keeps this App from running processing jobs: it still enqueues them, for the
 	// replicas whose workers run. Command-line tools beside a running server set it.
 	NoWorkers bool
@@ -79,19 +81,22 @@ type App struct {
 	// example a forwarder to a SIEM).
 	Audit audit.Sink
 
-	mu             sync.Mutex
-	opened         bool
-	closers        []func() error
-	logFile        *reopenFile
-	db             *sqlstore.DB
-	redis          *redisConn
-	api            *httpapi.Server
-	audit          *auditTrail
-	accounts       *auth.Service
-	media          *media.Service
-	jobs           *sqlstore.Jobs
-	defaultExtract bool // Extractor is defaultExtractor's: health reports its tools
-	draining       atomic.Bool
+	mu              sync.Mutex
+	opened          bool
+	closers         []func() error
+	logFile         *reopenFile
+	db              *sqlstore.DB
+	redis           *redisConn
+	api             *httpapi.Server
+	audit           *auditTrail
+	accounts        *auth.Service
+	media           *media.Service
+	jobs            *sqlstore.Jobs
+	audioBudget     *media.AudioBudget
+	audioTiers      map[string]media.AudioTier
+	transcriberName string
+	defaultExtract  bool // Extractor is defaultExtractor's: health reports its tools
+	draining        atomic.Bool
 }
 
 // New returns an App for cfg. Nothing is opened or validated until Open.
@@ -236,6 +241,10 @@ func (a *App) buildHTTP() error {
 		BodyIdleTimeout:      cfg.BodyIdleTimeout,
 		ReadTimeout:          cfg.ReadTimeout,
 		MediaAddMaxItems:     cfg.MediaAddMaxItems,
+		Transcriber:          a.Transcriber,
+		TranscriberName:      a.transcriberName,
+		AV:                   a.AV,
+		AudioBudget:          a.audioBudget,
 	})
 	if err != nil {
 		return err

@@ -27,7 +27,7 @@ type ToolStatus struct {
 }
 
 // KnownTools returns the programs tldw's adapters run: poppler's PDF tools, tesseract for OCR,
-// pandoc for ODT and RTF, ffmpeg for audio and video, qpdf for encrypted PDFs, and prlimit,
+// pandoc for ODT and RTF, ffmpeg for audio and video, qpdf for encrypted PDFs, yt-dlp for video sites, and prlimit,
 // without which Run cannot limit a program's memory.
 func KnownTools() []Tool {
 	poppler := func(name string) Tool { return Tool{Name: name, Package: "poppler-utils", Version: []string{"-v"}} }
@@ -38,6 +38,7 @@ func KnownTools() []Tool {
 		{Name: "ffmpeg", Package: "ffmpeg", Version: []string{"-version"}},
 		{Name: "ffprobe", Package: "ffmpeg", Version: []string{"-version"}},
 		{Name: "qpdf", Package: "qpdf", Version: []string{"--version"}},
+		{Name: "yt-dlp", Package: "yt-dlp", Version: []string{"--version"}},
 		{Name: "prlimit", Package: "util-linux", Version: []string{"--version"}},
 	}
 }
