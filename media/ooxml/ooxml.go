@@ -222,15 +222,6 @@ func (d *doc) slide(name string) error {
 	}
 }
 
-func attr(e xml.StartElement, local string) string {
-	for _, a := range e.Attr {
-		if a.Name.Local == local {
-			return a.Value
-		}
-	}
-	return ""
-}
-
 // xmlErr keeps limit errors as they are and calls anything else corrupt.
 func xmlErr(part string, err error) error {
 	if errors.Is(err, media.ErrInvalid) || errors.Is(err, media.ErrTooLarge) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
