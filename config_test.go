@@ -843,6 +843,7 @@ func TestRedacted(t *testing.T) {
 		"JWT_PREVIOUS_SECRET_KEYS":    "REDACTED,REDACTED,REDACTED",
 		"SINGLE_USER_API_KEY":         "REDACTED",
 		"METRICS_TOKEN":               "REDACTED",
+		"STT_API_KEY":                 "REDACTED",
 		"TLDW_ADMIN_PASSWORD":         "REDACTED",
 		"DATABASE_URL":                "postgresql://tldw_user:REDACTED@db.internal/tldw_multiuser",
 		"REDIS_URL":                   "redis://:REDACTED@cache:6379/1",
@@ -862,6 +863,7 @@ func TestRedacted(t *testing.T) {
 	c := everyKeyConfig()
 	c.DatabaseURL, c.RedisURL = "postgres://u@db/tldw", "redis://cache:6379/0"
 	c.JWTSecretKey, c.JWTPreviousSecretKeys, c.SingleUserAPIKey, c.MetricsToken, c.AdminPassword, c.AuditHMACKey, c.S3SecretKey, c.APIKeyPepper = "", nil, "", "", "", "", "", ""
+	c.STTAPIKey = ""
 	c.AuthMode = "multi_user"
 	back := map[string]string{}
 	for _, e := range c.Redacted() {
