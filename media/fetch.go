@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/url"
 	"path"
+	"strings"
 
 	"github.com/tldw-go/tldw/audit"
 	"github.com/tldw-go/tldw/quota"
@@ -235,4 +236,21 @@ func (b *fetchBody) Read(p []byte) (int, error) {
 		b.err = err
 	}
 	return n, err
+}
+
+// CheckFetchURL parses a URL that URL ingest may fetch: absolute http(s), with a host and no
+// credentials (ErrInvalid otherwise). The address guard comes after DNS, at dial time.
+func CheckFetchURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: not a URL: %v", ErrInvalid, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("%w: only http and https URLs can be fetched, not %q", ErrInvalid, u.Scheme)
+	case u.Hostname() == "":
+		return nil, fmt.Errorf("%w: URL has no host", ErrInvalid)
+	case u.User != nil:
+		return nil, fmt.Errorf("%w: URLs with credentials are not fetched", ErrInvalid)
+	}
+	return u, nil
 }

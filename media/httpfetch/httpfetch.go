@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -119,7 +118,7 @@ var _ media.Fetcher = (*Fetcher)(nil)
 // http(s), carries credentials or is refused by the guard — also ErrBlocked — or an HTTP
 // 4xx), media.ErrTooLarge (a declared size over the limit), or ErrTransient.
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Response, error) {
-	u, err := checkURL(rawURL)
+	u, err := media.CheckFetchURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -159,27 +158,11 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Response, error) {
 	}, nil
 }
 
-// checkURL accepts absolute http(s) URLs with a host and no credentials.
-func checkURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("%w: not a URL: %v", media.ErrInvalid, err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("%w: only http and https URLs can be fetched, not %q", media.ErrInvalid, u.Scheme)
-	case u.Hostname() == "":
-		return nil, fmt.Errorf("%w: URL has no host", media.ErrInvalid)
-	case u.User != nil:
-		return nil, fmt.Errorf("%w: URLs with credentials are not fetched", media.ErrInvalid)
-	}
-	return u, nil
-}
-
 func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > f.o.MaxRedirects {
 		return fmt.Errorf("%w: more than %d redirects", media.ErrInvalid, f.o.MaxRedirects)
 	}
-	if _, err := checkURL(req.URL.String()); err != nil {
+	if _, err := media.CheckFetchURL(req.URL.String()); err != nil {
 		return fmt.Errorf("redirect to %s: %w", req.URL.Redacted(), err)
 	}
 	return nil

@@ -107,7 +107,7 @@ func (d *Downloader) Installed() error {
 // or media.ErrFetchFailed (the network or the site failed; a later try may work). No file
 // is left behind on error.
 func (d *Downloader) FetchVideo(ctx context.Context, rawURL string, maxBytes int64) (*media.Fetched, error) {
-	u, err := checkURL(rawURL)
+	u, err := media.CheckFetchURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -217,22 +217,6 @@ func (d *Downloader) args(proxy, dir string, limit int64, rawURL string) []strin
 		"-o", filepath.Join(dir, "media.%(ext)s"),
 		"--", rawURL,
 	}
-}
-
-// checkURL accepts absolute http(s) URLs with a host and no credentials.
-func checkURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("%w: not a URL: %v", media.ErrInvalid, err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("%w: only http and https URLs can be fetched, not %q", media.ErrInvalid, u.Scheme)
-	case u.Hostname() == "":
-		return nil, fmt.Errorf("%w: URL has no host", media.ErrInvalid)
-	case u.User != nil:
-		return nil, fmt.Errorf("%w: URLs with credentials are not fetched", media.ErrInvalid)
-	}
-	return u, nil
 }
 
 // httpError finds yt-dlp's report of an HTTP error status ("HTTP Error 404: Not Found").
